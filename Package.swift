@@ -1,0 +1,81 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "portico",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "portico", targets: ["portico"]),
+        .library(name: "PorticoCore", targets: ["PorticoCore"]),
+        .library(name: "PorticoProxy", targets: ["PorticoProxy"]),
+        .library(name: "PorticoControl", targets: ["PorticoControl"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+    ],
+    targets: [
+        // Pure values: configuration model and validation, route table, matchers, header rules.
+        .target(name: "PorticoCore"),
+        // The data plane: listeners, the proxy handler, per-event-loop upstream pools.
+        .target(
+            name: "PorticoProxy",
+            dependencies: [
+                "PorticoCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The control plane: configuration loading, settings, the service group.
+        .target(
+            name: "PorticoControl",
+            dependencies: [
+                "PorticoCore",
+                "PorticoProxy",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        // The command line only.
+        .executableTarget(
+            name: "portico",
+            dependencies: [
+                "PorticoControl",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Loopback upstreams and raw-socket clients shared by the tests.
+        .target(
+            name: "PorticoTestSupport",
+            dependencies: [
+                "PorticoCore",
+                "PorticoProxy",
+                "PorticoControl",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/PorticoTestSupport"
+        ),
+        .testTarget(name: "PorticoCoreTests", dependencies: ["PorticoCore"]),
+        .testTarget(
+            name: "PorticoProxyTests",
+            dependencies: [
+                "PorticoProxy", "PorticoTestSupport",
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(name: "PorticoControlTests", dependencies: ["PorticoControl", "PorticoTestSupport"]),
+        .testTarget(name: "PorticoIntegrationTests", dependencies: ["PorticoTestSupport"]),
+    ]
+)

@@ -1,0 +1,169 @@
+import PorticoCore
+
+/// A `host:port` a listener binds to.
+public struct ListenAddress: Hashable, Sendable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    /// Parses `host:port`, `[v6]:port` or `:port` (all interfaces); port 0 picks a free port.
+    public init?(parsing text: String) {
+        if text.hasPrefix(":"), let port = Int(text.dropFirst()), (0...65535).contains(port) {
+            self.init(host: "0.0.0.0", port: port)
+            return
+        }
+        if text.hasSuffix(":0"), let endpoint = Endpoint(parsing: String(text.dropLast()) + "1") {
+            self.init(host: endpoint.host, port: 0)
+            return
+        }
+        guard let endpoint = Endpoint(parsing: text) else { return nil }
+        self.init(host: endpoint.host, port: endpoint.port)
+    }
+
+    public var description: String {
+        host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+    }
+}
+
+/// Every setting of SPEC §2, with its default, resolved from flags and environment variables
+/// (a flag wins over the variable of the same meaning).
+public struct GatewaySettings: Hashable, Sendable {
+    public var httpAddress = ListenAddress(host: "0.0.0.0", port: 8080)
+    public var httpsAddress = ListenAddress(host: "0.0.0.0", port: 8443)
+    public var adminAddress = ListenAddress(host: "127.0.0.1", port: 9901)
+    public var routesDirectory = "./routes"
+    public var certsDirectory = "./certs"
+    public var stateDirectory = "./.portico"
+    /// A SQLite file path or a `postgres://` URL; `nil` means `state.sqlite` in the state folder.
+    public var stateStore: String?
+    public var drainTimeout: Duration = .seconds(10)
+    public var portRange: ClosedRange<Int> = 30000...32767
+    /// Ports and ranges never allocated to tenants, besides the listener ports.
+    public var reservedPorts: [ClosedRange<Int>] = []
+    public var adminToken: String?
+
+    public init() {}
+
+    /// A setting that can come from a flag or an environment variable.
+    public enum Key: String, CaseIterable, Sendable {
+        case httpAddress = "PORTICO_HTTP_ADDR"
+        case httpsAddress = "PORTICO_HTTPS_ADDR"
+        case adminAddress = "PORTICO_ADMIN_ADDR"
+        case routesDirectory = "PORTICO_ROUTES_DIR"
+        case certsDirectory = "PORTICO_CERTS_DIR"
+        case stateDirectory = "PORTICO_STATE_DIR"
+        case stateStore = "PORTICO_STATE"
+        case drainTimeout = "PORTICO_DRAIN_TIMEOUT_SEC"
+        case portStart = "PORTICO_PORT_START"
+        case portEnd = "PORTICO_PORT_END"
+        case reservedPorts = "PORTICO_PORT_RESERVED"
+        case adminToken = "PORTICO_ADMIN_TOKEN"
+
+        /// The command-line flag of the same meaning.
+        public var flag: String {
+            switch self {
+            case .httpAddress: return "--http-addr"
+            case .httpsAddress: return "--https-addr"
+            case .adminAddress: return "--admin-addr"
+            case .routesDirectory: return "--routes-dir"
+            case .certsDirectory: return "--certs-dir"
+            case .stateDirectory: return "--state-dir"
+            case .stateStore: return "--state"
+            case .drainTimeout: return "--drain-timeout"
+            case .portStart: return "--port-start"
+            case .portEnd: return "--port-end"
+            case .reservedPorts: return "--port-reserved"
+            case .adminToken: return "--admin-token"
+            }
+        }
+    }
+
+    /// Resolves settings: each flag, else its environment variable, else the default.
+    /// Every bad value is reported, named by the flag or variable it came from.
+    public static func resolve(environment: [String: String], flags: [Key: String] = [:]) throws(ConfigurationError)
+        -> GatewaySettings
+    {
+        var settings = GatewaySettings()
+        var problems: [ConfigProblem] = []
+        func value(_ key: Key, fallback: String? = nil) -> (source: String, text: String)? {
+            if let flag = flags[key] { return (key.flag, flag) }
+            if let env = environment[key.rawValue], !env.isEmpty { return (key.rawValue, env) }
+            if let fallback, let env = environment[fallback], !env.isEmpty { return (fallback, env) }
+            return nil
+        }
+        func address(_ key: Key) -> ListenAddress? {
+            guard let (source, text) = value(key) else { return nil }
+            guard let address = ListenAddress(parsing: text) else {
+                problems.append(ConfigProblem(file: source, path: "", message: "expected host:port, found \"\(text)\""))
+                return nil
+            }
+            return address
+        }
+        func port(_ key: Key, fallback: String) -> Int? {
+            guard let (source, text) = value(key, fallback: fallback) else { return nil }
+            guard let port = Int(text), (1...65535).contains(port) else {
+                problems.append(ConfigProblem(file: source, path: "", message: "expected a port from 1 to 65535, found \"\(text)\""))
+                return nil
+            }
+            return port
+        }
+
+        if let address = address(.httpAddress) { settings.httpAddress = address }
+        if let address = address(.httpsAddress) { settings.httpsAddress = address }
+        if let address = address(.adminAddress) { settings.adminAddress = address }
+        if let (_, text) = value(.routesDirectory) { settings.routesDirectory = text }
+        if let (_, text) = value(.certsDirectory) { settings.certsDirectory = text }
+        if let (_, text) = value(.stateDirectory) { settings.stateDirectory = text }
+        if let (_, text) = value(.stateStore) { settings.stateStore = text }
+        if let (source, text) = value(.drainTimeout) {
+            if let duration = DurationParser.parse(text) {
+                settings.drainTimeout = duration
+            } else {
+                problems.append(ConfigProblem(file: source, path: "", message: "expected a number of seconds, found \"\(text)\""))
+            }
+        }
+        let start = port(.portStart, fallback: "REDIS_PORT_START") ?? settings.portRange.lowerBound
+        let end = port(.portEnd, fallback: "REDIS_PORT_END") ?? settings.portRange.upperBound
+        if start <= end {
+            settings.portRange = start...end
+        } else {
+            problems.append(ConfigProblem(file: Key.portStart.rawValue, path: "", message: "port range start \(start) is above its end \(end)"))
+        }
+        if let (source, text) = value(.reservedPorts) {
+            if let ranges = parsePortList(text) {
+                settings.reservedPorts = ranges
+            } else {
+                problems.append(
+                    ConfigProblem(file: source, path: "", message: "expected ports and ranges such as 30080,30100-30109, found \"\(text)\""))
+            }
+        }
+        if let (_, text) = value(.adminToken) { settings.adminToken = text }
+        guard problems.isEmpty else { throw ConfigurationError(problems: problems) }
+        return settings
+    }
+
+    /// Parses `30080,30100-30109`.
+    static func parsePortList(_ text: String) -> [ClosedRange<Int>]? {
+        var ranges: [ClosedRange<Int>] = []
+        for item in text.split(separator: ",") {
+            let bounds = item.split(separator: "-", omittingEmptySubsequences: false).map {
+                Int(String($0).filter { $0 != " " })
+            }
+            switch bounds.count {
+            case 1:
+                guard let port = bounds[0], (1...65535).contains(port) else { return nil }
+                ranges.append(port...port)
+            case 2:
+                guard let low = bounds[0], let high = bounds[1], 1 <= low, low <= high, high <= 65535 else { return nil }
+                ranges.append(low...high)
+            default:
+                return nil
+            }
+        }
+        return ranges
+    }
+}

@@ -1,0 +1,179 @@
+/// How a route matches the request path (SPEC §4).
+public enum PathMatch: Hashable, Sendable {
+    /// Matches the prefix on path-segment boundaries; stored without a trailing `/` (except `/`).
+    case prefix(String)
+    /// Matches the whole path exactly.
+    case exact(String)
+    /// A regular expression that must match the whole path.
+    case regex(String)
+}
+
+/// A request header that must be present with exactly this value.
+public struct HeaderCondition: Hashable, Sendable {
+    /// The header name, lower-cased.
+    public var name: String
+    /// The exact value required.
+    public var value: String
+
+    public init(name: String, value: String) {
+        self.name = name.lowercased()
+        self.value = value
+    }
+}
+
+/// What a route requires of a request besides its host.
+public struct RouteMatch: Hashable, Sendable {
+    /// The path condition; `prefix("/")` by default.
+    public var path: PathMatch
+    /// Allowed methods (upper-case); `nil` allows every method.
+    public var methods: [String]?
+    /// Headers that must match exactly, in definition order.
+    public var headers: [HeaderCondition]
+
+    public init(path: PathMatch = .prefix("/"), methods: [String]? = nil, headers: [HeaderCondition] = []) {
+        self.path = path
+        self.methods = methods
+        self.headers = headers
+    }
+
+    /// The number of conditions for precedence: the method list counts once, each header once.
+    public var conditionCount: Int {
+        (methods == nil ? 0 : 1) + headers.count
+    }
+}
+
+/// A response the gateway writes itself, without an upstream.
+public struct StaticResponse: Hashable, Sendable {
+    /// The HTTP status code, 200–599.
+    public var status: Int
+    /// The body, sent as `text/plain; charset=utf-8`.
+    public var body: String
+
+    public init(status: Int, body: String = "") {
+        self.status = status
+        self.body = body
+    }
+}
+
+/// What a matched route does with the request.
+public enum RouteAction: Hashable, Sendable {
+    /// Proxy to the named upstream.
+    case upstream(String)
+    /// Answer directly.
+    case respond(StaticResponse)
+}
+
+/// A route's CORS policy (SPEC §7), as configured.
+public struct CORSDefinition: Hashable, Sendable {
+    public var allowOrigins: [String]
+    public var allowMethods: [String]
+    public var allowHeaders: [String]
+    public var exposeHeaders: [String]
+    public var allowCredentials: Bool
+    public var maxAge: Int?
+
+    public init(
+        allowOrigins: [String] = [], allowMethods: [String] = [], allowHeaders: [String] = [],
+        exposeHeaders: [String] = [], allowCredentials: Bool = false, maxAge: Int? = nil
+    ) {
+        self.allowOrigins = allowOrigins
+        self.allowMethods = allowMethods
+        self.allowHeaders = allowHeaders
+        self.exposeHeaders = exposeHeaders
+        self.allowCredentials = allowCredentials
+        self.maxAge = maxAge
+    }
+}
+
+/// One route of SPEC §3: which requests it takes and what it does with them.
+public struct RouteDefinition: Hashable, Sendable {
+    /// The default whole-response timeout.
+    public static let defaultTimeout: Duration = .seconds(60)
+
+    /// Unique across every file and the API; used as the metrics and log label.
+    public var name: String
+    /// Host patterns; empty matches any host.
+    public var hosts: [HostPattern]
+    /// Path, method and header conditions.
+    public var match: RouteMatch
+    /// Proxy or respond.
+    public var action: RouteAction
+    /// Replacement for the matched prefix (Gateway API `ReplacePrefixMatch`).
+    public var rewritePrefix: String?
+    /// Whole-response timeout.
+    public var timeout: Duration
+    /// Answer plain-HTTP requests with a 308 to HTTPS.
+    public var httpsRedirect: Bool
+    /// Allow gzip of responses.
+    public var compression: Bool
+    /// Optional CORS policy.
+    public var cors: CORSDefinition?
+
+    public init(
+        name: String,
+        hosts: [HostPattern] = [],
+        match: RouteMatch = RouteMatch(),
+        action: RouteAction,
+        rewritePrefix: String? = nil,
+        timeout: Duration = RouteDefinition.defaultTimeout,
+        httpsRedirect: Bool = false,
+        compression: Bool = true,
+        cors: CORSDefinition? = nil
+    ) {
+        self.name = name
+        self.hosts = hosts
+        self.match = match
+        self.action = action
+        self.rewritePrefix = rewritePrefix
+        self.timeout = timeout
+        self.httpsRedirect = httpsRedirect
+        self.compression = compression
+        self.cors = cors
+    }
+}
+
+/// Where a definition came from; file-defined ones are read-only through the API.
+public enum DefinitionSource: Hashable, Sendable {
+    /// A file in the routes folder, by its display path.
+    case file(String)
+    /// The admin API.
+    case api
+}
+
+/// Everything one snapshot is built from: upstreams and routes in definition order.
+public struct RouteSet: Hashable, Sendable {
+    /// Upstreams with where each came from.
+    public var upstreams: [(definition: UpstreamDefinition, source: DefinitionSource)]
+    /// Routes in precedence order of definition, with where each came from.
+    public var routes: [(definition: RouteDefinition, source: DefinitionSource)]
+
+    public init(
+        upstreams: [(definition: UpstreamDefinition, source: DefinitionSource)] = [],
+        routes: [(definition: RouteDefinition, source: DefinitionSource)] = []
+    ) {
+        self.upstreams = upstreams
+        self.routes = routes
+    }
+
+    /// Appends another set after this one (later files, then API definitions).
+    public mutating func append(_ other: RouteSet) {
+        upstreams += other.upstreams
+        routes += other.routes
+    }
+
+    public static func == (lhs: RouteSet, rhs: RouteSet) -> Bool {
+        lhs.upstreams.elementsEqual(rhs.upstreams, by: { $0.definition == $1.definition && $0.source == $1.source })
+            && lhs.routes.elementsEqual(rhs.routes, by: { $0.definition == $1.definition && $0.source == $1.source })
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        for upstream in upstreams {
+            hasher.combine(upstream.definition)
+            hasher.combine(upstream.source)
+        }
+        for route in routes {
+            hasher.combine(route.definition)
+            hasher.combine(route.source)
+        }
+    }
+}

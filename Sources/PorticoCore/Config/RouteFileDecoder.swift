@@ -1,0 +1,403 @@
+/// Decodes route documents (SPEC §3) from a ``ConfigValue`` tree, strictly: unknown fields,
+/// wrong types and invalid values are all reported, each with its field path, and nothing
+/// is returned unless the whole document is valid.
+public struct RouteFileDecoder {
+    /// Names of routes and upstreams: what the API accepts in a URL path segment.
+    static let maxNameLength = 63
+
+    private var problems: [ConfigProblem] = []
+    private let file: String?
+
+    private init(file: String?) {
+        self.file = file
+    }
+
+    /// Decodes a whole document with optional `upstreams` and `routes` lists.
+    public static func decodeDocument(_ value: ConfigValue, file: String?) throws(ConfigurationError) -> RouteSet {
+        var decoder = RouteFileDecoder(file: file)
+        let source: DefinitionSource = file.map { .file($0) } ?? .api
+        var set = RouteSet()
+        if case .null = value { return set }  // an empty file is a valid, empty document
+        guard let fields = decoder.object(value, at: "", allowed: ["upstreams", "routes"]) else {
+            throw ConfigurationError(problems: decoder.problems)
+        }
+        if let list = fields["upstreams"], let items = decoder.array(list, at: "upstreams") {
+            for (index, item) in items.enumerated() {
+                if let upstream = decoder.upstream(item, at: "upstreams[\(index)]") {
+                    set.upstreams.append((upstream, source))
+                }
+            }
+        }
+        if let list = fields["routes"], let items = decoder.array(list, at: "routes") {
+            for (index, item) in items.enumerated() {
+                if let route = decoder.route(item, at: "routes[\(index)]") {
+                    set.routes.append((route, source))
+                }
+            }
+        }
+        guard decoder.problems.isEmpty else { throw ConfigurationError(problems: decoder.problems) }
+        return set
+    }
+
+    /// Decodes one route (an API body), with paths relative to it.
+    public static func decodeRoute(_ value: ConfigValue) throws(ConfigurationError) -> RouteDefinition {
+        var decoder = RouteFileDecoder(file: nil)
+        guard let route = decoder.route(value, at: ""), decoder.problems.isEmpty else {
+            throw ConfigurationError(problems: decoder.problems)
+        }
+        return route
+    }
+
+    /// Decodes one upstream (an API body), with paths relative to it.
+    public static func decodeUpstream(_ value: ConfigValue) throws(ConfigurationError) -> UpstreamDefinition {
+        var decoder = RouteFileDecoder(file: nil)
+        guard let upstream = decoder.upstream(value, at: ""), decoder.problems.isEmpty else {
+            throw ConfigurationError(problems: decoder.problems)
+        }
+        return upstream
+    }
+
+    // MARK: - Definitions
+
+    private mutating func upstream(_ value: ConfigValue, at path: String) -> UpstreamDefinition? {
+        guard
+            let fields = object(
+                value, at: path, allowed: ["name", "endpoints", "connectTimeout", "healthCheck"])
+        else { return nil }
+        let problemCount = problems.count
+        let name = requiredName(fields, at: path)
+        var endpoints: [Endpoint] = []
+        if let list = fields["endpoints"] {
+            if let items = array(list, at: join(path, "endpoints")) {
+                for (index, item) in items.enumerated() {
+                    let itemPath = join(path, "endpoints[\(index)]")
+                    guard let text = string(item, at: itemPath) else { continue }
+                    if let endpoint = Endpoint(parsing: text) {
+                        endpoints.append(endpoint)
+                    } else {
+                        report(itemPath, "expected host:port with a port from 1 to 65535, found \"\(text)\"")
+                    }
+                }
+            }
+        } else {
+            report(join(path, "endpoints"), "required")
+        }
+        var connectTimeout = UpstreamDefinition.defaultConnectTimeout
+        if let value = fields["connectTimeout"], let duration = positiveDuration(value, at: join(path, "connectTimeout")) {
+            connectTimeout = duration
+        }
+        var healthCheck: HealthCheckDefinition?
+        if let value = fields["healthCheck"] {
+            let checkPath = join(path, "healthCheck")
+            if let check = object(value, at: checkPath, allowed: ["path", "interval"]) {
+                var checkPathValue = "/"
+                if let pathValue = check["path"], let text = string(pathValue, at: join(checkPath, "path")) {
+                    if text.hasPrefix("/") {
+                        checkPathValue = text
+                    } else {
+                        report(join(checkPath, "path"), "must start with /")
+                    }
+                }
+                var interval: Duration = .seconds(5)
+                if let value = check["interval"], let duration = positiveDuration(value, at: join(checkPath, "interval")) {
+                    interval = duration
+                }
+                healthCheck = HealthCheckDefinition(path: checkPathValue, interval: interval)
+            }
+        }
+        guard problems.count == problemCount, let name else { return nil }
+        return UpstreamDefinition(name: name, endpoints: endpoints, connectTimeout: connectTimeout, healthCheck: healthCheck)
+    }
+
+    private mutating func route(_ value: ConfigValue, at path: String) -> RouteDefinition? {
+        guard
+            let fields = object(
+                value, at: path,
+                allowed: [
+                    "name", "hosts", "match", "upstream", "respond", "rewrite", "timeout", "httpsRedirect",
+                    "compression", "cors",
+                ])
+        else { return nil }
+        let problemCount = problems.count
+        let name = requiredName(fields, at: path)
+
+        var hosts: [HostPattern] = []
+        if let list = fields["hosts"], let items = array(list, at: join(path, "hosts")) {
+            for (index, item) in items.enumerated() {
+                let itemPath = join(path, "hosts[\(index)]")
+                guard let text = string(item, at: itemPath) else { continue }
+                if let pattern = HostPattern(parsing: text) {
+                    hosts.append(pattern)
+                } else {
+                    report(itemPath, "invalid host \"\(text)\": expected a DNS name or \"*.\" followed by one")
+                }
+            }
+        }
+
+        var match = RouteMatch()
+        if let value = fields["match"] {
+            match = routeMatch(value, at: join(path, "match")) ?? match
+        }
+
+        var action: RouteAction?
+        switch (fields["upstream"], fields["respond"]) {
+        case (let upstream?, nil):
+            if let upstreamName = string(upstream, at: join(path, "upstream")) { action = .upstream(upstreamName) }
+        case (nil, let respond?):
+            if let response = staticResponse(respond, at: join(path, "respond")) { action = .respond(response) }
+        case (.some, .some):
+            report(path, "exactly one of upstream, respond")
+        case (nil, nil):
+            report(path, "one of upstream, respond is required")
+        }
+
+        var rewritePrefix: String?
+        if let value = fields["rewrite"] {
+            let rewritePath = join(path, "rewrite")
+            if let rewrite = object(value, at: rewritePath, allowed: ["prefix"]) {
+                if let prefixValue = rewrite["prefix"], let text = string(prefixValue, at: join(rewritePath, "prefix")) {
+                    if !text.hasPrefix("/") {
+                        report(join(rewritePath, "prefix"), "must start with /")
+                    } else if case .regex = match.path {
+                        report(join(rewritePath, "prefix"), "needs a prefix or exact path match, not regex")
+                    } else {
+                        rewritePrefix = text
+                    }
+                } else if rewrite["prefix"] == nil {
+                    report(join(rewritePath, "prefix"), "required")
+                }
+            }
+        }
+
+        var timeout = RouteDefinition.defaultTimeout
+        if let value = fields["timeout"], let duration = positiveDuration(value, at: join(path, "timeout")) {
+            timeout = duration
+        }
+        let httpsRedirect = fields["httpsRedirect"].flatMap { bool($0, at: join(path, "httpsRedirect")) } ?? false
+        let compression = fields["compression"].flatMap { bool($0, at: join(path, "compression")) } ?? true
+        let cors = fields["cors"].flatMap { corsPolicy($0, at: join(path, "cors")) }
+
+        guard problems.count == problemCount, let name, let action else { return nil }
+        return RouteDefinition(
+            name: name, hosts: hosts, match: match, action: action, rewritePrefix: rewritePrefix, timeout: timeout,
+            httpsRedirect: httpsRedirect, compression: compression, cors: cors)
+    }
+
+    private mutating func routeMatch(_ value: ConfigValue, at path: String) -> RouteMatch? {
+        guard let fields = object(value, at: path, allowed: ["path", "methods", "headers"]) else { return nil }
+        var match = RouteMatch()
+        if let value = fields["path"] {
+            let pathPath = join(path, "path")
+            if let kinds = object(value, at: pathPath, allowed: ["prefix", "exact", "regex"]) {
+                if kinds.count != 1 {
+                    report(pathPath, "exactly one of prefix, exact, regex")
+                } else if let (kind, raw) = kinds.first, let text = string(raw, at: join(pathPath, kind)) {
+                    match.path = pathMatch(kind: kind, text: text, at: join(pathPath, kind)) ?? match.path
+                }
+            }
+        }
+        if let value = fields["methods"], let items = array(value, at: join(path, "methods")) {
+            var methods: [String] = []
+            for (index, item) in items.enumerated() {
+                guard let text = string(item, at: join(path, "methods[\(index)]")) else { continue }
+                if isToken(text) {
+                    methods.append(text.uppercased())
+                } else {
+                    report(join(path, "methods[\(index)]"), "invalid method \"\(text)\"")
+                }
+            }
+            if items.isEmpty { report(join(path, "methods"), "must list at least one method") }
+            match.methods = methods
+        }
+        if let value = fields["headers"] {
+            let headersPath = join(path, "headers")
+            if case .object(let pairs) = value {
+                for (name, raw) in pairs {
+                    let headerPath = join(headersPath, name)
+                    guard isToken(name) else {
+                        report(headerPath, "invalid header name")
+                        continue
+                    }
+                    switch raw {
+                    case .string(let text): match.headers.append(HeaderCondition(name: name, value: text))
+                    case .integer(let number): match.headers.append(HeaderCondition(name: name, value: String(number)))
+                    case .bool(let flag): match.headers.append(HeaderCondition(name: name, value: String(flag)))
+                    default: report(headerPath, "expected a string, found \(raw.kindDescription)")
+                    }
+                }
+            } else {
+                report(headersPath, "expected a mapping of header name to value, found \(value.kindDescription)")
+            }
+        }
+        return match
+    }
+
+    private mutating func pathMatch(kind: String, text: String, at path: String) -> PathMatch? {
+        switch kind {
+        case "regex":
+            guard !text.isEmpty else {
+                report(path, "must not be empty")
+                return nil
+            }
+            return .regex(text)
+        default:
+            guard text.hasPrefix("/") else {
+                report(path, "must start with /")
+                return nil
+            }
+            guard let normalized = RequestTarget.normalizePath(Substring(text)), normalized == text || kind == "prefix"
+            else {
+                report(path, "must be a normalized path (no dot segments, repeated slashes or invalid escapes)")
+                return nil
+            }
+            if kind == "exact" { return .exact(normalized) }
+            // A trailing "/" in a prefix is ignored (SPEC §4).
+            var prefix = Substring(normalized)
+            while prefix.count > 1, prefix.hasSuffix("/") { prefix = prefix.dropLast() }
+            return .prefix(String(prefix))
+        }
+    }
+
+    private mutating func staticResponse(_ value: ConfigValue, at path: String) -> StaticResponse? {
+        guard let fields = object(value, at: path, allowed: ["status", "body"]) else { return nil }
+        var status = 200
+        if let value = fields["status"] {
+            if case .integer(let code) = value, (200...599).contains(code) {
+                status = code
+            } else {
+                report(join(path, "status"), "expected a status code from 200 to 599")
+            }
+        }
+        let body = fields["body"].flatMap { string($0, at: join(path, "body")) } ?? ""
+        return StaticResponse(status: status, body: body)
+    }
+
+    private mutating func corsPolicy(_ value: ConfigValue, at path: String) -> CORSDefinition? {
+        guard
+            let fields = object(
+                value, at: path,
+                allowed: ["allowOrigins", "allowMethods", "allowHeaders", "exposeHeaders", "allowCredentials", "maxAge"])
+        else { return nil }
+        var policy = CORSDefinition()
+        policy.allowOrigins = stringList(fields["allowOrigins"], at: join(path, "allowOrigins"))
+        for (index, origin) in policy.allowOrigins.enumerated() where !isValidOriginPattern(origin) {
+            report(join(path, "allowOrigins[\(index)]"), "expected \"*\" or scheme://host[:port], found \"\(origin)\"")
+        }
+        policy.allowMethods = stringList(fields["allowMethods"], at: join(path, "allowMethods")).map { $0.uppercased() }
+        policy.allowHeaders = stringList(fields["allowHeaders"], at: join(path, "allowHeaders"))
+        policy.exposeHeaders = stringList(fields["exposeHeaders"], at: join(path, "exposeHeaders"))
+        policy.allowCredentials = fields["allowCredentials"].flatMap { bool($0, at: join(path, "allowCredentials")) } ?? false
+        if let value = fields["maxAge"] {
+            if case .integer(let seconds) = value, seconds >= 0 {
+                policy.maxAge = seconds
+            } else {
+                report(join(path, "maxAge"), "expected a whole number of seconds")
+            }
+        }
+        return policy
+    }
+
+    // MARK: - Primitives
+
+    private mutating func requiredName(_ fields: [String: ConfigValue], at path: String) -> String? {
+        guard let value = fields["name"] else {
+            report(join(path, "name"), "required")
+            return nil
+        }
+        guard let name = string(value, at: join(path, "name")) else { return nil }
+        guard RouteFileDecoder.isValidName(name) else {
+            report(join(path, "name"), "\"\(name)\" must be 1 to 63 characters of a-z, 0-9, '-', '_' or '.'")
+            return nil
+        }
+        return name
+    }
+
+    /// Route and upstream names: safe in a URL path and a metric label.
+    public static func isValidName(_ name: String) -> Bool {
+        !name.isEmpty && name.utf8.count <= maxNameLength
+            && name.utf8.allSatisfy { byte in
+                (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z"))
+                    || (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z"))
+                    || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9"))
+                    || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "_") || byte == UInt8(ascii: ".")
+            }
+    }
+
+    private mutating func object(_ value: ConfigValue, at path: String, allowed: Set<String>) -> [String: ConfigValue]? {
+        guard case .object(let pairs) = value else {
+            report(path, "expected a mapping, found \(value.kindDescription)")
+            return nil
+        }
+        var fields: [String: ConfigValue] = [:]
+        for (key, item) in pairs {
+            if !allowed.contains(key) {
+                report(join(path, key), "unknown field (expected one of \(allowed.sorted().joined(separator: ", ")))")
+            } else if fields[key] != nil {
+                report(join(path, key), "given twice")
+            } else {
+                fields[key] = item
+            }
+        }
+        return fields
+    }
+
+    private mutating func array(_ value: ConfigValue, at path: String) -> [ConfigValue]? {
+        guard case .array(let items) = value else {
+            report(path, "expected a list, found \(value.kindDescription)")
+            return nil
+        }
+        return items
+    }
+
+    private mutating func string(_ value: ConfigValue, at path: String) -> String? {
+        guard case .string(let text) = value else {
+            report(path, "expected a string, found \(value.kindDescription)")
+            return nil
+        }
+        return text
+    }
+
+    private mutating func stringList(_ value: ConfigValue?, at path: String) -> [String] {
+        guard let value, let items = array(value, at: path) else { return [] }
+        return items.enumerated().compactMap { index, item in string(item, at: "\(path)[\(index)]") }
+    }
+
+    private mutating func bool(_ value: ConfigValue, at path: String) -> Bool? {
+        guard case .bool(let flag) = value else {
+            report(path, "expected true or false, found \(value.kindDescription)")
+            return nil
+        }
+        return flag
+    }
+
+    private mutating func positiveDuration(_ value: ConfigValue, at path: String) -> Duration? {
+        guard let duration = DurationParser.parse(value), duration > .zero else {
+            report(path, "expected a duration such as 500ms, 10s, 2m or a number of seconds, greater than zero")
+            return nil
+        }
+        return duration
+    }
+
+    private func isToken(_ text: String) -> Bool {
+        !text.isEmpty
+            && text.utf8.allSatisfy { byte in
+                byte > 0x20 && byte < 0x7F && !"\"(),/:;<=>?@[\\]{}".utf8.contains(byte)
+            }
+    }
+
+    private func isValidOriginPattern(_ origin: String) -> Bool {
+        if origin == "*" { return true }
+        let parts = origin.split(separator: "://", maxSplits: 1, omittingEmptySubsequences: false)
+        guard parts.count == 2 else { return false }
+        return !parts[0].isEmpty && !parts[1].isEmpty && !parts[1].contains("/")
+    }
+
+    private mutating func report(_ path: String, _ message: String) {
+        problems.append(ConfigProblem(file: file, path: path, message: message))
+    }
+
+    private func join(_ base: String, _ field: String) -> String {
+        if base.isEmpty { return field }
+        return field.hasPrefix("[") ? base + field : base + "." + field
+    }
+}

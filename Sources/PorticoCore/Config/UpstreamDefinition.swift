@@ -1,0 +1,78 @@
+/// A `host:port` address of one upstream server.
+public struct Endpoint: Hashable, Sendable, CustomStringConvertible {
+    /// A host name or IP address (IPv6 without brackets).
+    public var host: String
+    /// The TCP port, 1–65535.
+    public var port: Int
+
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    /// Parses `host:port`, `[v6]:port`; `nil` when either part is missing or invalid.
+    public init?(parsing text: String) {
+        let host: Substring
+        let portText: Substring
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]"),
+                text[text.index(after: close)...].hasPrefix(":")
+            else { return nil }
+            host = text[text.index(after: text.startIndex)..<close]
+            portText = text[text.index(close, offsetBy: 2)...]
+        } else {
+            guard let colon = text.lastIndex(of: ":") else { return nil }
+            host = text[..<colon]
+            portText = text[text.index(after: colon)...]
+            if host.contains(":") { return nil }
+        }
+        guard !host.isEmpty, !host.contains(where: { $0 == " " || $0 == "/" }),
+            let port = Int(portText), (1...65535).contains(port)
+        else { return nil }
+        self.init(host: String(host), port: port)
+    }
+
+    public var description: String {
+        host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+    }
+}
+
+/// An active health check of an upstream's endpoints.
+public struct HealthCheckDefinition: Hashable, Sendable {
+    /// The path requested on each endpoint.
+    public var path: String
+    /// Time between two checks of one endpoint.
+    public var interval: Duration
+
+    public init(path: String, interval: Duration) {
+        self.path = path
+        self.interval = interval
+    }
+}
+
+/// A named group of endpoints that routes send traffic to (SPEC §3 `upstreams`).
+public struct UpstreamDefinition: Hashable, Sendable {
+    /// The default time allowed to open a connection to an endpoint.
+    public static let defaultConnectTimeout: Duration = .seconds(5)
+
+    /// Unique across every file and the API.
+    public var name: String
+    /// Endpoints, used in round robin.
+    public var endpoints: [Endpoint]
+    /// Time allowed to open a connection to one endpoint.
+    public var connectTimeout: Duration
+    /// Optional active health check.
+    public var healthCheck: HealthCheckDefinition?
+
+    public init(
+        name: String,
+        endpoints: [Endpoint],
+        connectTimeout: Duration = UpstreamDefinition.defaultConnectTimeout,
+        healthCheck: HealthCheckDefinition? = nil
+    ) {
+        self.name = name
+        self.endpoints = endpoints
+        self.connectTimeout = connectTimeout
+        self.healthCheck = healthCheck
+    }
+}

@@ -1,0 +1,82 @@
+/// A route's host condition: an exact name or a `*.` wildcard (Gateway API hostnames).
+public enum HostPattern: Hashable, Sendable, CustomStringConvertible {
+    /// Matches this lower-case name only.
+    case exact(String)
+    /// `*.veni.ai`: stores `.veni.ai` and matches any name that ends in it with at least one
+    /// label before it, never `veni.ai` itself.
+    case wildcard(suffix: String)
+
+    /// Parses a configured pattern; `nil` when it is not a valid host name or wildcard.
+    public init?(parsing text: String) {
+        let lowered = text.lowercased()
+        if lowered.hasPrefix("*.") {
+            let rest = String(lowered.dropFirst(2))
+            guard HostPattern.isValidHostName(rest) else { return nil }
+            self = .wildcard(suffix: "." + rest)
+        } else {
+            guard HostPattern.isValidHostName(lowered) else { return nil }
+            self = .exact(lowered)
+        }
+    }
+
+    /// Whether a normalized request host matches this pattern.
+    public func matches(_ host: String) -> Bool {
+        switch self {
+        case .exact(let name): return host == name
+        case .wildcard(let suffix): return host.count > suffix.count && host.hasSuffix(suffix)
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .exact(let name): return name
+        case .wildcard(let suffix): return "*" + suffix
+        }
+    }
+
+    /// DNS names of letters, digits and hyphens (and `_`, seen in real service names),
+    /// labels of 1–63 characters, or an IPv4 address.
+    static func isValidHostName(_ name: String) -> Bool {
+        guard !name.isEmpty, name.utf8.count <= 253 else { return false }
+        let labels = name.split(separator: ".", omittingEmptySubsequences: false)
+        return labels.allSatisfy { label in
+            !label.isEmpty && label.utf8.count <= 63 && !label.hasPrefix("-") && !label.hasSuffix("-")
+                && label.utf8.allSatisfy { byte in
+                    (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z"))
+                        || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9"))
+                        || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "_")
+                }
+        }
+    }
+}
+
+/// Request host normalization (SPEC §4): lower-cased, port and trailing dot removed.
+public enum RequestHost {
+    /// Normalizes a `Host` header value or an absolute-form authority; `nil` when it is malformed.
+    public static func normalize(_ authority: Substring) -> String? {
+        var host: Substring
+        // userinfo is not allowed in Host, and an absolute-form target carrying one is refused.
+        if authority.contains("@") { return nil }
+        if authority.hasPrefix("[") {
+            guard let close = authority.firstIndex(of: "]") else { return nil }
+            host = authority[...close]
+            let rest = authority[authority.index(after: close)...]
+            guard rest.isEmpty || (rest.hasPrefix(":") && rest.dropFirst().allSatisfy(\.isASCIIDigit)) else {
+                return nil
+            }
+        } else if let colon = authority.firstIndex(of: ":") {
+            host = authority[..<colon]
+            guard authority[authority.index(after: colon)...].allSatisfy(\.isASCIIDigit) else { return nil }
+        } else {
+            host = authority
+        }
+        if host.hasSuffix(".") { host = host.dropLast() }
+        guard !host.isEmpty else { return nil }
+        guard host.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "/") }) else { return nil }
+        return host.lowercased()
+    }
+}
+
+extension Character {
+    var isASCIIDigit: Bool { isASCII && isNumber }
+}

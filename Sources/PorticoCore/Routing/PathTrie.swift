@@ -1,0 +1,57 @@
+/// Prefix routes of one host group, keyed by path segment, so that a lookup costs one
+/// dictionary probe per segment of the request path whatever the number of routes.
+final class PathTrie: Sendable {
+    /// Routes whose prefix ends at this node, best first (more conditions, then definition order).
+    let routes: [CompiledRoute]
+    let children: [Substring: PathTrie]
+
+    private init(routes: [CompiledRoute], children: [Substring: PathTrie]) {
+        self.routes = routes
+        self.children = children
+    }
+
+    /// Returns the first route, longest prefix first, whose conditions hold.
+    func bestMatch(path: String, method: String, header: (String) -> String?) -> CompiledRoute? {
+        // Nodes passed on the way down, root first; at most one per path segment.
+        var visited: [PathTrie] = [self]
+        var node = self
+        for segment in path.utf8.split(separator: UInt8(ascii: "/")) {
+            guard let child = node.children[Substring(segment)] else { break }
+            visited.append(child)
+            node = child
+        }
+        for candidate in visited.reversed() {
+            for route in candidate.routes where route.conditionsHold(method: method, header: header) {
+                return route
+            }
+        }
+        return nil
+    }
+
+    /// A mutable trie used while a table is built, then frozen into a ``PathTrie``.
+    final class Builder {
+        private var routes: [CompiledRoute] = []
+        private var children: [Substring: Builder] = [:]
+
+        func insert(prefix: String, route: CompiledRoute) {
+            var node = self
+            for segment in prefix.split(separator: "/") {
+                if let child = node.children[segment] {
+                    node = child
+                } else {
+                    let child = Builder()
+                    node.children[segment] = child
+                    node = child
+                }
+            }
+            node.routes.append(route)
+        }
+
+        func freeze() -> PathTrie {
+            PathTrie(
+                routes: routes.sorted(by: RouteTable.precedes),
+                children: children.mapValues { $0.freeze() }
+            )
+        }
+    }
+}

@@ -1,0 +1,67 @@
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// A bound plain-HTTP listener of the data plane.
+///
+/// Each accepted connection gets NIO's HTTP/1.1 server pipeline (with the header-size limit
+/// of SPEC §8 and without NIO's own error responder: ``HTTPProxyHandler`` answers malformed
+/// requests itself), an idle timer for keep-alive, and one ``HTTPProxyHandler``.
+public final class HTTPListener: Sendable {
+    /// The listening channel.
+    public let channel: Channel
+    private let pools: UpstreamPools
+
+    private init(channel: Channel, pools: UpstreamPools) {
+        self.channel = channel
+        self.pools = pools
+    }
+
+    /// The address the listener is bound to (with the real port when 0 was asked for).
+    public var localAddress: SocketAddress? { channel.localAddress }
+
+    /// Binds a listener on `host:port` that routes by `routeTables`.
+    public static func bind(
+        host: String, port: Int, group: EventLoopGroup, routeTables: RouteTableStore,
+        configuration: ProxyConfiguration = .init(), logger: Logger
+    ) async throws -> HTTPListener {
+        var poolConfiguration = UpstreamConnectionPool.Configuration()
+        poolConfiguration.maxIdlePerEndpoint = configuration.maxIdleUpstreamConnectionsPerEndpoint
+        let pools = UpstreamPools(configuration: poolConfiguration)
+        var accessLogger = logger
+        accessLogger[metadataKey: "log"] = "access"
+        let environment = ProxyEnvironment(
+            configuration: configuration, routeTables: routeTables, pools: pools, logger: logger,
+            accessLogger: accessLogger, requestIDs: RequestIDGenerator())
+        var decoderLimits = NIOHTTPDecoderLimitConfiguration()
+        decoderLimits.maxHeaderListSize = configuration.maxHeaderBytes
+        decoderLimits.maxHeaderFieldSize = configuration.maxHeaderBytes
+        let limits = decoderLimits
+        let idleTimeout = TimeAmount.milliseconds(configuration.idleTimeout.wholeMilliseconds)
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 1024)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.maxMessagesPerRead, value: 16)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let sync = channel.pipeline.syncOperations
+                    try sync.configureHTTPServerPipeline(
+                        withPipeliningAssistance: true,
+                        withErrorHandling: false,
+                        withEncoderConfiguration: .init(),
+                        withDecoderLimitConfiguration: limits)
+                    try sync.addHandler(IdleStateHandler(readTimeout: idleTimeout))
+                    try sync.addHandler(HTTPProxyHandler(environment: environment))
+                }
+            }
+        let channel = try await bootstrap.bind(host: host, port: port).get()
+        return HTTPListener(channel: channel, pools: pools)
+    }
+
+    /// Stops accepting connections.
+    public func close() async throws {
+        try await channel.close()
+    }
+}

@@ -1,0 +1,49 @@
+import Logging
+import NIOCore
+import Synchronization
+
+/// Settings of the data plane that do not change while it runs.
+public struct ProxyConfiguration: Sendable {
+    /// `http` or `https`: the scheme of the listener, sent as `X-Forwarded-Proto`.
+    public var scheme: String = "http"
+    /// The HTTPS port that `httpsRedirect` points to (left out of the URL when 443).
+    public var httpsRedirectPort: Int = 8443
+    /// The largest request header block accepted; larger ones get 431.
+    public var maxHeaderBytes: Int = 64 * 1024
+    /// Keep-alive connections idle for this long between requests are closed.
+    public var idleTimeout: Duration = .seconds(75)
+    /// Idle upstream connections kept per endpoint and event loop.
+    public var maxIdleUpstreamConnectionsPerEndpoint: Int = 64
+
+    public init() {}
+}
+
+/// What every downstream connection of a listener shares: the route table store, the
+/// per-event-loop upstream pools, loggers and settings. Created once per listener.
+struct ProxyEnvironment: Sendable {
+    let configuration: ProxyConfiguration
+    let routeTables: RouteTableStore
+    let pools: UpstreamPools
+    let logger: Logger
+    let accessLogger: Logger
+    let requestIDs: RequestIDGenerator
+}
+
+/// Makes `X-Request-Id` values for requests that arrive without one: a random per-process
+/// prefix and a counter, cheaper than a random UUID per request and still unique.
+final class RequestIDGenerator: Sendable {
+    private let prefix: String
+    private let counter = Atomic<UInt64>(0)
+
+    init() {
+        var generator = SystemRandomNumberGenerator()
+        let random = generator.next() as UInt64
+        let hex = String(random, radix: 16)
+        prefix = String(repeating: "0", count: 16 - hex.count) + hex
+    }
+
+    func next() -> String {
+        let value = counter.wrappingAdd(1, ordering: .relaxed).newValue
+        return prefix + "-" + String(value, radix: 16)
+    }
+}

@@ -1,0 +1,493 @@
+import Logging
+import NIOCore
+import NIOHTTP1
+import PorticoCore
+
+/// Serves one downstream HTTP/1.1 connection: routes each request by the active snapshot,
+/// answers locally or streams it to a pooled upstream connection, and streams the response
+/// back, with backpressure both ways (reads on one side wait while the other side is not
+/// writable, as in swift-nio-examples' connect-proxy `GlueHandler`).
+final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private let environment: ProxyEnvironment
+    private var pool: UpstreamConnectionPool?
+    private var context: ChannelHandlerContext?
+    private var exchange: ProxyExchange?
+    private var clientAddress = "unknown"
+    /// A read the downstream asked for while the upstream side could not take more.
+    private var readPending = false
+    /// Set once the connection is being closed; later input is ignored.
+    private var closing = false
+
+    init(environment: ProxyEnvironment) {
+        self.environment = environment
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        self.pool = environment.pools.pool(for: context.eventLoop)
+        if let address = context.channel.remoteAddress?.ipAddress {
+            clientAddress = address
+        }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
+
+    // MARK: Downstream events
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !closing else { return }
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            guard exchange == nil else {
+                // HTTPServerPipelineHandler delivers one request at a time; anything else is a bug
+                // in the pipeline, never worth serving.
+                close(context)
+                return
+            }
+            begin(head, context: context)
+        case .body(let buffer):
+            guard let exchange else { return }
+            exchange.bytesIn += buffer.readableBytes
+            exchange.requestHadBody = true
+            switch exchange.phase {
+            case .answeringLocally: break
+            case .connecting: exchange.bufferedParts.append(.body(.byteBuffer(buffer)))
+            case .forwarding: exchange.upstream?.handler.send(.body(.byteBuffer(buffer)))
+            }
+        case .end(let trailers):
+            guard let exchange else { return }
+            exchange.requestComplete = true
+            switch exchange.phase {
+            case .answeringLocally:
+                if exchange.responseComplete { finish(exchange, context: context) }
+            case .connecting:
+                exchange.bufferedParts.append(.end(trailers))
+            case .forwarding:
+                if let upstream = exchange.upstream {
+                    upstream.handler.send(.end(trailers))
+                    upstream.handler.flush()
+                } else if exchange.responseComplete {
+                    finish(exchange, context: context)
+                }
+            }
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        exchange?.upstream?.handler.flush()
+        context.fireChannelReadComplete()
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if let exchange, holdsDownstreamReads(exchange) {
+            readPending = true
+        } else {
+            context.read()
+        }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable {
+            exchange?.upstream?.handler.resumeReads()
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        closing = true
+        if let exchange {
+            if !exchange.responseComplete {
+                exchange.status = exchange.responseStarted ? exchange.status : 499
+                exchange.failureReason = exchange.failureReason ?? "client_closed"
+            }
+            abandonUpstream(of: exchange)
+            finish(exchange, context: context, closeConnection: false)
+        }
+        context.fireChannelInactive()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is IdleStateHandler.IdleStateEvent, exchange == nil {
+            close(context)  // keep-alive connection idle between requests
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        guard let parserError = error as? HTTPParserError else {
+            close(context)
+            return
+        }
+        let code: GatewayErrorCode = parserError == .headerOverflow ? .headersTooLarge : .badRequest
+        if let exchange {
+            abandonUpstream(of: exchange)
+            if exchange.responseStarted {
+                close(context)
+                return
+            }
+            exchange.failureReason = "malformed request: \(parserError)"
+            exchange.requestComplete = true
+            answerError(code, route: nil, exchange: exchange, context: context, closeConnection: true)
+        } else {
+            let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: "")
+            let exchange = ProxyExchange(
+                requestHead: head, requestID: nil, host: nil, path: "", route: nil, startTime: .now())
+            exchange.requestComplete = true
+            exchange.failureReason = "malformed request: \(parserError)"
+            self.exchange = exchange
+            answerError(code, route: nil, exchange: exchange, context: context, closeConnection: true)
+        }
+    }
+
+    // MARK: Routing
+
+    private func begin(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
+        let requestID = head.headers.first(name: ProxyHeaderRules.Forwarded.requestID)
+        let refuse = { (reason: String) in
+            let exchange = ProxyExchange(
+                requestHead: head, requestID: requestID, host: nil, path: head.uri, route: nil, startTime: .now())
+            exchange.failureReason = reason
+            self.exchange = exchange
+            self.answerError(.badRequest, route: nil, exchange: exchange, context: context, closeConnection: true)
+        }
+        if let problem = ProxyHeaders.framingProblem(in: head) {
+            return refuse(problem)
+        }
+        let target: RequestTarget
+        switch RequestTarget.parse(head.uri, method: head.method.rawValue) {
+        case .success(let parsed): target = parsed
+        case .failure(let failure): return refuse("request target: \(failure)")
+        }
+        let hostHeaders = head.headers["host"]
+        guard hostHeaders.count <= 1 else { return refuse("more than one Host header") }
+        let authority = target.authority ?? hostHeaders.first
+        var host: String?
+        if let authority {
+            guard let normalized = RequestHost.normalize(Substring(authority)) else {
+                return refuse("invalid host")
+            }
+            host = normalized
+        } else if head.version.minor >= 1 {
+            return refuse("missing Host header")
+        }
+
+        let table = environment.routeTables.current
+        let route = table.match(method: head.method.rawValue, host: host, path: target.path) {
+            head.headers.first(name: $0)
+        }
+        let exchange = ProxyExchange(
+            requestHead: head, requestID: requestID, host: host, path: target.path, route: route, startTime: .now())
+        self.exchange = exchange
+        guard let route else {
+            return answerError(.noRoute, route: nil, exchange: exchange, context: context)
+        }
+        if route.definition.httpsRedirect, environment.configuration.scheme == "http" {
+            return answerRedirect(exchange, host: host ?? "localhost", target: target, context: context)
+        }
+        switch route.definition.action {
+        case .respond(let response):
+            var headers = HTTPHeaders()
+            headers.add(name: "content-type", value: "text/plain; charset=utf-8")
+            answer(
+                exchange, status: response.status, headers: headers, body: response.body, context: context)
+        case .upstream:
+            guard let upstream = route.upstream, let endpoint = upstream.nextEndpoint() else {
+                return answerError(.noHealthyUpstream, route: route.name, exchange: exchange, context: context)
+            }
+            let chunked = head.headers.contains(name: "transfer-encoding")
+            exchange.upstreamHead = ProxyHeaders.upstreamRequestHead(
+                for: head, uri: route.upstreamPath(for: target.path) + target.query,
+                host: target.authority != nil ? authority : nil, clientAddress: clientAddress,
+                scheme: environment.configuration.scheme,
+                requestID: requestID == nil ? environment.requestIDs.next() : nil, chunked: chunked)
+            exchange.endpoint = endpoint
+            exchange.phase = .connecting
+            let timeout = route.definition.timeout
+            exchange.timeout = context.eventLoop.assumeIsolated().scheduleTask(
+                in: .milliseconds(timeout.wholeMilliseconds)
+            ) { [weak self] in
+                self?.timeoutFired(exchange)
+            }
+            connect(exchange, to: endpoint, connectTimeout: upstream.definition.connectTimeout, context: context)
+        }
+    }
+
+    private func connect(_ exchange: ProxyExchange, to endpoint: Endpoint, connectTimeout: Duration, context: ChannelHandlerContext) {
+        guard let pool else { return }
+        if !exchange.retried, let connection = pool.takeIdle(for: endpoint) {
+            attach(connection, to: exchange, context: context)
+            return
+        }
+        pool.connect(to: endpoint, timeout: connectTimeout).assumeIsolated().whenComplete { [weak self] result in
+            guard let self, self.exchange === exchange, exchange.phase == .connecting else {
+                // The exchange ended while connecting (client gone, timeout): keep the connection.
+                if case .success(let connection) = result { pool.release(connection) }
+                return
+            }
+            switch result {
+            case .success(let connection):
+                self.attach(connection, to: exchange, context: context)
+            case .failure(let error):
+                exchange.failureReason = "connect to \(endpoint): \(error)"
+                self.failBeforeResponse(exchange, code: .upstreamUnreachable, context: context)
+            }
+        }
+    }
+
+    private func attach(_ connection: UpstreamConnection, to exchange: ProxyExchange, context: ChannelHandlerContext) {
+        guard let head = exchange.upstreamHead else { return }
+        exchange.upstream = connection
+        exchange.phase = .forwarding
+        connection.requestCount += 1
+        connection.handler.delegate = self
+        connection.handler.send(.head(head))
+        for part in exchange.bufferedParts {
+            connection.handler.send(part)
+        }
+        exchange.bufferedParts.removeAll()
+        connection.handler.flush()
+        connection.handler.resumeReads()
+        resumeDownstreamReadsIfPossible(context: context)
+    }
+
+    // MARK: Upstream events
+
+    var canAcceptResponseData: Bool {
+        context?.channel.isWritable ?? false
+    }
+
+    func upstreamReceived(_ part: HTTPClientResponsePart) {
+        guard let context, let exchange, exchange.phase == .forwarding else { return }
+        switch part {
+        case .head(let head):
+            if head.status.code < 200, head.status != .switchingProtocols {
+                context.writeAndFlush(wrapOutboundOut(.head(ProxyHeaders.downstreamResponseHead(for: head, close: false))), promise: nil)
+                return
+            }
+            exchange.responseStarted = true
+            exchange.status = Int(head.status.code)
+            exchange.upstreamKeepAlive = head.isKeepAlive
+            // An HTTP/1.0 client learns where a body of unknown length ends only from the close.
+            if exchange.requestHead.version.minor == 0, !head.headers.contains(name: "content-length") {
+                exchange.keepAlive = false
+            }
+            let downstreamHead = ProxyHeaders.downstreamResponseHead(for: head, close: !exchange.keepAlive)
+            context.write(wrapOutboundOut(.head(downstreamHead)), promise: nil)
+        case .body(let buffer):
+            exchange.bytesOut += buffer.readableBytes
+            context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+        case .end(let trailers):
+            exchange.responseComplete = true
+            if let connection = exchange.upstream {
+                exchange.upstream = nil
+                if exchange.requestComplete, exchange.upstreamKeepAlive {
+                    pool?.release(connection)
+                } else {
+                    connection.handler.delegate = nil
+                    connection.channel.close(promise: nil)
+                }
+            }
+            if !exchange.requestComplete {
+                // The upstream answered before the whole request arrived: do not read the rest.
+                exchange.keepAlive = false
+            }
+            writeEnd(trailers, for: exchange, context: context)
+        }
+    }
+
+    func upstreamReadComplete() {
+        context?.flush()
+    }
+
+    func upstreamWritabilityChanged(isWritable: Bool) {
+        if isWritable, let context {
+            resumeDownstreamReadsIfPossible(context: context)
+        }
+    }
+
+    func upstreamClosed() {
+        guard let context, let exchange, exchange.phase == .forwarding, !exchange.responseComplete else { return }
+        let connection = exchange.upstream
+        exchange.upstream = nil
+        if !exchange.responseStarted {
+            if let connection, connection.requestCount > 1, exchange.canRetryOnFreshConnection,
+                let endpoint = exchange.endpoint, let upstream = exchange.route?.upstream
+            {
+                // A reused keep-alive connection was closed by the upstream as the request went
+                // out: nothing was processed, so one retry on a fresh connection is safe.
+                exchange.retried = true
+                exchange.phase = .connecting
+                exchange.bufferedParts = [.end(nil)]
+                connect(exchange, to: endpoint, connectTimeout: upstream.definition.connectTimeout, context: context)
+                return
+            }
+            exchange.failureReason = exchange.failureReason ?? "upstream closed the connection before responding"
+            failBeforeResponse(exchange, code: .upstreamUnreachable, context: context)
+        } else {
+            exchange.failureReason = "upstream closed the connection mid-response"
+            close(context)
+        }
+    }
+
+    // MARK: Answers and endings
+
+    private func timeoutFired(_ exchange: ProxyExchange) {
+        guard let context, self.exchange === exchange, !exchange.responseComplete else { return }
+        exchange.timeout = nil
+        exchange.failureReason = "route timeout"
+        abandonUpstream(of: exchange)
+        if exchange.responseStarted {
+            close(context)
+        } else {
+            failBeforeResponse(exchange, code: .upstreamTimeout, context: context)
+        }
+    }
+
+    private func failBeforeResponse(_ exchange: ProxyExchange, code: GatewayErrorCode, context: ChannelHandlerContext) {
+        abandonUpstream(of: exchange)
+        exchange.phase = .answeringLocally
+        exchange.bufferedParts.removeAll()
+        answerError(code, route: exchange.route?.name, exchange: exchange, context: context,
+                    closeConnection: !exchange.requestComplete)
+    }
+
+    private func answerError(
+        _ code: GatewayErrorCode, route: String?, exchange: ProxyExchange, context: ChannelHandlerContext,
+        closeConnection: Bool = false
+    ) {
+        var headers = HTTPHeaders()
+        headers.add(name: "content-type", value: "application/json")
+        if exchange.failureReason == nil, code != .noRoute { exchange.failureReason = code.description }
+        answer(exchange, status: code.status, headers: headers, body: code.jsonBody(route: route), context: context,
+               closeConnection: closeConnection)
+    }
+
+    private func answerRedirect(_ exchange: ProxyExchange, host: String, target: RequestTarget, context: ChannelHandlerContext) {
+        let port = environment.configuration.httpsRedirectPort
+        let hostPart = host.contains(":") && !host.hasPrefix("[") ? "[\(host)]" : host
+        let location = "https://" + hostPart + (port == 443 ? "" : ":\(port)") + target.path + target.query
+        var headers = HTTPHeaders()
+        headers.add(name: "location", value: location)
+        answer(exchange, status: 308, headers: headers, body: "", context: context)
+    }
+
+    /// Writes a complete response made by the gateway.
+    private func answer(
+        _ exchange: ProxyExchange, status: Int, headers: HTTPHeaders, body: String, context: ChannelHandlerContext,
+        closeConnection: Bool = false
+    ) {
+        exchange.phase = .answeringLocally
+        if closeConnection { exchange.keepAlive = false }
+        var headers = headers
+        let bodyBuffer = context.channel.allocator.buffer(string: body)
+        headers.replaceOrAdd(name: "content-length", value: String(bodyBuffer.readableBytes))
+        if !exchange.keepAlive { headers.replaceOrAdd(name: "connection", value: "close") }
+        let head = HTTPResponseHead(version: .http1_1, status: HTTPResponseStatus(statusCode: status), headers: headers)
+        exchange.status = status
+        exchange.responseStarted = true
+        exchange.responseComplete = true
+        exchange.bytesOut += bodyBuffer.readableBytes
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        if bodyBuffer.readableBytes > 0 {
+            context.write(wrapOutboundOut(.body(.byteBuffer(bodyBuffer))), promise: nil)
+        }
+        writeEnd(nil, for: exchange, context: context)
+    }
+
+    /// Writes the end of the response; ends the exchange once the request is complete too,
+    /// closing the connection after the write when it cannot be kept alive.
+    private func writeEnd(_ trailers: HTTPHeaders?, for exchange: ProxyExchange, context: ChannelHandlerContext) {
+        if exchange.keepAlive {
+            context.writeAndFlush(wrapOutboundOut(.end(trailers)), promise: nil)
+            if exchange.requestComplete { finish(exchange, context: context) }
+        } else {
+            let written = context.writeAndFlush(wrapOutboundOut(.end(trailers)))
+            finish(exchange, context: context, closeConnection: false)
+            closing = true
+            written.assumeIsolated().whenComplete { _ in
+                context.close(promise: nil)
+            }
+        }
+    }
+
+    /// Ends the exchange: logs it and, when the connection stays open, reads the next request.
+    private func finish(_ exchange: ProxyExchange, context: ChannelHandlerContext, closeConnection: Bool = false) {
+        guard self.exchange === exchange else { return }
+        self.exchange = nil
+        exchange.timeout?.cancel()
+        exchange.timeout = nil
+        logAccess(exchange)
+        if closeConnection {
+            close(context)
+        } else if readPending, !closing {
+            readPending = false
+            context.read()
+        }
+    }
+
+    /// Detaches and closes the upstream connection of an exchange that will not complete.
+    private func abandonUpstream(of exchange: ProxyExchange) {
+        exchange.timeout?.cancel()
+        exchange.timeout = nil
+        if let connection = exchange.upstream {
+            exchange.upstream = nil
+            connection.handler.delegate = nil
+            connection.channel.close(promise: nil)
+        }
+    }
+
+    private func close(_ context: ChannelHandlerContext) {
+        guard !closing else { return }
+        closing = true
+        if let exchange {
+            abandonUpstream(of: exchange)
+        }
+        context.close(promise: nil)
+    }
+
+    private func holdsDownstreamReads(_ exchange: ProxyExchange) -> Bool {
+        switch exchange.phase {
+        case .answeringLocally: return false
+        case .connecting: return true
+        case .forwarding:
+            guard let upstream = exchange.upstream else { return false }
+            return !upstream.channel.isWritable
+        }
+    }
+
+    private func resumeDownstreamReadsIfPossible(context: ChannelHandlerContext) {
+        guard readPending, let exchange, !holdsDownstreamReads(exchange) else { return }
+        readPending = false
+        context.read()
+    }
+
+    private func logAccess(_ exchange: ProxyExchange) {
+        let logger = environment.accessLogger
+        guard logger.logLevel <= .info else { return }
+        let elapsed = NIODeadline.now() - exchange.startTime
+        var metadata: Logger.Metadata = [
+            "method": "\(exchange.requestHead.method.rawValue)",
+            "path": "\(exchange.path)",
+            "status": "\(exchange.status)",
+            "route": "\(exchange.route?.name ?? "no_route")",
+            "bytes_in": "\(exchange.bytesIn)",
+            "bytes_out": "\(exchange.bytesOut)",
+            "duration_ms": "\(Double(elapsed.nanoseconds) / 1_000_000)",
+            "client": "\(clientAddress)",
+        ]
+        if let host = exchange.host { metadata["host"] = "\(host)" }
+        if let id = exchange.requestID ?? exchange.upstreamHead?.headers.first(name: ProxyHeaderRules.Forwarded.requestID) {
+            metadata["request.id"] = "\(id)"
+        }
+        if let endpoint = exchange.endpoint { metadata["upstream"] = "\(endpoint)" }
+        if let reason = exchange.failureReason { metadata["error"] = "\(reason)" }
+        logger.info("request", metadata: metadata)
+    }
+}

@@ -1,0 +1,67 @@
+import NIOCore
+import NIOHTTP1
+import PorticoCore
+
+/// One request on a downstream connection, from its head to the end of its response.
+///
+/// Owned by the ``HTTPProxyHandler`` of that connection and touched only on its event loop.
+final class ProxyExchange {
+    /// Where the exchange stands.
+    enum Phase {
+        /// The gateway answers itself (respond route, redirect or error); request body is discarded.
+        case answeringLocally
+        /// Waiting for an upstream connection; request parts are buffered and reads held.
+        case connecting
+        /// Request and response stream between the downstream and the upstream connection.
+        case forwarding
+    }
+
+    let requestHead: HTTPRequestHead
+    let requestID: String?
+    let host: String?
+    let path: String
+    let route: CompiledRoute?
+    let startTime: NIODeadline
+    /// Whether the downstream connection may serve another request after this one.
+    var keepAlive: Bool
+    var phase: Phase = .answeringLocally
+
+    /// The head sent (or to send) upstream, kept so that a request without a body can be
+    /// retried once when a reused connection turns out to be closed.
+    var upstreamHead: HTTPRequestHead?
+    var endpoint: Endpoint?
+    var upstream: UpstreamConnection?
+    /// Request parts received while connecting.
+    var bufferedParts: [HTTPClientRequestPart] = []
+    var retried = false
+
+    var requestComplete = false
+    var requestHadBody = false
+    /// A final (non-1xx) response head has been written downstream.
+    var responseStarted = false
+    var responseComplete = false
+    var upstreamKeepAlive = true
+
+    var status = 0
+    var bytesIn = 0
+    var bytesOut = 0
+    /// Why the gateway answered itself or cut the exchange, for the access log.
+    var failureReason: String?
+    var timeout: Scheduled<Void>?
+
+    init(requestHead: HTTPRequestHead, requestID: String?, host: String?, path: String, route: CompiledRoute?, startTime: NIODeadline) {
+        self.requestHead = requestHead
+        self.requestID = requestID
+        self.host = host
+        self.path = path
+        self.route = route
+        self.startTime = startTime
+        self.keepAlive = requestHead.isKeepAlive
+    }
+
+    /// Whether the request can be sent again on a fresh connection: nothing of its body was
+    /// streamed and no response byte was seen.
+    var canRetryOnFreshConnection: Bool {
+        !retried && !responseStarted && requestComplete && !requestHadBody
+    }
+}

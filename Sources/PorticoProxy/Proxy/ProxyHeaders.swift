@@ -1,0 +1,76 @@
+import NIOHTTP1
+import PorticoCore
+
+/// Header rewriting between the downstream and upstream sides (SPEC §8).
+enum ProxyHeaders {
+    /// Removes hop-by-hop headers and those the `Connection` header names.
+    static func removeHopByHop(_ headers: inout HTTPHeaders) {
+        let connectionValues = headers[canonicalForm: "connection"]
+        if !connectionValues.isEmpty {
+            for token in connectionValues {
+                headers.remove(name: String(token))
+            }
+        }
+        for name in ProxyHeaderRules.hopByHop {
+            headers.remove(name: name)
+        }
+    }
+
+    /// The head sent upstream for a downstream request.
+    static func upstreamRequestHead(
+        for head: HTTPRequestHead, uri: String, host: String?, clientAddress: String, scheme: String,
+        requestID: String?, chunked: Bool
+    ) -> HTTPRequestHead {
+        var headers = head.headers
+        removeHopByHop(&headers)
+        if let host {
+            // An absolute-form authority replaces Host (RFC 9112 §3.2.2).
+            headers.replaceOrAdd(name: "host", value: host)
+        }
+        let forwardedFor = headers[ProxyHeaderRules.Forwarded.forwardedFor]
+        headers.replaceOrAdd(
+            name: ProxyHeaderRules.Forwarded.forwardedFor,
+            value: ProxyHeaderRules.appendForwardedFor(
+                existing: forwardedFor.isEmpty ? nil : forwardedFor.joined(separator: ", "), client: clientAddress))
+        headers.replaceOrAdd(name: ProxyHeaderRules.Forwarded.forwardedProto, value: scheme)
+        if let host {
+            headers.replaceOrAdd(name: ProxyHeaderRules.Forwarded.forwardedHost, value: host)
+        }
+        if let requestID {
+            headers.add(name: ProxyHeaderRules.Forwarded.requestID, value: requestID)
+        }
+        if chunked {
+            headers.add(name: "transfer-encoding", value: "chunked")
+        }
+        return HTTPRequestHead(version: .http1_1, method: head.method, uri: uri, headers: headers)
+    }
+
+    /// The head sent downstream for an upstream response.
+    static func downstreamResponseHead(for head: HTTPResponseHead, close: Bool) -> HTTPResponseHead {
+        var headers = head.headers
+        removeHopByHop(&headers)
+        if close {
+            headers.add(name: "connection", value: "close")
+        }
+        return HTTPResponseHead(version: .http1_1, status: head.status, headers: headers)
+    }
+
+    /// Whether a request head breaks the framing or header rules of SPEC §8 and must be
+    /// refused with 400 and a closed connection.
+    static func framingProblem(in head: HTTPRequestHead) -> String? {
+        let headers = head.headers
+        if headers.contains(name: "content-length"), headers.contains(name: "transfer-encoding") {
+            return "both Content-Length and Transfer-Encoding"
+        }
+        let lengths = headers["content-length"]
+        if lengths.count > 1, Set(lengths).count > 1 {
+            return "conflicting Content-Length values"
+        }
+        for (name, value) in headers {
+            if value.utf8.contains(where: { $0 == 0 || $0 == 0x0A || $0 == 0x0D }) || name.utf8.contains(0) {
+                return "NUL, CR or LF in a header"
+            }
+        }
+        return nil
+    }
+}

@@ -1,0 +1,14 @@
+import ArgumentParser
+import Foundation
+import Logging
+import PorticoControl
+
+/// The `portico` command line.
+@main
+struct Portico: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "portico",
+        abstract: "A multi-tenant ingress gateway: host and path routing, hot-swapped route tables.",
+        subcommands: [Serve.self],
+        defaultSubcommand: Serve.self)
+}

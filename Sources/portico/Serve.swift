@@ -1,0 +1,74 @@
+import ArgumentParser
+import Foundation
+import Logging
+import PorticoControl
+import ServiceLifecycle
+
+/// `portico serve`: runs the gateway until SIGTERM or SIGINT.
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the gateway (the default command).",
+        discussion: "Every flag has an environment variable of the same meaning; a flag wins over it.")
+
+    @Option(name: .customLong("http-addr"), help: "HTTP listener host:port (PORTICO_HTTP_ADDR, default 0.0.0.0:8080).")
+    var httpAddress: String?
+    @Option(name: .customLong("https-addr"), help: "HTTPS listener host:port (PORTICO_HTTPS_ADDR, default 0.0.0.0:8443).")
+    var httpsAddress: String?
+    @Option(name: .customLong("admin-addr"), help: "Admin listener host:port (PORTICO_ADMIN_ADDR, default 127.0.0.1:9901).")
+    var adminAddress: String?
+    @Option(name: .customLong("routes-dir"), help: "Routes folder (PORTICO_ROUTES_DIR, default ./routes).")
+    var routesDirectory: String?
+    @Option(name: .customLong("certs-dir"), help: "Certificates folder (PORTICO_CERTS_DIR, default ./certs).")
+    var certsDirectory: String?
+    @Option(name: .customLong("state-dir"), help: "State folder (PORTICO_STATE_DIR, default ./.portico).")
+    var stateDirectory: String?
+    @Option(name: .customLong("state"), help: "State store: a SQLite path or a postgres:// URL (PORTICO_STATE).")
+    var stateStore: String?
+    @Option(name: .customLong("drain-timeout"), help: "Seconds removed routes drain (PORTICO_DRAIN_TIMEOUT_SEC, default 10).")
+    var drainTimeout: String?
+    @Option(name: .customLong("port-start"), help: "First tenant port (PORTICO_PORT_START, default 30000).")
+    var portStart: String?
+    @Option(name: .customLong("port-end"), help: "Last tenant port (PORTICO_PORT_END, default 32767).")
+    var portEnd: String?
+    @Option(name: .customLong("port-reserved"), help: "Reserved ports, e.g. 30080,30100-30109 (PORTICO_PORT_RESERVED).")
+    var reservedPorts: String?
+    @Option(name: .customLong("admin-token"), help: "Admin API bearer token (PORTICO_ADMIN_TOKEN).")
+    var adminToken: String?
+
+    func run() async throws {
+        let flags: [GatewaySettings.Key: String?] = [
+            .httpAddress: httpAddress, .httpsAddress: httpsAddress, .adminAddress: adminAddress,
+            .routesDirectory: routesDirectory, .certsDirectory: certsDirectory, .stateDirectory: stateDirectory,
+            .stateStore: stateStore, .drainTimeout: drainTimeout, .portStart: portStart, .portEnd: portEnd,
+            .reservedPorts: reservedPorts, .adminToken: adminToken,
+        ]
+        let environment = ProcessInfo.processInfo.environment
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = Logger.Level(rawValue: environment["PORTICO_LOG_LEVEL"]?.lowercased() ?? "") ?? .info
+            return handler
+        }
+        let logger = Logger(label: "portico")
+
+        let settings: GatewaySettings
+        let gateway: Gateway
+        do {
+            settings = try GatewaySettings.resolve(environment: environment, flags: flags.compactMapValues { $0 })
+            gateway = try Gateway(settings: settings, logger: logger)
+        } catch let error as ConfigurationErrorPrintable {
+            error.printProblems()
+            throw ExitCode(1)
+        }
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: gateway)],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger))
+        do {
+            try await group.run()
+        } catch let error as ConfigurationErrorPrintable {
+            error.printProblems()
+            throw ExitCode(1)
+        }
+    }
+}

@@ -1,0 +1,121 @@
+import PorticoCore
+import Testing
+
+@Suite struct RouteFileDecoderTests {
+    @Test func decodesTheSpecExample() throws {
+        let document: ConfigValue = [
+            "upstreams": [
+                [
+                    "name": "hrm", "endpoints": ["127.0.0.1:5500", "127.0.0.1:5501"], "connectTimeout": "2s",
+                    "healthCheck": ["path": "/health/ready", "interval": "5s"],
+                ]
+            ],
+            "routes": [
+                [
+                    "name": "hrm-api", "hosts": ["api.veni.ai", "*.veni.ai"],
+                    "match": ["path": ["prefix": "/hrm"], "methods": ["get", "POST"], "headers": ["x-canary": "1"]],
+                    "upstream": "hrm", "rewrite": ["prefix": "/"], "timeout": "30s", "httpsRedirect": true,
+                    "compression": false,
+                    "cors": [
+                        "allowOrigins": ["https://app.veni.ai", "https://*.veni.ai"], "allowMethods": ["GET"],
+                        "allowHeaders": ["Authorization"], "exposeHeaders": ["X-Request-Id"], "allowCredentials": true,
+                        "maxAge": 600,
+                    ],
+                ]
+            ],
+        ]
+        let set = try RouteFileDecoder.decodeDocument(document, file: "routes/hrm.yaml")
+        let upstream = try #require(set.upstreams.first?.definition)
+        #expect(upstream.endpoints == [Endpoint(host: "127.0.0.1", port: 5500), Endpoint(host: "127.0.0.1", port: 5501)])
+        #expect(upstream.connectTimeout == .seconds(2))
+        #expect(upstream.healthCheck == HealthCheckDefinition(path: "/health/ready", interval: .seconds(5)))
+        let route = try #require(set.routes.first?.definition)
+        #expect(route.hosts == [.exact("api.veni.ai"), .wildcard(suffix: ".veni.ai")])
+        #expect(route.match.path == .prefix("/hrm"))
+        #expect(route.match.methods == ["GET", "POST"])
+        #expect(route.match.headers == [HeaderCondition(name: "x-canary", value: "1")])
+        #expect(route.action == .upstream("hrm"))
+        #expect(route.rewritePrefix == "/")
+        #expect(route.timeout == .seconds(30))
+        #expect(route.httpsRedirect)
+        #expect(!route.compression)
+        #expect(route.cors?.allowCredentials == true)
+        #expect(route.cors?.maxAge == 600)
+        #expect(set.routes.first?.source == .file("routes/hrm.yaml"))
+    }
+
+    @Test func appliesDefaults() throws {
+        let set = try RouteFileDecoder.decodeDocument(["routes": [["name": "r", "respond": ["body": "ok"]]]], file: "f.yaml")
+        let route = try #require(set.routes.first?.definition)
+        #expect(route.match.path == .prefix("/"))
+        #expect(route.timeout == .seconds(60))
+        #expect(route.compression)
+        #expect(!route.httpsRedirect)
+        #expect(route.action == .respond(StaticResponse(status: 200, body: "ok")))
+    }
+
+    @Test func reportsEveryProblemWithFileAndFieldPath() {
+        let document: ConfigValue = [
+            "upstreams": [["name": "u", "endpoints": ["nohost", "127.0.0.1:70000"], "connectTimeout": "fast"]],
+            "routes": [
+                ["name": "ok", "respond": ["status": 200]],
+                ["name": "bad", "match": ["path": ["prefix": "/a", "exact": "/b"]], "upstream": "u"],
+                ["name": "Bad Name!", "hosts": ["*", "ex ample.com"], "upstream": "u", "timeout": -1],
+                ["match": ["path": ["regex": ""]], "respond": ["status": 99]],
+                ["name": "both", "upstream": "u", "respond": ["status": 200], "extra": 1],
+            ],
+        ]
+        let error = #expect(throws: ConfigurationError.self) {
+            try RouteFileDecoder.decodeDocument(document, file: "routes/hrm.yaml")
+        }
+        let lines = Set(error?.problems.map(\.description) ?? [])
+        let expected: [String] = [
+            "routes/hrm.yaml: upstreams[0].endpoints[0]: expected host:port with a port from 1 to 65535, found \"nohost\"",
+            "routes/hrm.yaml: upstreams[0].endpoints[1]: expected host:port with a port from 1 to 65535, found \"127.0.0.1:70000\"",
+            "routes/hrm.yaml: upstreams[0].connectTimeout: expected a duration such as 500ms, 10s, 2m or a number of seconds, greater than zero",
+            "routes/hrm.yaml: routes[1].match.path: exactly one of prefix, exact, regex",
+            "routes/hrm.yaml: routes[2].name: \"Bad Name!\" must be 1 to 63 characters of a-z, 0-9, '-', '_' or '.'",
+            "routes/hrm.yaml: routes[2].hosts[0]: invalid host \"*\": expected a DNS name or \"*.\" followed by one",
+            "routes/hrm.yaml: routes[2].hosts[1]: invalid host \"ex ample.com\": expected a DNS name or \"*.\" followed by one",
+            "routes/hrm.yaml: routes[2].timeout: expected a duration such as 500ms, 10s, 2m or a number of seconds, greater than zero",
+            "routes/hrm.yaml: routes[3].name: required",
+            "routes/hrm.yaml: routes[3].match.path.regex: must not be empty",
+            "routes/hrm.yaml: routes[3].respond.status: expected a status code from 200 to 599",
+            "routes/hrm.yaml: routes[4].extra: unknown field (expected one of compression, cors, hosts, httpsRedirect, match, name, respond, rewrite, timeout, upstream)",
+            "routes/hrm.yaml: routes[4]: exactly one of upstream, respond",
+        ]
+        for line in expected {
+            #expect(lines.contains(line), "missing: \(line)")
+        }
+        #expect(lines.count == expected.count, "\(lines.sorted())")
+    }
+
+    @Test func refusesWrongTypes() {
+        let error = #expect(throws: ConfigurationError.self) {
+            try RouteFileDecoder.decodeDocument(["routes": ["name": "x"]], file: "f.yaml")
+        }
+        #expect(error?.problems.map(\.description) == ["f.yaml: routes: expected a list, found a mapping"])
+    }
+
+    @Test func rewriteNeedsAPrefixOrExactMatch() {
+        let error = #expect(throws: ConfigurationError.self) {
+            try RouteFileDecoder.decodeDocument(
+                ["routes": [["name": "r", "match": ["path": ["regex": "/a.*"]], "rewrite": ["prefix": "/"], "respond": [:]]]],
+                file: "f.yaml")
+        }
+        #expect(error?.problems.map(\.description) == ["f.yaml: routes[0].rewrite.prefix: needs a prefix or exact path match, not regex"])
+    }
+
+    @Test(arguments: [
+        ("500ms", Duration.milliseconds(500)), ("10s", .seconds(10)), ("2m", .seconds(120)), ("1h", .seconds(3600)),
+        ("1.5s", .milliseconds(1500)), ("7", .seconds(7)), ("0.25", .milliseconds(250)),
+    ])
+    func parsesDurations(text: String, expected: Duration) {
+        #expect(DurationParser.parse(text) == expected)
+    }
+
+    @Test(arguments: ["", "s", "ten seconds", "-1s", "5d", "1ms5"])
+    func refusesBadDurations(text: String) {
+        #expect(DurationParser.parse(text) == nil)
+    }
+}

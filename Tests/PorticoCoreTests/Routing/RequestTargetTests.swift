@@ -1,0 +1,66 @@
+import PorticoCore
+import Testing
+
+@Suite struct RequestTargetTests {
+    @Test(arguments: [
+        ("/public/../admin", "/admin"),
+        ("/a/./b/../c", "/a/c"),
+        ("/a//b///c", "/a/b/c"),
+        ("/%2e%2e/admin", "/admin"),
+        ("/a/%2E/b", "/a/b"),
+        ("/%41%62c", "/Abc"),
+        ("/a%2Fb", "/a%2Fb"),
+        ("/a%2fb", "/a%2Fb"),
+        ("/../../etc", "/etc"),
+        ("/a/b/..", "/a/"),
+        ("/", "/"),
+        ("/foo/", "/foo/"),
+        ("/.well-known/x", "/.well-known/x"),
+        ("/a%20b", "/a%20b"),
+    ])
+    func normalizesPaths(raw: String, expected: String) throws {
+        let target = try RequestTarget.parse(raw, method: "GET").get()
+        #expect(target.path == expected)
+    }
+
+    @Test func keepsTheOriginalQuery() throws {
+        let target = try RequestTarget.parse("/a/../b?x=/../&y=%2e", method: "GET").get()
+        #expect(target.path == "/b")
+        #expect(target.query == "?x=/../&y=%2e")
+    }
+
+    @Test func acceptsAbsoluteFormWithItsAuthority() throws {
+        let target = try RequestTarget.parse("http://API.veni.ai:8080/x/../y?q", method: "GET").get()
+        #expect(target.authority == "API.veni.ai:8080")
+        #expect(target.path == "/y")
+        #expect(target.query == "?q")
+        #expect(try RequestTarget.parse("http://h", method: "GET").get().path == "/")
+    }
+
+    @Test(arguments: ["api", "*", "ftp://x/y", "//x", "http:///x", "/a%zz", "/a%4", "/a#frag"])
+    func refusesOtherForms(raw: String) {
+        if raw == "//x" {
+            // "//x" is origin-form with an empty first segment: normalized, not refused.
+            #expect((try? RequestTarget.parse(raw, method: "GET").get())?.path == "/x")
+            return
+        }
+        #expect(throws: RequestTarget.Failure.self) { try RequestTarget.parse(raw, method: "GET").get() }
+    }
+
+    @Test func asteriskOnlyForOptions() throws {
+        #expect(try RequestTarget.parse("*", method: "OPTIONS").get().path == "*")
+    }
+
+    @Test(arguments: [
+        ("API.Veni.AI", "api.veni.ai"), ("api.veni.ai:8080", "api.veni.ai"), ("api.veni.ai.", "api.veni.ai"),
+        ("api.veni.ai.:443", "api.veni.ai"), ("[::1]:8080", "[::1]"), ("127.0.0.1:80", "127.0.0.1"),
+    ])
+    func normalizesHosts(raw: String, expected: String) {
+        #expect(RequestHost.normalize(Substring(raw)) == expected)
+    }
+
+    @Test(arguments: ["", "a:b", "user@host", "a b", ":80"])
+    func refusesBadHosts(raw: String) {
+        #expect(RequestHost.normalize(Substring(raw)) == nil)
+    }
+}

@@ -1,0 +1,163 @@
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import Synchronization
+
+/// A real HTTP/1.1 server on 127.0.0.1 that tests put behind the gateway.
+///
+/// Paths:
+/// - `/echo…`: streams the request body back as it arrives.
+/// - `/upload…`: reads the whole body, answers `<length> <fnv hex>`.
+/// - `/download?bytes=N`: streams N deterministic bytes (64 KiB chunks, see ``TestBody``).
+/// - `/slow?ms=N`: answers after N milliseconds.
+/// - `/close`: closes the connection without answering.
+/// - anything else: `200` with a body of `<method> <uri>` and one `name: value` line per header.
+public final class TestUpstream: Sendable {
+    public let port: Int
+    private let serverChannel: Channel
+    private let connectionCount: Counter
+    private let requestCount: Counter
+    private let task: Task<Void, Never>
+
+    /// Connections accepted so far.
+    public var connectionsAccepted: Int { connectionCount.value.load(ordering: .relaxed) }
+    /// Requests received so far.
+    public var requestsReceived: Int { requestCount.value.load(ordering: .relaxed) }
+
+    private init(
+        port: Int, serverChannel: Channel, connectionCount: Counter, requestCount: Counter, task: Task<Void, Never>
+    ) {
+        self.port = port
+        self.serverChannel = serverChannel
+        self.connectionCount = connectionCount
+        self.requestCount = requestCount
+        self.task = task
+    }
+
+    public static func start(group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws -> TestUpstream {
+        let connections = Counter()
+        let requests = Counter()
+        let server = try await ServerBootstrap(group: group)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .bind(host: "127.0.0.1", port: 0) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                    return try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(
+                        wrappingChannelSynchronously: channel)
+                }
+            }
+        let port = server.channel.localAddress!.port!
+        let task = Task<Void, Never> {
+            _ = try? await withThrowingDiscardingTaskGroup { group in
+                try await server.executeThenClose { inbound in
+                    for try await connection in inbound {
+                        connections.increment()
+                        group.addTask {
+                            try? await serve(connection, requests: requests)
+                        }
+                    }
+                }
+            }
+        }
+        return TestUpstream(
+            port: port, serverChannel: server.channel, connectionCount: connections, requestCount: requests,
+            task: task)
+    }
+
+    public func stop() async {
+        try? await serverChannel.close()
+        task.cancel()
+    }
+
+    private static func serve(
+        _ connection: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, requests: Counter
+    ) async throws {
+        try await connection.executeThenClose { inbound, outbound in
+            var head: HTTPRequestHead?
+            var checksum = BodyChecksum()
+            for try await part in inbound {
+                switch part {
+                case .head(let requestHead):
+                    requests.increment()
+                    head = requestHead
+                    checksum = BodyChecksum()
+                    if requestHead.uri.hasPrefix("/echo") {
+                        var headers = HTTPHeaders()
+                        headers.add(name: "content-type", value: "application/octet-stream")
+                        try await outbound.write(.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers)))
+                    } else if requestHead.uri.hasPrefix("/close") {
+                        return
+                    }
+                case .body(let buffer):
+                    checksum.update(buffer)
+                    if head?.uri.hasPrefix("/echo") == true {
+                        try await outbound.write(.body(.byteBuffer(buffer)))
+                    }
+                case .end:
+                    guard let requestHead = head else { continue }
+                    head = nil
+                    try await respond(to: requestHead, checksum: checksum, outbound: outbound)
+                    if !requestHead.isKeepAlive { return }
+                }
+            }
+        }
+    }
+
+    private static func respond(
+        to head: HTTPRequestHead, checksum: BodyChecksum, outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>
+    ) async throws {
+        let components = URLComponents(string: head.uri)
+        let query = Dictionary(
+            (components?.queryItems ?? []).map { ($0.name, $0.value ?? "") }, uniquingKeysWith: { first, _ in first })
+        let path = components?.path ?? head.uri
+        if path.hasPrefix("/echo") {
+            try await outbound.write(.end(nil))
+            return
+        }
+        if path.hasPrefix("/download") {
+            let total = Int(query["bytes"] ?? "0") ?? 0
+            var headers = HTTPHeaders()
+            headers.add(name: "content-type", value: "application/octet-stream")
+            if query["chunked"] == nil { headers.add(name: "content-length", value: String(total)) }
+            try await outbound.write(.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers)))
+            var remaining = total
+            var index = 0
+            while remaining > 0 {
+                let size = min(64 * 1024, remaining)
+                try await outbound.write(.body(.byteBuffer(TestBody.chunk(index: index, size: size))))
+                remaining -= size
+                index += 1
+            }
+            try await outbound.write(.end(nil))
+            return
+        }
+        if path.hasPrefix("/slow") {
+            let milliseconds = Int(query["ms"] ?? "1000") ?? 1000
+            try await Task.sleep(for: .milliseconds(milliseconds))
+        }
+        var body: String
+        if path.hasPrefix("/upload") {
+            body = "\(checksum.length) \(String(checksum.value, radix: 16))"
+        } else {
+            body = "\(head.method.rawValue) \(head.uri)\n"
+            for (name, value) in head.headers {
+                body += "\(name.lowercased()): \(value)\n"
+            }
+        }
+        var headers = HTTPHeaders()
+        headers.add(name: "content-type", value: "text/plain")
+        headers.add(name: "content-length", value: String(body.utf8.count))
+        headers.add(name: "x-upstream-port", value: "upstream")
+        headers.add(name: "keep-alive", value: "timeout=5")
+        try await outbound.write(.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers)))
+        try await outbound.write(.body(.byteBuffer(ByteBuffer(string: body))))
+        try await outbound.write(.end(nil))
+    }
+}
+
+/// A counter shared by the upstream's connection tasks.
+final class Counter: Sendable {
+    let value = Atomic<Int>(0)
+    func increment() { value.wrappingAdd(1, ordering: .relaxed) }
+}
