@@ -12,6 +12,7 @@ import Synchronization
 /// - `/download?bytes=N`: streams N deterministic bytes (64 KiB chunks, see ``TestBody``).
 /// - `/slow?ms=N`: answers after N milliseconds.
 /// - `/close`: closes the connection without answering.
+/// - `/stall…`: waits 2 s before reading the request body, then answers like `/upload`.
 /// - anything else: `200` with a body of `<method> <uri>` and one `name: value` line per header.
 public final class TestUpstream: Sendable {
     public let port: Int
@@ -88,6 +89,9 @@ public final class TestUpstream: Sendable {
                         try await outbound.write(.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers)))
                     } else if requestHead.uri.hasPrefix("/close") {
                         return
+                    } else if requestHead.uri.hasPrefix("/stall") {
+                        // Read nothing of the body for a while (tests of upload backpressure).
+                        try await Task.sleep(for: .seconds(2))
                     }
                 case .body(let buffer):
                     checksum.update(buffer)
@@ -137,7 +141,7 @@ public final class TestUpstream: Sendable {
             try await Task.sleep(for: .milliseconds(milliseconds))
         }
         var body: String
-        if path.hasPrefix("/upload") {
+        if path.hasPrefix("/upload") || path.hasPrefix("/stall") {
             body = "\(checksum.length) \(String(checksum.value, radix: 16))"
         } else {
             body = "\(head.method.rawValue) \(head.uri)\n"

@@ -204,7 +204,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate {
             let chunked = head.headers.contains(name: "transfer-encoding")
             exchange.upstreamHead = ProxyHeaders.upstreamRequestHead(
                 for: head, uri: route.upstreamPath(for: target.path) + target.query,
-                host: target.authority != nil ? authority : nil, clientAddress: clientAddress,
+                absoluteFormAuthority: target.authority, forwardedHost: authority, clientAddress: clientAddress,
                 scheme: environment.configuration.scheme,
                 requestID: requestID == nil ? environment.requestIDs.next() : nil, chunked: chunked)
             exchange.endpoint = endpoint

@@ -16,16 +16,17 @@ enum ProxyHeaders {
         }
     }
 
-    /// The head sent upstream for a downstream request.
+    /// The head sent upstream for a downstream request. `forwardedHost` is the host as the
+    /// client sent it (port included), for `X-Forwarded-Host`.
     static func upstreamRequestHead(
-        for head: HTTPRequestHead, uri: String, host: String?, clientAddress: String, scheme: String,
-        requestID: String?, chunked: Bool
+        for head: HTTPRequestHead, uri: String, absoluteFormAuthority: String?, forwardedHost: String?,
+        clientAddress: String, scheme: String, requestID: String?, chunked: Bool
     ) -> HTTPRequestHead {
         var headers = head.headers
         removeHopByHop(&headers)
-        if let host {
+        if let absoluteFormAuthority {
             // An absolute-form authority replaces Host (RFC 9112 §3.2.2).
-            headers.replaceOrAdd(name: "host", value: host)
+            headers.replaceOrAdd(name: "host", value: absoluteFormAuthority)
         }
         let forwardedFor = headers[ProxyHeaderRules.Forwarded.forwardedFor]
         headers.replaceOrAdd(
@@ -33,8 +34,8 @@ enum ProxyHeaders {
             value: ProxyHeaderRules.appendForwardedFor(
                 existing: forwardedFor.isEmpty ? nil : forwardedFor.joined(separator: ", "), client: clientAddress))
         headers.replaceOrAdd(name: ProxyHeaderRules.Forwarded.forwardedProto, value: scheme)
-        if let host {
-            headers.replaceOrAdd(name: ProxyHeaderRules.Forwarded.forwardedHost, value: host)
+        if let forwardedHost {
+            headers.replaceOrAdd(name: ProxyHeaderRules.Forwarded.forwardedHost, value: forwardedHost)
         }
         if let requestID {
             headers.add(name: ProxyHeaderRules.Forwarded.requestID, value: requestID)

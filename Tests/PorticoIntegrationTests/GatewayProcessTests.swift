@@ -1,0 +1,115 @@
+import Foundation
+import PorticoTestSupport
+import Testing
+
+/// The built `portico` binary, started as a user would start it.
+@Suite(.serialized) struct GatewayProcessTests {
+    @Test func servesTheRoutesFolderAndProxies() async throws {
+        let upstream = try await TestUpstream.start()
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        try folder.write(
+            "routes/10-app.yaml",
+            """
+            upstreams:
+              - name: app
+                endpoints: ["127.0.0.1:\(upstream.port)"]
+            routes:
+              - name: app
+                match: { path: { prefix: /app } }
+                upstream: app
+                rewrite: { prefix: / }
+            """)
+        try folder.write(
+            "routes/00-hello.json",
+            #"{"routes": [{"name": "hello", "match": {"path": {"exact": "/"}}, "respond": {"status": 200, "body": "hi"}}]}"#)
+        let port = try await closedLoopbackPort()
+        let gateway = try PorticoProcess.start(
+            ["serve", "--http-addr", "127.0.0.1:\(port)"], environment: ["PORTICO_LOG_LEVEL": "info"], directory: folder.url)
+        defer { Task { await gateway.stop() } }
+        try await gateway.waitForLog("listening")
+
+        let client = LoopbackHTTPClient(port: port)
+        let hello = try await client.send(.GET, "/")
+        #expect(hello.status == 200)
+        #expect(hello.body == "hi")
+        let proxied = try await client.send(.GET, "/app/users?x=1")
+        #expect(proxied.status == 200)
+        #expect(proxied.body.hasPrefix("GET /users?x=1\n"))
+        // One access-log line per request, naming the route and status.
+        try await gateway.waitForLog("route=app")
+        #expect(gateway.log.contains("status=200"))
+
+        gateway.signal(SIGTERM)
+        #expect(try await gateway.waitForExit() == 0)
+        await upstream.stop()
+    }
+
+    @Test func badRouteFilesExitNonZeroNamingFileAndField() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        try folder.write(
+            "routes/hrm.yaml",
+            """
+            routes:
+              - name: ok
+                respond: { status: 200 }
+              - name: bad
+                match: { path: { prefix: /a, exact: /b } }
+                upstream: nowhere
+            """)
+        try folder.write("routes/broken.yml", "routes: [ { name: x\n")
+        let gateway = try PorticoProcess.start(
+            ["--http-addr", "127.0.0.1:\(try await closedLoopbackPort())"], directory: folder.url)
+        let status = try await gateway.waitForExit()
+        #expect(status != 0)
+        #expect(gateway.log.contains("routes/hrm.yaml: routes[1].match.path: exactly one of prefix, exact, regex"))
+        #expect(gateway.log.contains("routes/broken.yml: syntax error"))
+    }
+
+    @Test func unknownUpstreamExitsNonZero() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        try folder.write("routes/a.yaml", "routes: [{ name: r, upstream: nowhere }]\n")
+        let gateway = try PorticoProcess.start(
+            ["--http-addr", "127.0.0.1:\(try await closedLoopbackPort())"], directory: folder.url)
+        #expect(try await gateway.waitForExit() != 0)
+        #expect(gateway.log.contains("routes/a.yaml: routes[0].upstream: unknown upstream \"nowhere\""))
+    }
+
+    @Test func badSettingsExitNonZeroNamingTheVariable() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        try folder.write("routes/a.yaml", "")
+        let gateway = try PorticoProcess.start(
+            [], environment: ["PORTICO_HTTP_ADDR": "nonsense", "PORTICO_DRAIN_TIMEOUT_SEC": "soon"], directory: folder.url)
+        #expect(try await gateway.waitForExit() != 0)
+        #expect(gateway.log.contains("PORTICO_HTTP_ADDR: expected host:port, found \"nonsense\""))
+        #expect(gateway.log.contains("PORTICO_DRAIN_TIMEOUT_SEC: expected a number of seconds, found \"soon\""))
+    }
+
+    @Test func portInUseExitsNonZero() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        try folder.write("routes/a.yaml", "")
+        let upstream = try await TestUpstream.start()  // holds a port
+        let gateway = try PorticoProcess.start(["--http-addr", "127.0.0.1:\(upstream.port)"], directory: folder.url)
+        #expect(try await gateway.waitForExit() != 0)
+        #expect(gateway.log.contains("PORTICO_HTTP_ADDR 127.0.0.1:\(upstream.port): cannot listen"))
+        await upstream.stop()
+    }
+
+    @Test func helpListsTheServeCommandAndItsFlags() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let help = try PorticoProcess.start(["--help"], directory: folder.url)
+        #expect(try await help.waitForExit() == 0)
+        #expect(help.log.contains("serve"))
+        let serveHelp = try PorticoProcess.start(["serve", "--help"], directory: folder.url)
+        #expect(try await serveHelp.waitForExit() == 0)
+        for flag in ["--http-addr", "--https-addr", "--admin-addr", "--routes-dir", "--certs-dir", "--state-dir", "--state",
+                     "--drain-timeout", "--port-start", "--port-end", "--port-reserved", "--admin-token"] {
+            #expect(serveHelp.log.contains(flag), "missing \(flag)")
+        }
+    }
+}

@@ -1,0 +1,151 @@
+import Foundation
+import Synchronization
+
+/// The built `portico` binary run as a user would: a child process with its own
+/// environment and working folder, its standard error captured.
+public final class PorticoProcess: Sendable {
+    private let process: Process
+    private let output: Mutex<String>
+
+    /// Everything the process wrote to standard error and standard output so far.
+    public var log: String { output.withLock { $0 } }
+    public var processIdentifier: Int32 { process.processIdentifier }
+    public var isRunning: Bool { process.isRunning }
+
+    /// The `portico` executable of this package's build folder.
+    public static func binaryPath(filePath: String = #filePath) throws -> String {
+        var root = URL(fileURLWithPath: filePath)
+        while root.path != "/", !FileManager.default.fileExists(atPath: root.appendingPathComponent("Package.swift").path) {
+            root.deleteLastPathComponent()
+        }
+        let candidates = ["debug", "release"].map { root.appendingPathComponent(".build/\($0)/portico").path }
+            .filter { FileManager.default.isExecutableFile(atPath: $0) }
+        let newest = candidates.max { lhs, rhs in
+            let lhsDate = (try? FileManager.default.attributesOfItem(atPath: lhs)[.modificationDate] as? Date) ?? .distantPast
+            let rhsDate = (try? FileManager.default.attributesOfItem(atPath: rhs)[.modificationDate] as? Date) ?? .distantPast
+            return lhsDate < rhsDate
+        }
+        guard let newest else { throw PorticoProcessError.binaryNotBuilt(root.path) }
+        return newest
+    }
+
+    private init(process: Process) {
+        self.process = process
+        self.output = Mutex("")
+    }
+
+    /// Starts `portico` with `arguments` in `directory`, environment variables added to a
+    /// clean environment.
+    public static func start(
+        _ arguments: [String] = [], environment: [String: String] = [:], directory: URL
+    ) throws -> PorticoProcess {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try binaryPath())
+        process.arguments = arguments
+        process.currentDirectoryURL = directory
+        var env = ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"]
+        env.merge(environment) { _, new in new }
+        process.environment = env
+        let pipe = Pipe()
+        process.standardError = pipe
+        process.standardOutput = pipe
+        let handle = PorticoProcess(process: process)
+        pipe.fileHandleForReading.readabilityHandler = { [weak handle] file in
+            let data = file.availableData
+            guard !data.isEmpty else {
+                file.readabilityHandler = nil
+                return
+            }
+            handle?.output.withLock { $0 += String(decoding: data, as: UTF8.self) }
+        }
+        try process.run()
+        return handle
+    }
+
+    /// Waits until the log contains `text`; fails if the process exits first or time runs out.
+    public func waitForLog(_ text: String, timeout: Duration = .seconds(20)) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if log.contains(text) { return }
+            if !process.isRunning {
+                try await Task.sleep(for: .milliseconds(100))  // let the pipe drain
+                if log.contains(text) { return }
+                throw PorticoProcessError.exited(status: process.terminationStatus, log: log)
+            }
+            try await Task.sleep(for: .milliseconds(25))
+        }
+        throw PorticoProcessError.timedOut(waitingFor: text, log: log)
+    }
+
+    /// Waits for the process to exit and returns its status.
+    public func waitForExit(timeout: Duration = .seconds(20)) async throws -> Int32 {
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning {
+            guard ContinuousClock.now < deadline else {
+                throw PorticoProcessError.timedOut(waitingFor: "exit", log: log)
+            }
+            try await Task.sleep(for: .milliseconds(25))
+        }
+        try await Task.sleep(for: .milliseconds(100))  // let the pipe drain
+        return process.terminationStatus
+    }
+
+    public func signal(_ signal: Int32) {
+        kill(process.processIdentifier, signal)
+    }
+
+    /// Stops the process (SIGKILL if it does not exit after SIGTERM within 5 s).
+    public func stop() async {
+        guard process.isRunning else { return }
+        signal(SIGTERM)
+        if (try? await waitForExit(timeout: .seconds(5))) == nil {
+            signal(SIGKILL)
+        }
+    }
+
+    /// A field of `/proc/<pid>/status` in KiB (`VmRSS`, `VmHWM`).
+    public func memoryKiB(_ field: String) -> Int? {
+        guard let status = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8) else {
+            return nil
+        }
+        for line in status.split(separator: "\n") where line.hasPrefix(field + ":") {
+            return Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "")
+        }
+        return nil
+    }
+}
+
+/// Failures while driving the `portico` process.
+public enum PorticoProcessError: Error, CustomStringConvertible {
+    case binaryNotBuilt(String)
+    case exited(status: Int32, log: String)
+    case timedOut(waitingFor: String, log: String)
+
+    public var description: String {
+        switch self {
+        case .binaryNotBuilt(let root): return "no built portico binary under \(root)/.build; run swift build first"
+        case .exited(let status, let log): return "portico exited with \(status):\n\(log)"
+        case .timedOut(let text, let log): return "timed out waiting for \(text):\n\(log)"
+        }
+    }
+}
+
+/// A fresh temporary folder for one test, with helpers to write files into it.
+public struct TemporaryFolder: Sendable {
+    public let url: URL
+
+    public init() throws {
+        url = FileManager.default.temporaryDirectory.appendingPathComponent("portico-test-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    }
+
+    public func write(_ relativePath: String, _ contents: String) throws {
+        let file = url.appendingPathComponent(relativePath)
+        try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try contents.write(to: file, atomically: true, encoding: .utf8)
+    }
+
+    public func remove() {
+        try? FileManager.default.removeItem(at: url)
+    }
+}
