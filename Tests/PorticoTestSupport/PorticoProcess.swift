@@ -13,11 +13,8 @@ public final class PorticoProcess: Sendable {
     public var isRunning: Bool { process.isRunning }
 
     /// The `portico` executable of this package's build folder.
-    public static func binaryPath(filePath: String = #filePath) throws -> String {
-        var root = URL(fileURLWithPath: filePath)
-        while root.path != "/", !FileManager.default.fileExists(atPath: root.appendingPathComponent("Package.swift").path) {
-            root.deleteLastPathComponent()
-        }
+    public static func binaryPath() throws -> String {
+        let root = PackageRoot.root()
         let candidates = ["debug", "release"].map { root.appendingPathComponent(".build/\($0)/portico").path }
             .filter { FileManager.default.isExecutableFile(atPath: $0) }
         let newest = candidates.max { lhs, rhs in
@@ -147,5 +144,18 @@ public struct TemporaryFolder: Sendable {
 
     public func remove() {
         try? FileManager.default.removeItem(at: url)
+    }
+}
+
+/// The folder that holds this package's `Package.swift`.
+public enum PackageRoot {
+    public static var path: String { root().path }
+
+    static func root(filePath: String = #filePath) -> URL {
+        var root = URL(fileURLWithPath: filePath)
+        while root.path != "/", !FileManager.default.fileExists(atPath: root.appendingPathComponent("Package.swift").path) {
+            root.deleteLastPathComponent()
+        }
+        return root
     }
 }

@@ -1,0 +1,72 @@
+import PorticoControl
+import PorticoCore
+import Testing
+
+@Suite struct GatewaySettingsTests {
+    @Test func defaultsMatchTheSpec() throws {
+        let settings = try GatewaySettings.resolve(environment: [:])
+        #expect(settings.httpAddress == ListenAddress(host: "0.0.0.0", port: 8080))
+        #expect(settings.httpsAddress == ListenAddress(host: "0.0.0.0", port: 8443))
+        #expect(settings.adminAddress == ListenAddress(host: "127.0.0.1", port: 9901))
+        #expect(settings.routesDirectory == "./routes")
+        #expect(settings.certsDirectory == "./certs")
+        #expect(settings.stateDirectory == "./.portico")
+        #expect(settings.drainTimeout == .seconds(10))
+        #expect(settings.portRange == 30000...32767)
+        #expect(settings.reservedPorts.isEmpty)
+        #expect(settings.adminToken == nil)
+        #expect(settings.stateStore == nil)
+    }
+
+    @Test func readsEveryEnvironmentVariable() throws {
+        let settings = try GatewaySettings.resolve(environment: [
+            "PORTICO_HTTP_ADDR": "127.0.0.1:18080", "PORTICO_HTTPS_ADDR": "[::1]:18443", "PORTICO_ADMIN_ADDR": ":19901",
+            "PORTICO_ROUTES_DIR": "/etc/portico/routes", "PORTICO_CERTS_DIR": "/etc/portico/certs",
+            "PORTICO_STATE_DIR": "/var/lib/portico", "PORTICO_STATE": "postgres://u:p@db:5432/portico",
+            "PORTICO_DRAIN_TIMEOUT_SEC": "3", "PORTICO_PORT_START": "31000", "PORTICO_PORT_END": "31999",
+            "PORTICO_PORT_RESERVED": "31080,31100-31109", "PORTICO_ADMIN_TOKEN": "secret",
+        ])
+        #expect(settings.httpAddress == ListenAddress(host: "127.0.0.1", port: 18080))
+        #expect(settings.httpsAddress == ListenAddress(host: "::1", port: 18443))
+        #expect(settings.adminAddress == ListenAddress(host: "0.0.0.0", port: 19901))
+        #expect(settings.routesDirectory == "/etc/portico/routes")
+        #expect(settings.certsDirectory == "/etc/portico/certs")
+        #expect(settings.stateDirectory == "/var/lib/portico")
+        #expect(settings.stateStore == "postgres://u:p@db:5432/portico")
+        #expect(settings.drainTimeout == .seconds(3))
+        #expect(settings.portRange == 31000...31999)
+        #expect(settings.reservedPorts == [31080...31080, 31100...31109])
+        #expect(settings.adminToken == "secret")
+    }
+
+    @Test func flagsWinOverEnvironment() throws {
+        let settings = try GatewaySettings.resolve(
+            environment: ["PORTICO_HTTP_ADDR": "127.0.0.1:1111", "PORTICO_DRAIN_TIMEOUT_SEC": "3"],
+            flags: [.httpAddress: "127.0.0.1:2222"])
+        #expect(settings.httpAddress.port == 2222)
+        #expect(settings.drainTimeout == .seconds(3))
+    }
+
+    @Test func redisPortRangeIsHonouredOnlyWhenPorticoOnesAreUnset() throws {
+        let redis = try GatewaySettings.resolve(environment: ["REDIS_PORT_START": "40000", "REDIS_PORT_END": "40100"])
+        #expect(redis.portRange == 40000...40100)
+        let both = try GatewaySettings.resolve(environment: [
+            "REDIS_PORT_START": "40000", "REDIS_PORT_END": "40100", "PORTICO_PORT_START": "30500", "PORTICO_PORT_END": "30600",
+        ])
+        #expect(both.portRange == 30500...30600)
+    }
+
+    @Test func reportsEveryBadValueByItsSource() {
+        let error = #expect(throws: ConfigurationError.self) {
+            try GatewaySettings.resolve(
+                environment: ["PORTICO_ADMIN_ADDR": "localhost", "PORTICO_PORT_RESERVED": "30080,abc", "PORTICO_PORT_END": "70000"],
+                flags: [.httpAddress: "x:y"])
+        }
+        let lines = error?.problems.map(\.description) ?? []
+        #expect(lines.contains("--http-addr: expected host:port, found \"x:y\""))
+        #expect(lines.contains("PORTICO_ADMIN_ADDR: expected host:port, found \"localhost\""))
+        #expect(lines.contains("PORTICO_PORT_END: expected a port from 1 to 65535, found \"70000\""))
+        #expect(lines.contains("PORTICO_PORT_RESERVED: expected ports and ranges such as 30080,30100-30109, found \"30080,abc\""))
+        #expect(lines.count == 4)
+    }
+}
