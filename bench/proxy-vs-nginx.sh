@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# Portico versus nginx as a reverse proxy, side by side in one run, on loopback only.
+#
+# Both proxies run one worker pinned to core 0 (nginx: one worker process; Portico: one event
+# loop thread, since NIO sizes its group by the CPU affinity) in front of the same backend
+# (an nginx serving static files, pinned to the other core together with wrk). Access logs
+# are off in both. Prints requests/s, p50/p99 latency and peak RSS of each and Portico/nginx.
+#
+# Usage: swift build -c release && bench/proxy-vs-nginx.sh [seconds per run, default 10]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DURATION="${1:-10}"
+PROXY_CPU="${PROXY_CPU:-0}"
+LOAD_CPU="${LOAD_CPU:-1}"
+
+need() { command -v "$1" >/dev/null 2>&1; }
+if ! need nginx || ! need wrk; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light wrk >/dev/null
+fi
+BIN=.build/release/portico
+[ -x "$BIN" ] || swift build -c release --product portico
+
+WORK=$(mktemp -d /tmp/portico-bench.XXXXXX)
+cleanup() {
+    [ -n "${PORTICO_PID:-}" ] && kill "$PORTICO_PID" 2>/dev/null || true
+    for conf in backend proxy; do
+        [ -f "$WORK/$conf.pid" ] && kill "$(cat "$WORK/$conf.pid")" 2>/dev/null || true
+    done
+    sleep 0.5
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+BACKEND_PORT=18901 NGINX_PORT=18902 PORTICO_PORT=18903
+mkdir -p "$WORK/www" "$WORK/routes"
+head -c 100 /dev/zero | tr '\0' 'a' >"$WORK/www/small"
+head -c $((1024 * 1024)) /dev/urandom >"$WORK/www/big"
+chmod -R a+rX "$WORK"
+
+nginx_conf() { # name, body of http{}
+    cat >"$WORK/$1.conf" <<CONF
+worker_processes 1;
+pid $WORK/$1.pid;
+error_log $WORK/$1.error.log warn;
+user root;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path $WORK/$1-body;
+    proxy_temp_path $WORK/$1-proxy;
+    $2
+}
+CONF
+}
+nginx_conf backend "server { listen 127.0.0.1:$BACKEND_PORT; keepalive_requests 1000000; location / { root $WORK/www; } }"
+nginx_conf proxy "upstream backend { server 127.0.0.1:$BACKEND_PORT; keepalive 64; keepalive_requests 1000000; }
+    server { listen 127.0.0.1:$NGINX_PORT; keepalive_requests 1000000;
+        location / { proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection \"\";
+                     proxy_buffering on; } }"
+cat >"$WORK/routes/bench.yaml" <<ROUTES
+upstreams: [{ name: backend, endpoints: ["127.0.0.1:$BACKEND_PORT"] }]
+routes: [{ name: bench, upstream: backend }]
+ROUTES
+
+taskset -c "$LOAD_CPU" nginx -p "$WORK" -c "$WORK/backend.conf"
+taskset -c "$PROXY_CPU" nginx -p "$WORK" -c "$WORK/proxy.conf"
+PORTICO_LOG_LEVEL=warning taskset -c "$PROXY_CPU" "$BIN" serve --http-addr "127.0.0.1:$PORTICO_PORT" \
+    --routes-dir "$WORK/routes" >"$WORK/portico.log" 2>&1 &
+PORTICO_PID=$!
+sleep 1
+NGINX_WORKER=$(pgrep -P "$(cat "$WORK/proxy.pid")" | head -1)
+
+peak_kib() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
+# run NAME PORT PATH CONNECTIONS -> "rps p50_ms p99_ms"
+run() {
+    local out
+    out=$(taskset -c "$LOAD_CPU" wrk -t1 -c"$4" -d"${DURATION}s" --latency "http://127.0.0.1:$2$3")
+    local rps p50 p99
+    rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+    p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
+    p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
+    local errors
+    errors=$(awk '/Non-2xx|Socket errors/ {print}' <<<"$out")
+    [ -n "$errors" ] && echo "  $1 $3: $errors" >&2
+    echo "$rps $(to_ms "$p50") $(to_ms "$p99")"
+}
+to_ms() { # wrk prints 512.00us, 1.23ms, 1.02s
+    awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n = n; else if (v ~ /s$/) n *= 1000; printf "%.3f", n }'
+}
+
+# Warm both up.
+taskset -c "$LOAD_CPU" wrk -t1 -c16 -d2s "http://127.0.0.1:$NGINX_PORT/small" >/dev/null
+taskset -c "$LOAD_CPU" wrk -t1 -c16 -d2s "http://127.0.0.1:$PORTICO_PORT/small" >/dev/null
+
+printf '%-22s %12s %10s %10s %12s\n' "case" "requests/s" "p50 ms" "p99 ms" "peak RSS MiB"
+declare -A RESULT
+for spec in "small-body-64c:/small:64" "1MiB-body-8c:/big:8"; do
+    IFS=: read -r name path conns <<<"$spec"
+    for proxy in nginx portico; do
+        port=$NGINX_PORT; pid=$NGINX_WORKER
+        [ "$proxy" = portico ] && port=$PORTICO_PORT && pid=$PORTICO_PID
+        read -r rps p50 p99 < <(run "$proxy" "$port" "$path" "$conns")
+        rss=$(( $(peak_kib "$pid") / 1024 ))
+        RESULT[$name.$proxy]="$rps $p50 $p99 $rss"
+        printf '%-22s %12s %10s %10s %12s\n' "$name $proxy" "$rps" "$p50" "$p99" "$rss"
+    done
+    read -r nr n50 n99 nrss <<<"${RESULT[$name.nginx]}"
+    read -r pr p50 p99 prss <<<"${RESULT[$name.portico]}"
+    awk -v name="$name" -v nr="$nr" -v pr="$pr" -v n99="$n99" -v p99="$p99" -v nrss="$nrss" -v prss="$prss" \
+        'BEGIN { printf "%-22s %12.2f %10s %10.2f %12.2f   (Portico/nginx)\n", name " ratio", pr / nr, "", p99 / n99, prss / (nrss > 0 ? nrss : 1) }'
+done
