@@ -51,6 +51,7 @@ let package = Package(
                 "PorticoControl",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         // Loopback upstreams and raw-socket clients shared by the tests.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import NIOPosix
 import PorticoControl
 import ServiceLifecycle
 
@@ -50,11 +51,12 @@ struct Serve: AsyncParsableCommand {
         }
         let logger = Logger(label: "portico")
 
+        let eventLoops = MultiThreadedEventLoopGroup(numberOfThreads: WorkerCount.available)
         let settings: GatewaySettings
         let gateway: Gateway
         do {
             settings = try GatewaySettings.resolve(environment: environment, flags: flags.compactMapValues { $0 })
-            gateway = try Gateway(settings: settings, logger: logger)
+            gateway = try Gateway(settings: settings, logger: logger, group: eventLoops)
         } catch let error as ConfigurationErrorPrintable {
             error.printProblems()
             throw ExitCode(1)
@@ -70,5 +72,6 @@ struct Serve: AsyncParsableCommand {
             error.printProblems()
             throw ExitCode(1)
         }
+        try? await eventLoops.shutdownGracefully()
     }
 }

@@ -10,7 +10,7 @@ import Synchronization
 /// - `/echo…`: streams the request body back as it arrives.
 /// - `/upload…`: reads the whole body, answers `<length> <fnv hex>`.
 /// - `/download?bytes=N`: streams N deterministic bytes (64 KiB chunks, see ``TestBody``).
-/// - `/slow?ms=N`: answers after N milliseconds.
+/// - `/slow?ms=N`, `/wait…?ms=N`: answers after N milliseconds.
 /// - `/close`: closes the connection without answering.
 /// - `/stall…`: waits 2 s before reading the request body, then answers like `/upload`.
 /// - anything else: `200` with a body of `<method> <uri>` and one `name: value` line per header.
@@ -136,7 +136,7 @@ public final class TestUpstream: Sendable {
             try await outbound.write(.end(nil))
             return
         }
-        if path.hasPrefix("/slow") {
+        if path.hasPrefix("/slow") || path.hasPrefix("/wait") {
             let milliseconds = Int(query["ms"] ?? "1000") ?? 1000
             try await Task.sleep(for: .milliseconds(milliseconds))
         }

@@ -28,7 +28,7 @@ public final class Gateway: Service, Sendable {
     private let group: EventLoopGroup
 
     /// Validates the routes folder and builds the first snapshot; throws every problem at once.
-    public init(settings: GatewaySettings, logger: Logger, group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton) throws {
+    public init(settings: GatewaySettings, logger: Logger, group: EventLoopGroup) throws {
         self.settings = settings
         self.logger = logger
         self.group = group

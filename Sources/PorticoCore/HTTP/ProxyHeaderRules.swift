@@ -7,6 +7,27 @@ public enum ProxyHeaderRules {
         "proxy-authenticate", "proxy-authorization",
     ]
 
+    /// Whether a header name (any case) is one of ``hopByHop``, without allocating.
+    public static func isHopByHop(_ name: String) -> Bool {
+        let utf8 = name.utf8
+        // Every hop-by-hop name is 2 to 19 bytes and starts with c, k, p, t or u.
+        guard utf8.count >= 2, utf8.count <= 19, let first = utf8.first else { return false }
+        switch first | 0x20 {
+        case UInt8(ascii: "c"), UInt8(ascii: "k"), UInt8(ascii: "p"), UInt8(ascii: "t"), UInt8(ascii: "u"):
+            return hopByHop.contains { equalsIgnoringASCIICase(name, $0) }
+        default:
+            return false
+        }
+    }
+
+    /// Compares ASCII case-insensitively against a lower-case name.
+    static func equalsIgnoringASCIICase(_ name: String, _ lowercase: String) -> Bool {
+        guard name.utf8.count == lowercase.utf8.count else { return false }
+        return zip(name.utf8, lowercase.utf8).allSatisfy { byte, lower in
+            byte == lower || (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") && byte | 0x20 == lower)
+        }
+    }
+
     /// The added request headers.
     public enum Forwarded {
         public static let forwardedFor = "x-forwarded-for"

@@ -7,7 +7,7 @@ import NIOPosix
 ///
 /// Each accepted connection gets NIO's HTTP/1.1 server pipeline (with the header-size limit
 /// of SPEC §8 and without NIO's own error responder: ``HTTPProxyHandler`` answers malformed
-/// requests itself), an idle timer for keep-alive, and one ``HTTPProxyHandler``.
+/// requests itself) and one ``HTTPProxyHandler``, which also closes idle keep-alive connections.
 public final class HTTPListener: Sendable {
     /// The listening channel.
     public let channel: Channel
@@ -38,7 +38,6 @@ public final class HTTPListener: Sendable {
         decoderLimits.maxHeaderListSize = configuration.maxHeaderBytes
         decoderLimits.maxHeaderFieldSize = configuration.maxHeaderBytes
         let limits = decoderLimits
-        let idleTimeout = TimeAmount.milliseconds(configuration.idleTimeout.wholeMilliseconds)
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -50,9 +49,11 @@ public final class HTTPListener: Sendable {
                     try sync.configureHTTPServerPipeline(
                         withPipeliningAssistance: true,
                         withErrorHandling: false,
+                        // Response heads are built from heads llhttp already parsed, and from
+                        // the gateway's own constants: no CR, LF or NUL can reach them.
+                        withOutboundHeaderValidation: false,
                         withEncoderConfiguration: .init(),
                         withDecoderLimitConfiguration: limits)
-                    try sync.addHandler(IdleStateHandler(readTimeout: idleTimeout))
                     try sync.addHandler(HTTPProxyHandler(environment: environment))
                 }
             }

@@ -21,6 +21,9 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate {
     private var readPending = false
     /// Set once the connection is being closed; later input is ignored.
     private var closing = false
+    /// When the connection last read anything or finished an exchange (idle timeout).
+    private var lastActivity = NIODeadline.now()
+    private lazy var timer = ConnectionTimer { [unowned self] in self.timerFired() }
 
     init(environment: ProxyEnvironment) {
         self.environment = environment
@@ -32,9 +35,11 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate {
         if let address = context.channel.remoteAddress?.ipAddress {
             clientAddress = address
         }
+        armIdleTimer(context: context)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
+        timer.cancel()
         self.context = nil
     }
 
@@ -80,6 +85,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate {
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
+        lastActivity = .now()
         exchange?.upstream?.handler.flush()
         context.fireChannelReadComplete()
     }
@@ -110,14 +116,6 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate {
             finish(exchange, context: context, closeConnection: false)
         }
         context.fireChannelInactive()
-    }
-
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if event is IdleStateHandler.IdleStateEvent, exchange == nil {
-            close(context)  // keep-alive connection idle between requests
-            return
-        }
-        context.fireUserInboundEventTriggered(event)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
@@ -209,12 +207,9 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate {
                 requestID: requestID == nil ? environment.requestIDs.next() : nil, chunked: chunked)
             exchange.endpoint = endpoint
             exchange.phase = .connecting
-            let timeout = route.definition.timeout
-            exchange.timeout = context.eventLoop.assumeIsolated().scheduleTask(
-                in: .milliseconds(timeout.wholeMilliseconds)
-            ) { [weak self] in
-                self?.timeoutFired(exchange)
-            }
+            let deadline = exchange.startTime + .milliseconds(route.definition.timeout.wholeMilliseconds)
+            exchange.deadline = deadline
+            timer.arm(at: deadline, on: context.eventLoop)
             connect(exchange, to: endpoint, connectTimeout: upstream.definition.connectTimeout, context: context)
         }
     }
@@ -338,9 +333,36 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate {
 
     // MARK: Answers and endings
 
-    private func timeoutFired(_ exchange: ProxyExchange) {
+    /// The connection timer fired: end what expired, then re-arm for what comes next.
+    private func timerFired() {
+        guard let context, !closing else { return }
+        let now = NIODeadline.now()
+        if let exchange, let deadline = exchange.deadline, !exchange.responseComplete {
+            if deadline <= now {
+                routeTimeoutExpired(exchange)
+            } else {
+                timer.arm(at: deadline, on: context.eventLoop)
+            }
+        } else {
+            // Between requests, or while a request body trickles in for a local answer.
+            armIdleTimer(context: context, now: now)
+        }
+    }
+
+    /// Closes the connection if nothing was read for the idle timeout, else makes sure the
+    /// timer fires when that would be.
+    private func armIdleTimer(context: ChannelHandlerContext, now: NIODeadline = .now()) {
+        let idleDeadline = lastActivity + .milliseconds(environment.configuration.idleTimeout.wholeMilliseconds)
+        if idleDeadline <= now {
+            close(context)
+        } else {
+            timer.arm(at: idleDeadline, on: context.eventLoop)
+        }
+    }
+
+    private func routeTimeoutExpired(_ exchange: ProxyExchange) {
         guard let context, self.exchange === exchange, !exchange.responseComplete else { return }
-        exchange.timeout = nil
+        exchange.deadline = nil
         exchange.failureReason = "route timeout"
         abandonUpstream(of: exchange)
         if exchange.responseStarted {
@@ -405,8 +427,10 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate {
     /// closing the connection after the write when it cannot be kept alive.
     private func writeEnd(_ trailers: HTTPHeaders?, for exchange: ProxyExchange, context: ChannelHandlerContext) {
         if exchange.keepAlive {
-            context.writeAndFlush(wrapOutboundOut(.end(trailers)), promise: nil)
+            // Finish first: writing the end lets HTTPServerPipelineHandler deliver the next
+            // pipelined request at once, re-entrantly, and it must find the handler idle.
             if exchange.requestComplete { finish(exchange, context: context) }
+            context.writeAndFlush(wrapOutboundOut(.end(trailers)), promise: nil)
         } else {
             let written = context.writeAndFlush(wrapOutboundOut(.end(trailers)))
             finish(exchange, context: context, closeConnection: false)
@@ -421,8 +445,9 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate {
     private func finish(_ exchange: ProxyExchange, context: ChannelHandlerContext, closeConnection: Bool = false) {
         guard self.exchange === exchange else { return }
         self.exchange = nil
-        exchange.timeout?.cancel()
-        exchange.timeout = nil
+        exchange.deadline = nil
+        lastActivity = .now()
+        if !closing { armIdleTimer(context: context, now: lastActivity) }
         logAccess(exchange)
         if closeConnection {
             close(context)
@@ -434,8 +459,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate {
 
     /// Detaches and closes the upstream connection of an exchange that will not complete.
     private func abandonUpstream(of exchange: ProxyExchange) {
-        exchange.timeout?.cancel()
-        exchange.timeout = nil
+        exchange.deadline = nil
         if let connection = exchange.upstream {
             exchange.upstream = nil
             connection.handler.delegate = nil
@@ -446,6 +470,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate {
     private func close(_ context: ChannelHandlerContext) {
         guard !closing else { return }
         closing = true
+        timer.cancel()
         if let exchange {
             abandonUpstream(of: exchange)
         }

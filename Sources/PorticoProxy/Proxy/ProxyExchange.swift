@@ -47,7 +47,8 @@ final class ProxyExchange {
     var bytesOut = 0
     /// Why the gateway answered itself or cut the exchange, for the access log.
     var failureReason: String?
-    var timeout: Scheduled<Void>?
+    /// When the route timeout expires; `nil` once the response is complete or the gateway answers.
+    var deadline: NIODeadline?
 
     init(requestHead: HTTPRequestHead, requestID: String?, host: String?, path: String, route: CompiledRoute?, startTime: NIODeadline) {
         self.requestHead = requestHead

@@ -5,11 +5,16 @@ import PorticoCore
 enum ProxyHeaders {
     /// Removes hop-by-hop headers and those the `Connection` header names.
     static func removeHopByHop(_ headers: inout HTTPHeaders) {
-        let connectionValues = headers[canonicalForm: "connection"]
-        if !connectionValues.isEmpty {
-            for token in connectionValues {
-                headers.remove(name: String(token))
-            }
+        // One scan in the common case: most heads carry no hop-by-hop header, or only
+        // `Connection: keep-alive`, so removal by name (a scan per name) is the exception.
+        var found = false
+        for (name, _) in headers where ProxyHeaderRules.isHopByHop(name) {
+            found = true
+            break
+        }
+        guard found else { return }
+        for token in headers[canonicalForm: "connection"] {
+            headers.remove(name: String(token))
         }
         for name in ProxyHeaderRules.hopByHop {
             headers.remove(name: name)

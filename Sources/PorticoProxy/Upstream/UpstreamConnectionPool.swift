@@ -79,14 +79,21 @@ final class UpstreamConnectionPool {
     func release(_ connection: UpstreamConnection) {
         connection.handler.delegate = nil
         guard connection.channel.isActive else { return }
-        var list = idle[connection.endpoint, default: []]
-        list.removeAll { !$0.channel.isActive }
-        guard list.count < configuration.maxIdlePerEndpoint else {
+        let kept: Bool = {
+            // Mutated in place: copying the list out and back would copy it on every release.
+            var list = idle.removeValue(forKey: connection.endpoint) ?? []
+            defer { idle[connection.endpoint] = list }
+            if list.count >= configuration.maxIdlePerEndpoint {
+                list.removeAll { !$0.channel.isActive }
+            }
+            guard list.count < configuration.maxIdlePerEndpoint else { return false }
+            list.append(connection)
+            return true
+        }()
+        guard kept else {
             connection.channel.close(promise: nil)
             return
         }
-        list.append(connection)
-        idle[connection.endpoint] = list
         // Reading while idle notices the upstream closing the connection.
         connection.handler.resumeReads()
     }

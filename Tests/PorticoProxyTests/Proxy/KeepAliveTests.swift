@@ -1,0 +1,47 @@
+import NIOHTTP1
+import PorticoProxy
+import PorticoTestSupport
+import Testing
+
+@Suite struct KeepAliveTests {
+    static var shortIdle: ProxyConfiguration {
+        var configuration = ProxyConfiguration()
+        configuration.idleTimeout = .milliseconds(400)
+        return configuration
+    }
+
+    @Test func idleKeepAliveConnectionsAreClosed() async throws {
+        try await withGateway(routes: standardRoutes, configuration: Self.shortIdle) { gateway, _ in
+            let started = ContinuousClock.now
+            let reply = try await RawSocketClient.send(
+                "GET /static HTTP/1.1\r\nHost: a\r\n\r\n", port: gateway.port, timeout: .seconds(5))
+            let elapsed = ContinuousClock.now - started
+            #expect(reply.status == 201)
+            #expect(reply.closed)
+            #expect(elapsed >= .milliseconds(350))
+            #expect(elapsed < .seconds(3))
+        }
+    }
+
+    @Test func aRequestLongerThanTheIdleTimeoutIsNotCut() async throws {
+        try await withGateway(routes: standardRoutes, configuration: Self.shortIdle) { gateway, _ in
+            // The route timeout (60 s) governs a running request, not the idle timeout.
+            let response = try await gateway.client.send(.GET, "/wait/slow?ms=900")
+            #expect(response.status == 200)
+        }
+    }
+
+    @Test func pipelinedRequestsAreAnsweredInOrder() async throws {
+        try await withGateway(routes: standardRoutes) { gateway, _ in
+            let reply = try await RawSocketClient.send(
+                "GET /one HTTP/1.1\r\nHost: a\r\n\r\nGET /static HTTP/1.1\r\nHost: a\r\n\r\nGET /two HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+                port: gateway.port)
+            let one = try #require(reply.text.range(of: "GET /one"))
+            let made = try #require(reply.text.range(of: "made here"))
+            let two = try #require(reply.text.range(of: "GET /two"))
+            #expect(one.lowerBound < made.lowerBound)
+            #expect(made.lowerBound < two.lowerBound)
+            #expect(reply.closed)
+        }
+    }
+}
