@@ -11,18 +11,10 @@ import Testing
 
     @Test func aStalledClientDoesNotMakeTheGatewayBufferTheDownload() async throws {
         let upstream = try await TestUpstream.start()
-        let folder = try TemporaryFolder()
-        defer { folder.remove() }
-        try folder.write(
-            "routes/app.yaml",
-            """
-            upstreams: [{ name: app, endpoints: ["127.0.0.1:\(upstream.port)"] }]
-            routes: [{ name: app, upstream: app }]
-            """)
-        let port = try await closedLoopbackPort()
-        let gateway = try PorticoProcess.start(["--http-addr", "127.0.0.1:\(port)"], directory: folder.url)
-        try await gateway.waitForLog("listening")
-        _ = try await LoopbackHTTPClient(port: port).send(.GET, "/warm-up")
+        let serving = try await ServingGateway.start(routes: catchAllRoutes(upstreamPort: upstream.port))
+        let gateway = serving.process
+        let port = serving.port
+        _ = try await serving.client.send(.GET, "/warm-up")
         let baseline = try #require(gateway.memoryKiB("VmRSS"))
 
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -48,33 +40,24 @@ import Testing
         #expect(received > Self.size)  // body plus the response head
         let peak = try #require(gateway.memoryKiB("VmHWM"))
         #expect(peak - baseline < 64 * 1024, "peak RSS grew by \((peak - baseline) / 1024) MiB over the transfer")
-        await gateway.stop()
+        await serving.stop()
         await upstream.stop()
     }
 
     @Test func aStalledUpstreamDoesNotMakeTheGatewayBufferTheUpload() async throws {
         let upstream = try await TestUpstream.start()
-        let folder = try TemporaryFolder()
-        defer { folder.remove() }
-        try folder.write(
-            "routes/app.yaml",
-            """
-            upstreams: [{ name: app, endpoints: ["127.0.0.1:\(upstream.port)"] }]
-            routes: [{ name: app, upstream: app }]
-            """)
-        let port = try await closedLoopbackPort()
-        let gateway = try PorticoProcess.start(["--http-addr", "127.0.0.1:\(port)"], directory: folder.url)
-        try await gateway.waitForLog("listening")
-        _ = try await LoopbackHTTPClient(port: port).send(.GET, "/warm-up")
+        let serving = try await ServingGateway.start(routes: catchAllRoutes(upstreamPort: upstream.port))
+        let gateway = serving.process
+        _ = try await serving.client.send(.GET, "/warm-up")
         let baseline = try #require(gateway.memoryKiB("VmRSS"))
 
-        let response = try await LoopbackHTTPClient(port: port).send(
+        let response = try await serving.client.send(
             .POST, "/stall", streamedBody: .init(total: Self.size, chunkSize: 256 * 1024))
         let expected = TestBody.checksum(total: Self.size, chunkSize: 256 * 1024)
         #expect(response.body == "\(expected.length) \(String(expected.value, radix: 16))")
         let peak = try #require(gateway.memoryKiB("VmHWM"))
         #expect(peak - baseline < 64 * 1024, "peak RSS grew by \((peak - baseline) / 1024) MiB over the upload")
-        await gateway.stop()
+        await serving.stop()
         await upstream.stop()
     }
 }

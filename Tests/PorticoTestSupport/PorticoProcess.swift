@@ -159,3 +159,46 @@ public enum PackageRoot {
         return root
     }
 }
+
+/// A `portico` process serving a temporary routes folder on a free loopback port.
+public struct ServingGateway: Sendable {
+    public let process: PorticoProcess
+    public let folder: TemporaryFolder
+    public let port: Int
+
+    public var client: LoopbackHTTPClient { LoopbackHTTPClient(port: port) }
+
+    /// Writes `routes` to `routes/<file>` of a new folder, starts `portico serve` there and
+    /// waits until it listens.
+    public static func start(
+        routes: String, file: String = "app.yaml", arguments: [String] = [], environment: [String: String] = [:]
+    ) async throws -> ServingGateway {
+        let folder = try TemporaryFolder()
+        try folder.write("routes/" + file, routes)
+        let port = try await closedLoopbackPort()
+        let process = try PorticoProcess.start(
+            ["serve", "--http-addr", "127.0.0.1:\(port)"] + arguments, environment: environment, directory: folder.url)
+        do {
+            try await process.waitForLog("listening")
+        } catch {
+            await process.stop()
+            folder.remove()
+            throw error
+        }
+        return ServingGateway(process: process, folder: folder, port: port)
+    }
+
+    /// Stops the process and removes its folder.
+    public func stop() async {
+        await process.stop()
+        folder.remove()
+    }
+}
+
+/// Routes that send everything to one upstream named `app`.
+public func catchAllRoutes(upstreamPort: Int) -> String {
+    """
+    upstreams: [{ name: app, endpoints: ["127.0.0.1:\(upstreamPort)"] }]
+    routes: [{ name: app, upstream: app }]
+    """
+}

@@ -1,31 +1,13 @@
 import PorticoCore
 
 /// A `host:port` a listener binds to.
-public struct ListenAddress: Hashable, Sendable, CustomStringConvertible {
-    public var host: String
-    public var port: Int
+public typealias ListenAddress = Endpoint
 
-    public init(host: String, port: Int) {
-        self.host = host
-        self.port = port
-    }
-
-    /// Parses `host:port`, `[v6]:port` or `:port` (all interfaces); port 0 picks a free port.
-    public init?(parsing text: String) {
-        if text.hasPrefix(":"), let port = Int(text.dropFirst()), (0...65535).contains(port) {
-            self.init(host: "0.0.0.0", port: port)
-            return
-        }
-        if text.hasSuffix(":0"), let endpoint = Endpoint(parsing: String(text.dropLast()) + "1") {
-            self.init(host: endpoint.host, port: 0)
-            return
-        }
-        guard let endpoint = Endpoint(parsing: text) else { return nil }
-        self.init(host: endpoint.host, port: endpoint.port)
-    }
-
-    public var description: String {
-        host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+extension Endpoint {
+    /// Parses a listen address: `host:port`, `[v6]:port`, or `:port` for all interfaces;
+    /// port 0 asks the system for a free port.
+    public init?(listenAddress text: String) {
+        self.init(parsing: text.hasPrefix(":") ? "0.0.0.0" + text : text, ports: 0...65535)
     }
 }
 
@@ -97,7 +79,7 @@ public struct GatewaySettings: Hashable, Sendable {
         }
         func address(_ key: Key) -> ListenAddress? {
             guard let (source, text) = value(key) else { return nil }
-            guard let address = ListenAddress(parsing: text) else {
+            guard let address = ListenAddress(listenAddress: text) else {
                 problems.append(ConfigProblem(file: source, path: "", message: "expected host:port, found \"\(text)\""))
                 return nil
             }

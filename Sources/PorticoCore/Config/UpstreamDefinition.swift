@@ -1,4 +1,4 @@
-/// A `host:port` address of one upstream server.
+/// A `host:port` address: an upstream endpoint or a listener's address.
 public struct Endpoint: Hashable, Sendable, CustomStringConvertible {
     /// A host name or IP address (IPv6 without brackets).
     public var host: String
@@ -10,8 +10,9 @@ public struct Endpoint: Hashable, Sendable, CustomStringConvertible {
         self.port = port
     }
 
-    /// Parses `host:port`, `[v6]:port`; `nil` when either part is missing or invalid.
-    public init?(parsing text: String) {
+    /// Parses `host:port`, `[v6]:port`; `nil` when either part is missing, or the port is
+    /// outside `ports`.
+    public init?(parsing text: String, ports: ClosedRange<Int> = 1...65535) {
         let host: Substring
         let portText: Substring
         if text.hasPrefix("[") {
@@ -27,7 +28,7 @@ public struct Endpoint: Hashable, Sendable, CustomStringConvertible {
             if host.contains(":") { return nil }
         }
         guard !host.isEmpty, !host.contains(where: { $0 == " " || $0 == "/" }),
-            let port = Int(portText), (1...65535).contains(port)
+            let port = Int(portText), ports.contains(port)
         else { return nil }
         self.init(host: String(host), port: port)
     }
