@@ -23,11 +23,10 @@ import Testing
         try folder.write(
             "routes/00-hello.json",
             #"{"routes": [{"name": "hello", "match": {"path": {"exact": "/"}}, "respond": {"status": 200, "body": "hi"}}]}"#)
-        let port = try await closedLoopbackPort()
-        let gateway = try PorticoProcess.start(
-            ["serve", "--http-addr", "127.0.0.1:\(port)"], environment: ["PORTICO_LOG_LEVEL": "info"], directory: folder.url)
+        let serving = try await ServingGateway.start(in: folder, environment: ["PORTICO_LOG_LEVEL": "info"])
+        let gateway = serving.process
+        let port = serving.port
         defer { Task { await gateway.stop() } }
-        try await gateway.waitForLog("listening")
 
         let client = LoopbackHTTPClient(port: port)
         let hello = try await client.send(.GET, "/")
@@ -60,7 +59,7 @@ import Testing
             """)
         try folder.write("routes/broken.yml", "routes: [ { name: x\n")
         let gateway = try PorticoProcess.start(
-            ["--http-addr", "127.0.0.1:\(try await closedLoopbackPort())"], directory: folder.url)
+            ["--http-addr", "127.0.0.1:\(try await closedLoopbackPort())", "--admin-addr", "127.0.0.1:0"], directory: folder.url)
         let status = try await gateway.waitForExit()
         #expect(status != 0)
         #expect(gateway.log.contains("routes/hrm.yaml: routes[1].match.path: exactly one of prefix, exact, regex"))
@@ -72,7 +71,7 @@ import Testing
         defer { folder.remove() }
         try folder.write("routes/a.yaml", "routes: [{ name: r, upstream: nowhere }]\n")
         let gateway = try PorticoProcess.start(
-            ["--http-addr", "127.0.0.1:\(try await closedLoopbackPort())"], directory: folder.url)
+            ["--http-addr", "127.0.0.1:\(try await closedLoopbackPort())", "--admin-addr", "127.0.0.1:0"], directory: folder.url)
         #expect(try await gateway.waitForExit() != 0)
         #expect(gateway.log.contains("routes/a.yaml: routes[0].upstream: unknown upstream \"nowhere\""))
     }
@@ -93,7 +92,8 @@ import Testing
         defer { folder.remove() }
         try folder.write("routes/a.yaml", "")
         let upstream = try await TestUpstream.start()  // holds a port
-        let gateway = try PorticoProcess.start(["--http-addr", "127.0.0.1:\(upstream.port)"], directory: folder.url)
+        let gateway = try PorticoProcess.start(
+            ["--http-addr", "127.0.0.1:\(upstream.port)", "--admin-addr", "127.0.0.1:0"], directory: folder.url)
         #expect(try await gateway.waitForExit() != 0)
         #expect(gateway.log.contains("PORTICO_HTTP_ADDR 127.0.0.1:\(upstream.port): cannot listen"))
         await upstream.stop()

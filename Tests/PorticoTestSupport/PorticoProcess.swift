@@ -165,6 +165,9 @@ public struct ServingGateway: Sendable {
     public let process: PorticoProcess
     public let folder: TemporaryFolder
     public let port: Int
+    public let adminPort: Int
+    /// The admin token the process was started with.
+    public static let adminToken = "test-admin-token"
 
     public var client: LoopbackHTTPClient { LoopbackHTTPClient(port: port) }
 
@@ -175,17 +178,27 @@ public struct ServingGateway: Sendable {
     ) async throws -> ServingGateway {
         let folder = try TemporaryFolder()
         try folder.write("routes/" + file, routes)
+        return try await start(in: folder, arguments: arguments, environment: environment)
+    }
+
+    /// Starts `portico serve` in an existing folder (a restart keeps the folder's state).
+    public static func start(
+        in folder: TemporaryFolder, arguments: [String] = [], environment: [String: String] = [:]
+    ) async throws -> ServingGateway {
         let port = try await closedLoopbackPort()
+        let adminPort = try await closedLoopbackPort()
+        var env = ["PORTICO_ADMIN_TOKEN": adminToken]
+        env.merge(environment) { _, new in new }
         let process = try PorticoProcess.start(
-            ["serve", "--http-addr", "127.0.0.1:\(port)"] + arguments, environment: environment, directory: folder.url)
+            ["serve", "--http-addr", "127.0.0.1:\(port)", "--admin-addr", "127.0.0.1:\(adminPort)"] + arguments,
+            environment: env, directory: folder.url)
         do {
-            try await process.waitForLog("listening")
+            try await process.waitForLog("admin listening")
         } catch {
             await process.stop()
-            folder.remove()
             throw error
         }
-        return ServingGateway(process: process, folder: folder, port: port)
+        return ServingGateway(process: process, folder: folder, port: port, adminPort: adminPort)
     }
 
     /// Stops the process and removes its folder.

@@ -17,26 +17,26 @@ public enum TestRoutes {
 /// A data-plane listener on 127.0.0.1 with a chosen port, serving a route table.
 public final class ProxyFixture: Sendable {
     public let listener: HTTPListener
-    public let routeTables: RouteTableStore
+    public let dataPlane: DataPlane
 
     public var port: Int { listener.localAddress!.port! }
     public var client: LoopbackHTTPClient { LoopbackHTTPClient(port: port) }
+    public var routeTables: RouteTableStore { dataPlane.routeTables }
 
-    private init(listener: HTTPListener, routeTables: RouteTableStore) {
+    private init(listener: HTTPListener, dataPlane: DataPlane) {
         self.listener = listener
-        self.routeTables = routeTables
+        self.dataPlane = dataPlane
     }
 
     public static func start(
         routes yaml: String, configuration: ProxyConfiguration = .init(), logLevel: Logger.Level = .warning
     ) async throws -> ProxyFixture {
-        let store = RouteTableStore(try TestRoutes.table(yaml))
         var logger = Logger(label: "portico.test")
         logger.logLevel = logLevel
+        let dataPlane = DataPlane(initialTable: try TestRoutes.table(yaml), configuration: configuration, logger: logger)
         let listener = try await HTTPListener.bind(
-            host: "127.0.0.1", port: 0, group: MultiThreadedEventLoopGroup.singleton, routeTables: store,
-            configuration: configuration, logger: logger)
-        return ProxyFixture(listener: listener, routeTables: store)
+            host: "127.0.0.1", port: 0, group: MultiThreadedEventLoopGroup.singleton, dataPlane: dataPlane)
+        return ProxyFixture(listener: listener, dataPlane: dataPlane)
     }
 
     public func stop() async {

@@ -18,9 +18,7 @@ public enum RouteFolderLoader {
                 ConfigProblem(file: display, path: "", message: "cannot read the routes folder: \(describe(error))")
             ])
         }
-        let files = names.filter { name in
-            !name.hasPrefix(".") && extensions.contains((name as NSString).pathExtension.lowercased())
-        }.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
+        let files = names.filter(isRouteFile).sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
 
         var set = RouteSet()
         var problems: [ConfigProblem] = []
@@ -43,6 +41,11 @@ public enum RouteFolderLoader {
         }
         guard problems.isEmpty else { throw ConfigurationError(problems: problems) }
         return set
+    }
+
+    /// Whether a file name is read as a route file: a visible `.yaml`, `.yml` or `.json` file.
+    static func isRouteFile(_ name: String) -> Bool {
+        !name.hasPrefix(".") && extensions.contains((name as NSString).pathExtension.lowercased())
     }
 
     /// The folder as the user named it, without a leading `./` or trailing `/`.

@@ -1,3 +1,5 @@
+import Foundation
+import Hummingbird
 import Logging
 import NIOCore
 import NIOPosix
@@ -17,46 +19,71 @@ public struct GatewayStartupError: Error, CustomStringConvertible {
     public var description: String { problems.joined(separator: "\n") }
 }
 
-/// The running gateway: loads the routes folder into the first snapshot, binds the data-plane
-/// listener and serves until graceful shutdown.
+/// The running gateway: the first snapshot from the routes folder and the state store, the
+/// data-plane listener, the admin API and the routes-folder watcher, until graceful shutdown,
+/// when it stops accepting and lets in-flight requests finish for up to the drain timeout.
 public final class Gateway: Service, Sendable {
     /// The settings it runs with.
     public let settings: GatewaySettings
-    /// The active route table, shared with the data plane.
-    public let routeTables: RouteTableStore
+    /// Ready once the first snapshot is active and the listeners are bound.
+    public let readiness = Readiness()
+    private let files: RouteSet
     private let logger: Logger
     private let group: EventLoopGroup
 
-    /// Validates the routes folder and builds the first snapshot; throws every problem at once.
+    /// Validates the routes folder; throws every problem at once.
     public init(settings: GatewaySettings, logger: Logger, group: EventLoopGroup) throws {
         self.settings = settings
         self.logger = logger
         self.group = group
-        let routeSet: RouteSet
         do {
-            routeSet = try RouteFolderLoader.load(directory: settings.routesDirectory)
-        } catch {
-            throw GatewayStartupError(problems: error.problems.map(\.description))
-        }
-        do {
-            routeTables = RouteTableStore(try RouteTable.build(version: 1, from: routeSet))
+            files = try RouteFolderLoader.load(directory: settings.routesDirectory)
         } catch {
             throw GatewayStartupError(problems: error.problems.map(\.description))
         }
     }
 
     public func run() async throws {
-        let table = routeTables.current
+        let store = try await openStore()
+        do {
+            try await serve(store: store)
+        } catch {
+            await store.close()
+            throw error
+        }
+        await store.close()
+    }
+
+    private func serve(store: any StateStore) async throws {
+        let stored: StoredConfiguration
+        do {
+            stored = try await store.load()
+        } catch {
+            throw GatewayStartupError(problems: ["\(storeDescription): cannot read the state store: \(error)"])
+        }
+        let table: RouteTable
+        do {
+            table = try RouteController.initialTable(files: files, stored: stored)
+        } catch {
+            throw GatewayStartupError(problems: error.problems.map(\.description))
+        }
+        var proxyConfiguration = ProxyConfiguration()
+        proxyConfiguration.httpsRedirectPort = settings.httpsAddress.port
+        let dataPlane = DataPlane(initialTable: table, configuration: proxyConfiguration, logger: logger)
+        let controller = RouteController(
+            dataPlane: dataPlane, store: store, files: files, stored: stored, drainTimeout: settings.drainTimeout,
+            logger: logger)
+        try await controller.recordInitialSnapshot()
         logger.info(
             "route table active",
             metadata: ["version": "\(table.version)", "routes": "\(table.routes.count)", "upstreams": "\(table.upstreams.count)"])
-        var proxyConfiguration = ProxyConfiguration()
-        proxyConfiguration.httpsRedirectPort = settings.httpsAddress.port
+        let token = try AdminToken.resolve(
+            configured: settings.adminToken, stateDirectory: settings.stateDirectory, logger: logger)
+
         let listener: HTTPListener
         do {
             listener = try await HTTPListener.bind(
-                host: settings.httpAddress.host, port: settings.httpAddress.port, group: group, routeTables: routeTables,
-                configuration: proxyConfiguration, logger: logger)
+                host: settings.httpAddress.host, port: settings.httpAddress.port, group: group, dataPlane: dataPlane)
         } catch {
             throw GatewayStartupError(problems: [
                 "\(GatewaySettings.Key.httpAddress.rawValue) \(settings.httpAddress): cannot listen: \(Self.describe(error))"
@@ -64,10 +91,72 @@ public final class Gateway: Service, Sendable {
         }
         logger.info("listening", metadata: ["protocol": "http", "address": "\(listener.localAddress.map { "\($0)" } ?? "?")"])
 
-        // Serve until the service group asks us to stop (SIGTERM, SIGINT) or cancels us.
-        try? await gracefulShutdown()
-        logger.info("stopping: no longer accepting connections")
-        try? await listener.close()
+        let adminBound = Readiness()  // set once the admin listener is bound
+        let readiness = self.readiness
+        let logger = self.logger
+        let admin = Application(
+            router: AdminAPI.router(controller: controller, token: token, readiness: readiness),
+            configuration: .init(address: .hostname(settings.adminAddress.host, port: settings.adminAddress.port)),
+            onServerRunning: { channel in
+                adminBound.markReady()
+                logger.info("admin listening", metadata: ["address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
+                readiness.markReady()
+            },
+            eventLoopGroupProvider: .shared(group),
+            logger: logger)
+        let watcher = RouteFolderWatcher(directory: settings.routesDirectory, controller: controller, logger: logger)
+        let adminAddress = settings.adminAddress
+
+        try await withThrowingDiscardingTaskGroup { tasks in
+            tasks.addTask {
+                do {
+                    try await admin.run()
+                } catch where !adminBound.isReady {
+                    throw GatewayStartupError(problems: [
+                        "\(GatewaySettings.Key.adminAddress.rawValue) \(adminAddress): cannot listen: \(Self.describe(error))"
+                    ])
+                }
+            }
+            tasks.addTask { await watcher.run() }
+
+            // Serve until the service group asks us to stop (SIGTERM, SIGINT).
+            try? await gracefulShutdown()
+            logger.info("stopping: no longer accepting connections; in-flight requests may finish")
+            try? await listener.close()
+            await self.waitForInFlightRequests(dataPlane)
+        }
+    }
+
+    /// Waits until no request is running, or the drain timeout has passed.
+    private func waitForInFlightRequests(_ dataPlane: DataPlane) async {
+        let deadline = ContinuousClock.now + settings.drainTimeout
+        var active = await dataPlane.activeRequests()
+        while active > 0, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(50))
+            active = await dataPlane.activeRequests()
+        }
+        if active > 0 {
+            logger.warning("drain timeout passed; ending the requests still running", metadata: ["requests": "\(active)"])
+        }
+    }
+
+    private var storeDescription: String {
+        settings.stateStore.map { "\(GatewaySettings.Key.stateStore.rawValue) \($0)" }
+            ?? "\((settings.stateDirectory as NSString).appendingPathComponent("state.sqlite"))"
+    }
+
+    private func openStore() async throws -> any StateStore {
+        let location = settings.stateStore ?? (settings.stateDirectory as NSString).appendingPathComponent("state.sqlite")
+        if location.hasPrefix("postgres://") || location.hasPrefix("postgresql://") {
+            throw GatewayStartupError(problems: [
+                "\(GatewaySettings.Key.stateStore.rawValue): the shared PostgreSQL store is not available in this build"
+            ])
+        }
+        do {
+            return try await SQLiteStateStore.open(path: location, logger: logger)
+        } catch {
+            throw GatewayStartupError(problems: ["\(storeDescription): cannot open the state store: \(error)"])
+        }
     }
 
     private static func describe(_ error: Error) -> String {

@@ -13,6 +13,8 @@ public final class CompiledRoute: Sendable {
     public let upstream: UpstreamTarget?
     /// The compiled `regex` path condition.
     let pathRegex: PathRegex?
+    /// Requests running on this route definition now.
+    private let inFlight = Atomic<Int>(0)
 
     init(definition: RouteDefinition, source: DefinitionSource, order: Int, upstream: UpstreamTarget?, pathRegex: PathRegex?) {
         self.definition = definition
@@ -24,6 +26,25 @@ public final class CompiledRoute: Sendable {
 
     /// The route's name.
     public var name: String { definition.name }
+
+    /// Requests running on this definition of the route; drain reports it.
+    public var inFlightRequests: Int { inFlight.load(ordering: .relaxed) }
+
+    /// Counts a request that starts on this route (the only per-request cost of drain tracking).
+    public func requestStarted() {
+        inFlight.wrappingAdd(1, ordering: .relaxed)
+    }
+
+    /// Counts a request on this route that has ended, however it ended.
+    public func requestEnded() {
+        inFlight.wrappingSubtract(1, ordering: .relaxed)
+    }
+
+    /// Whether `other` routes requests exactly as this route does: the same definition and,
+    /// for proxy routes, the same upstream definition.
+    public func routesLike(_ other: CompiledRoute) -> Bool {
+        definition == other.definition && upstream?.definition == other.upstream?.definition
+    }
 
     /// Whether the method and header conditions hold (host and path are checked by the table).
     func conditionsHold(method: String, header: (String) -> String?) -> Bool {

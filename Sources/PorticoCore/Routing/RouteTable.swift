@@ -68,6 +68,20 @@ public final class RouteTable: Sendable {
         return anyHost.bestMatch(path: path, method: method, header: header)
     }
 
+    /// Routes of this table that `newer` removes or changes: requests running on them drain.
+    public func routesRetired(by newer: RouteTable) -> [CompiledRoute] {
+        let newerByName = Dictionary(newer.routes.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        return routes.filter { route in
+            guard let replacement = newerByName[route.name] else { return true }
+            return !route.routesLike(replacement)
+        }
+    }
+
+    /// Every endpoint some upstream of this table names.
+    public var endpoints: Set<Endpoint> {
+        Set(upstreams.values.flatMap(\.definition.endpoints))
+    }
+
     /// The route with this name.
     public func route(named name: String) -> CompiledRoute? {
         routes.first { $0.name == name }

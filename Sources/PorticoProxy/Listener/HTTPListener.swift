@@ -11,29 +11,19 @@ import NIOPosix
 public final class HTTPListener: Sendable {
     /// The listening channel.
     public let channel: Channel
-    private let pools: UpstreamPools
 
-    private init(channel: Channel, pools: UpstreamPools) {
+    private init(channel: Channel) {
         self.channel = channel
-        self.pools = pools
     }
 
     /// The address the listener is bound to (with the real port when 0 was asked for).
     public var localAddress: SocketAddress? { channel.localAddress }
 
-    /// Binds a listener on `host:port` that routes by `routeTables`.
-    public static func bind(
-        host: String, port: Int, group: EventLoopGroup, routeTables: RouteTableStore,
-        configuration: ProxyConfiguration = .init(), logger: Logger
-    ) async throws -> HTTPListener {
-        var poolConfiguration = UpstreamConnectionPool.Configuration()
-        poolConfiguration.maxIdlePerEndpoint = configuration.maxIdleUpstreamConnectionsPerEndpoint
-        let pools = UpstreamPools(configuration: poolConfiguration)
-        var accessLogger = logger
-        accessLogger[metadataKey: "log"] = "access"
-        let environment = ProxyEnvironment(
-            configuration: configuration, routeTables: routeTables, pools: pools, logger: logger,
-            accessLogger: accessLogger, requestIDs: RequestIDGenerator())
+    /// Binds a listener on `host:port` that serves requests with `dataPlane`.
+    public static func bind(host: String, port: Int, group: EventLoopGroup, dataPlane: DataPlane) async throws
+        -> HTTPListener
+    {
+        let configuration = dataPlane.environment.configuration
         var decoderLimits = NIOHTTPDecoderLimitConfiguration()
         decoderLimits.maxHeaderListSize = configuration.maxHeaderBytes
         decoderLimits.maxHeaderFieldSize = configuration.maxHeaderBytes
@@ -54,11 +44,12 @@ public final class HTTPListener: Sendable {
                         withOutboundHeaderValidation: false,
                         withEncoderConfiguration: .init(),
                         withDecoderLimitConfiguration: limits)
-                    try sync.addHandler(HTTPProxyHandler(environment: environment))
+                    try sync.addHandler(
+                        HTTPProxyHandler(environment: dataPlane.environment, state: dataPlane.state(for: channel.eventLoop)))
                 }
             }
         let channel = try await bootstrap.bind(host: host, port: port).get()
-        return HTTPListener(channel: channel, pools: pools)
+        return HTTPListener(channel: channel)
     }
 
     /// Stops accepting connections.

@@ -18,12 +18,10 @@ public struct ProxyConfiguration: Sendable {
     public init() {}
 }
 
-/// What every downstream connection of a listener shares: the route table store, the
-/// per-event-loop upstream pools, loggers and settings. Created once per listener.
+/// What every downstream connection shares: the route table store, loggers and settings.
 struct ProxyEnvironment: Sendable {
     let configuration: ProxyConfiguration
     let routeTables: RouteTableStore
-    let pools: UpstreamPools
     let logger: Logger
     let accessLogger: Logger
     let requestIDs: RequestIDGenerator

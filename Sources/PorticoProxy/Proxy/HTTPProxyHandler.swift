@@ -13,7 +13,8 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate {
     typealias OutboundOut = HTTPServerResponsePart
 
     private let environment: ProxyEnvironment
-    private var pool: UpstreamConnectionPool?
+    private let state: EventLoopState
+    private var pool: UpstreamConnectionPool { state.pool }
     private var context: ChannelHandlerContext?
     private var exchange: ProxyExchange?
     private var clientAddress = "unknown"
@@ -25,13 +26,14 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate {
     private var lastActivity = NIODeadline.now()
     private lazy var timer = ConnectionTimer { [unowned self] in self.timerFired() }
 
-    init(environment: ProxyEnvironment) {
+    init(environment: ProxyEnvironment, state: EventLoopState) {
         self.environment = environment
+        self.state = state
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
-        self.pool = environment.pools.pool(for: context.eventLoop)
+        state.register(self)
         if let address = context.channel.remoteAddress?.ipAddress {
             clientAddress = address
         }
@@ -39,9 +41,13 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate {
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
+        state.deregister(self)
         timer.cancel()
         self.context = nil
     }
+
+    /// Whether a request is being served on this connection.
+    var hasActiveExchange: Bool { exchange != nil }
 
     // MARK: Downstream events
 
@@ -183,6 +189,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate {
         let exchange = ProxyExchange(
             requestHead: head, requestID: requestID, host: host, path: target.path, route: route, startTime: .now())
         self.exchange = exchange
+        route?.requestStarted()
         guard let route else {
             return answerError(.noRoute, route: nil, exchange: exchange, context: context)
         }
@@ -215,7 +222,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate {
     }
 
     private func connect(_ exchange: ProxyExchange, to endpoint: Endpoint, connectTimeout: Duration, context: ChannelHandlerContext) {
-        guard let pool else { return }
+        let pool = self.pool
         if !exchange.retried, let connection = pool.takeIdle(for: endpoint) {
             attach(connection, to: exchange, context: context)
             return
@@ -283,7 +290,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate {
             if let connection = exchange.upstream {
                 exchange.upstream = nil
                 if exchange.requestComplete, exchange.upstreamKeepAlive {
-                    pool?.release(connection)
+                    pool.release(connection)
                 } else {
                     connection.handler.delegate = nil
                     connection.channel.close(promise: nil)
@@ -337,16 +344,31 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate {
     private func timerFired() {
         guard let context, !closing else { return }
         let now = NIODeadline.now()
-        if let exchange, let deadline = exchange.deadline, !exchange.responseComplete {
-            if deadline <= now {
+        if let exchange, !exchange.responseComplete, exchange.deadline != nil || exchange.drainDeadline != nil {
+            if let drainDeadline = exchange.drainDeadline, drainDeadline <= now {
+                // Its route was removed or changed and the drain timeout has passed.
+                exchange.failureReason = "drain timeout"
+                if !exchange.responseStarted { exchange.status = 503 }
+                close(context)
+            } else if let deadline = exchange.deadline, deadline <= now {
                 routeTimeoutExpired(exchange)
-            } else {
-                timer.arm(at: deadline, on: context.eventLoop)
+            } else if let next = [exchange.deadline, exchange.drainDeadline].compactMap({ $0 }).min() {
+                timer.arm(at: next, on: context.eventLoop)
             }
         } else {
             // Between requests, or while a request body trickles in for a local answer.
             armIdleTimer(context: context, now: now)
         }
+    }
+
+    /// A new snapshot retired routes: if the running exchange is on one of them, it may run
+    /// until `deadline` on its old definition, then it is ended.
+    func drain(retired: Set<ObjectIdentifier>, deadline: NIODeadline) {
+        guard let context, let exchange, let route = exchange.route, !exchange.responseComplete,
+            retired.contains(ObjectIdentifier(route))
+        else { return }
+        exchange.drainDeadline = deadline
+        timer.arm(at: deadline, on: context.eventLoop)
     }
 
     /// Closes the connection if nothing was read for the idle timeout, else makes sure the
@@ -445,7 +467,9 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate {
     private func finish(_ exchange: ProxyExchange, context: ChannelHandlerContext, closeConnection: Bool = false) {
         guard self.exchange === exchange else { return }
         self.exchange = nil
+        exchange.route?.requestEnded()
         exchange.deadline = nil
+        exchange.drainDeadline = nil
         lastActivity = .now()
         if !closing { armIdleTimer(context: context, now: lastActivity) }
         logAccess(exchange)

@@ -49,6 +49,8 @@ final class ProxyExchange {
     var failureReason: String?
     /// When the route timeout expires; `nil` once the response is complete or the gateway answers.
     var deadline: NIODeadline?
+    /// When a drain of the exchange's retired route ends it; `nil` while its route is active.
+    var drainDeadline: NIODeadline?
 
     init(requestHead: HTTPRequestHead, requestID: String?, host: String?, path: String, route: CompiledRoute?, startTime: NIODeadline) {
         self.requestHead = requestHead

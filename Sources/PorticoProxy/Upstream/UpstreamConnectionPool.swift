@@ -36,6 +36,18 @@ final class UpstreamConnectionPool {
     private let configuration: Configuration
     private var idle: [Endpoint: [UpstreamConnection]] = [:]
 
+    /// Endpoints the active snapshot names. Connections to any other endpoint are closed
+    /// instead of being kept: idle ones at once, busy ones when their exchange ends.
+    var referencedEndpoints: Set<Endpoint> = [] {
+        didSet {
+            for endpoint in idle.keys where !referencedEndpoints.contains(endpoint) {
+                for connection in idle.removeValue(forKey: endpoint) ?? [] {
+                    connection.channel.close(promise: nil)
+                }
+            }
+        }
+    }
+
     init(eventLoop: EventLoop, configuration: Configuration) {
         self.eventLoop = eventLoop
         self.configuration = configuration
@@ -79,6 +91,10 @@ final class UpstreamConnectionPool {
     func release(_ connection: UpstreamConnection) {
         connection.handler.delegate = nil
         guard connection.channel.isActive else { return }
+        guard referencedEndpoints.contains(connection.endpoint) else {
+            connection.channel.close(promise: nil)
+            return
+        }
         let kept: Bool = {
             // Mutated in place: copying the list out and back would copy it on every release.
             var list = idle.removeValue(forKey: connection.endpoint) ?? []

@@ -119,3 +119,28 @@ import Testing
         #expect(DurationParser.parse(text) == nil)
     }
 }
+
+@Suite struct DefinitionRoundTripTests {
+    @Test func definitionsReadBackEqual() throws {
+        let document: ConfigValue = [
+            "upstreams": [
+                ["name": "hrm", "endpoints": ["127.0.0.1:5500", "[::1]:5501"], "connectTimeout": "1500ms",
+                 "healthCheck": ["path": "/h", "interval": "5s"]],
+            ],
+            "routes": [
+                ["name": "a", "hosts": ["api.veni.ai", "*.veni.ai"],
+                 "match": ["path": ["prefix": "/hrm/"], "methods": ["GET"], "headers": ["x-canary": "1"]],
+                 "upstream": "hrm", "rewrite": ["prefix": "/"], "timeout": "30s", "httpsRedirect": true,
+                 "cors": ["allowOrigins": ["*"], "allowCredentials": false, "maxAge": 5]],
+                ["name": "b", "match": ["path": ["regex": "/x/[0-9]+"]], "respond": ["status": 204, "body": ""]],
+            ],
+        ]
+        let set = try RouteFileDecoder.decodeDocument(document, file: nil)
+        for (upstream, _) in set.upstreams {
+            #expect(try RouteFileDecoder.decodeUpstream(upstream.configValue) == upstream)
+        }
+        for (route, _) in set.routes {
+            #expect(try RouteFileDecoder.decodeRoute(route.configValue) == route)
+        }
+    }
+}

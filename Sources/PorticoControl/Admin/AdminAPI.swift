@@ -1,0 +1,268 @@
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import PorticoCore
+import Synchronization
+
+/// Whether the gateway is ready for traffic: the first snapshot is active and the listeners
+/// are bound (`GET /health/ready`).
+public final class Readiness: Sendable {
+    private let ready = Atomic<Bool>(false)
+    public init() {}
+    public var isReady: Bool { ready.load(ordering: .relaxed) }
+    public func markReady() { ready.store(true, ordering: .relaxed) }
+}
+
+/// The admin API of SPEC §6 (routes, upstreams, config and status), on Hummingbird.
+public enum AdminAPI {
+    /// The largest request body accepted.
+    static let maxBodyBytes = 4 * 1024 * 1024
+
+    /// Builds the router: health checks open, everything under `/v1` behind the bearer token.
+    public static func router(controller: RouteController, token: String, readiness: Readiness) -> Router<BasicRequestContext> {
+        let router = Router()
+        router.get("/health/live") { _, _ in json(["status": "live"]) }
+        router.get("/health/ready") { _, _ in
+            readiness.isReady ? json(["status": "ready"]) : json(["status": "starting"], status: .serviceUnavailable)
+        }
+
+        let v1 = router.group("v1").add(middleware: BearerTokenMiddleware(token: token))
+        v1.get("config") { request, _ in
+            await respond {
+                if let text = request.uri.queryParameters.get("version") {
+                    guard let version = UInt64(text) else { throw ConfigChangeError.malformed("version must be a number") }
+                    guard let snapshot = try await controller.snapshot(version: version) else {
+                        throw ConfigChangeError.notFound("version \(version) is not in the history")
+                    }
+                    return json(snapshot, etag: version)
+                }
+                let table = await controller.table
+                return json(RouteController.document(of: table), etag: table.version)
+            }
+        }
+        v1.put("config") { request, _ in
+            await respond {
+                let body = try await decodeBody(request)
+                guard case .object(var pairs) = body else { throw ConfigChangeError.malformed("expected a JSON object") }
+                pairs.removeAll { $0.key == "version" }  // what GET /v1/config shows may be sent back
+                let set: RouteSet
+                do {
+                    set = try RouteFileDecoder.decodeDocument(.object(pairs), file: nil)
+                } catch let error as ConfigurationError {
+                    throw ConfigChangeError.invalid(error.problems)
+                }
+                try await controller.replaceAPIConfiguration(
+                    upstreams: set.upstreams.map(\.definition), routes: set.routes.map(\.definition),
+                    ifMatch: try ifMatch(request))
+                let table = await controller.table
+                return json(RouteController.document(of: table), etag: table.version)
+            }
+        }
+
+        v1.get("routes") { _, _ in
+            let table = await controller.table
+            return json(["routes": .array(table.routes.map(\.definition.configValue))], etag: table.version)
+        }
+        v1.post("routes") { request, _ in
+            await respond {
+                let route = try decodeRoute(try await decodeBody(request), name: nil)
+                try await controller.addRoute(route)
+                return json(route.configValue, status: .created, etag: await controller.table.version)
+            }
+        }
+        v1.get("routes/:name") { _, context in
+            await respond {
+                let name = try context.parameters.require("name")
+                guard let route = await controller.table.route(named: name) else {
+                    throw ConfigChangeError.notFound("no route \"\(name)\"")
+                }
+                return json(route.definition.configValue)
+            }
+        }
+        v1.put("routes/:name") { request, context in
+            await respond {
+                let route = try decodeRoute(try await decodeBody(request), name: try context.parameters.require("name"))
+                try await controller.replaceRoute(route)
+                return json(route.configValue, etag: await controller.table.version)
+            }
+        }
+        v1.delete("routes/:name") { _, context in
+            await respond {
+                try await controller.deleteRoute(named: try context.parameters.require("name"))
+                let version = await controller.table.version
+                return json(["version": .integer(Int(version))], etag: version)
+            }
+        }
+
+        v1.get("upstreams") { _, _ in
+            let table = await controller.table
+            return json(
+                ["upstreams": .array(table.upstreamOrder.compactMap { table.upstreams[$0]?.definition.configValue })],
+                etag: table.version)
+        }
+        v1.post("upstreams") { request, _ in
+            await respond {
+                let upstream = try decodeUpstream(try await decodeBody(request), name: nil)
+                try await controller.addUpstream(upstream)
+                return json(upstream.configValue, status: .created, etag: await controller.table.version)
+            }
+        }
+        v1.get("upstreams/:name") { _, context in
+            await respond {
+                let name = try context.parameters.require("name")
+                guard let upstream = await controller.table.upstreams[name] else {
+                    throw ConfigChangeError.notFound("no upstream \"\(name)\"")
+                }
+                return json(upstream.definition.configValue)
+            }
+        }
+        v1.put("upstreams/:name") { request, context in
+            await respond {
+                let upstream = try decodeUpstream(try await decodeBody(request), name: try context.parameters.require("name"))
+                try await controller.replaceUpstream(upstream)
+                return json(upstream.configValue, etag: await controller.table.version)
+            }
+        }
+        v1.delete("upstreams/:name") { _, context in
+            await respond {
+                try await controller.deleteUpstream(named: try context.parameters.require("name"))
+                let version = await controller.table.version
+                return json(["version": .integer(Int(version))], etag: version)
+            }
+        }
+
+        v1.get("status") { _, _ in
+            let table = await controller.table
+            let lastError = await controller.lastError
+            let draining = await controller.drainingRoutes()
+            let formatter = ISO8601DateFormatter()
+            return json([
+                "version": .integer(Int(table.version)),
+                "routes": .integer(table.routes.count),
+                "upstreams": .integer(table.upstreams.count),
+                "lastError": lastError.map(ConfigValue.string) ?? .null,
+                "draining": .array(
+                    draining.map {
+                        [
+                            "route": .string($0.route.name), "inFlight": .integer($0.route.inFlightRequests),
+                            "deadline": .string(formatter.string(from: $0.deadline)),
+                        ]
+                    }),
+            ])
+        }
+        return router
+    }
+
+    // MARK: Bodies and answers
+
+    /// Runs `body`, answering a refused change with its JSON error.
+    static func respond(_ body: () async throws -> Response) async -> Response {
+        do {
+            return try await body()
+        } catch let error as ConfigChangeError {
+            return errorResponse(error)
+        } catch {
+            return errorResponse(.malformed("\(error)"))
+        }
+    }
+
+    static func errorResponse(_ error: ConfigChangeError) -> Response {
+        let details: [ConfigValue] = error.problems.map { problem in
+            ["field": .string(problem.path), "message": .string(problem.message)]
+        }
+        return json(
+            ["error": .string(error.errorCode), "message": .string(error.message), "details": .array(details)],
+            status: HTTPResponse.Status(code: error.status))
+    }
+
+    static func json(_ value: ConfigValue, status: HTTPResponse.Status = .ok, etag: UInt64? = nil) -> Response {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let data = (try? encoder.encode(value)) ?? Data("{}".utf8)
+        var headers: HTTPFields = [.contentType: "application/json"]
+        if let etag { headers[.eTag] = "\"\(etag)\"" }
+        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    static func decodeBody(_ request: Request) async throws -> ConfigValue {
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.body.collect(upTo: maxBodyBytes)
+        } catch {
+            throw ConfigChangeError.malformed("the body is larger than \(maxBodyBytes) bytes")
+        }
+        do {
+            return try JSONDecoder().decode(ConfigValue.self, from: Data(buffer.readableBytesView))
+        } catch {
+            throw ConfigChangeError.malformed("the body is not valid JSON")
+        }
+    }
+
+    /// A route body; for `PUT /v1/routes/{name}` the name may be left out, and must match.
+    static func decodeRoute(_ value: ConfigValue, name: String?) throws -> RouteDefinition {
+        let value = try named(value, name: name)
+        do {
+            return try RouteFileDecoder.decodeRoute(value)
+        } catch {
+            throw ConfigChangeError.invalid(error.problems)
+        }
+    }
+
+    static func decodeUpstream(_ value: ConfigValue, name: String?) throws -> UpstreamDefinition {
+        let value = try named(value, name: name)
+        do {
+            return try RouteFileDecoder.decodeUpstream(value)
+        } catch {
+            throw ConfigChangeError.invalid(error.problems)
+        }
+    }
+
+    private static func named(_ value: ConfigValue, name: String?) throws -> ConfigValue {
+        guard case .object(var pairs) = value else { throw ConfigChangeError.malformed("expected a JSON object") }
+        guard let name else { return value }
+        if let given = value["name"] {
+            guard given == .string(name) else {
+                throw ConfigChangeError.invalid([ConfigProblem(path: "name", message: "must be \"\(name)\", the name in the URL")])
+            }
+        } else {
+            pairs.insert((key: "name", value: .string(name)), at: 0)
+        }
+        return .object(pairs)
+    }
+
+    /// `If-Match: "<version>"`; `*` or no header matches any version.
+    static func ifMatch(_ request: Request) throws -> UInt64? {
+        guard let header = request.headers[.ifMatch]?.trimmingCharacters(in: .whitespaces), header != "*" else {
+            return nil
+        }
+        var text = Substring(header)
+        if text.hasPrefix("W/") { text = text.dropFirst(2) }
+        text = text.drop { $0 == "\"" }
+        while text.hasSuffix("\"") { text = text.dropLast() }
+        // An If-Match that names no version of ours can never match the active one.
+        return UInt64(text) ?? UInt64.max
+    }
+}
+
+/// Requires `Authorization: Bearer <token>` (401 otherwise), compared in constant time.
+struct BearerTokenMiddleware<Context: RequestContext>: RouterMiddleware {
+    let token: String
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
+        let header = request.headers[.authorization] ?? ""
+        let prefix = "Bearer "
+        guard header.count > prefix.count, header.lowercased().hasPrefix("bearer "),
+            AdminToken.constantTimeEquals(String(header.dropFirst(prefix.count)), token)
+        else {
+            var response = AdminAPI.json(
+                ["error": "unauthorized", "message": "a valid Authorization: Bearer token is required", "details": []],
+                status: .unauthorized)
+            response.headers[.wwwAuthenticate] = "Bearer"
+            return response
+        }
+        return try await next(request, context)
+    }
+}

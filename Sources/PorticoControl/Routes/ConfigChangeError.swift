@@ -1,0 +1,65 @@
+import PorticoCore
+
+/// Why a configuration change was refused; carries the admin API's status and error code.
+public struct ConfigChangeError: Error, CustomStringConvertible, Sendable {
+    private enum Code: Sendable {
+        case invalid, conflict, notFound, stale, storeUnavailable, malformed
+    }
+
+    private let code: Code
+    /// A sentence for people.
+    public let message: String
+    /// One entry per problem, for `invalid`.
+    public let problems: [ConfigProblem]
+
+    private init(_ code: Code, _ message: String, problems: [ConfigProblem] = []) {
+        self.code = code
+        self.message = message
+        self.problems = problems
+    }
+
+    /// The change is not valid (422); every problem listed.
+    public static func invalid(_ problems: [ConfigProblem]) -> ConfigChangeError {
+        ConfigChangeError(.invalid, "the change is invalid; nothing was applied", problems: problems)
+    }
+    /// The change collides with what exists, e.g. a file-defined name (409).
+    public static func conflict(_ message: String) -> ConfigChangeError { ConfigChangeError(.conflict, message) }
+    /// No such route or upstream (404).
+    public static func notFound(_ message: String) -> ConfigChangeError { ConfigChangeError(.notFound, message) }
+    /// `If-Match` named a version that is no longer active (412).
+    public static func stale(_ message: String) -> ConfigChangeError { ConfigChangeError(.stale, message) }
+    /// The state store could not record the change (503); nothing was applied.
+    public static func storeUnavailable(_ message: String) -> ConfigChangeError {
+        ConfigChangeError(.storeUnavailable, message)
+    }
+    /// The body is not well-formed JSON of the right shape (400).
+    public static func malformed(_ message: String) -> ConfigChangeError { ConfigChangeError(.malformed, message) }
+
+    /// The HTTP status the admin API answers with.
+    public var status: Int {
+        switch code {
+        case .invalid: return 422
+        case .conflict: return 409
+        case .notFound: return 404
+        case .stale: return 412
+        case .storeUnavailable: return 503
+        case .malformed: return 400
+        }
+    }
+
+    /// The JSON `error` code.
+    public var errorCode: String {
+        switch code {
+        case .invalid: return "invalid_config"
+        case .conflict: return "conflict"
+        case .notFound: return "not_found"
+        case .stale: return "version_mismatch"
+        case .storeUnavailable: return "store_unavailable"
+        case .malformed: return "malformed_body"
+        }
+    }
+
+    public var description: String {
+        ([message] + problems.map(\.description)).joined(separator: "\n")
+    }
+}

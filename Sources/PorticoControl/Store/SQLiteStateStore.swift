@@ -1,0 +1,114 @@
+import Foundation
+import Logging
+import PorticoCore
+import SQLiteNIO
+
+/// The embedded store: one SQLite file (`state.sqlite` in the state folder).
+///
+/// Definitions are kept as JSON documents, the same shape `GET /v1/config` shows, so the
+/// decoder that reads route files also reads them back.
+public actor SQLiteStateStore: StateStore {
+    /// How many versions of history are kept.
+    public static let historyLimit = 100
+
+    private let connection: SQLiteConnection
+
+    private init(connection: SQLiteConnection) {
+        self.connection = connection
+    }
+
+    /// Opens (creating if needed) the database file at `path`, with its schema.
+    public static func open(path: String, logger: Logger) async throws -> SQLiteStateStore {
+        let directory = (path as NSString).deletingLastPathComponent
+        if !directory.isEmpty {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        }
+        let connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
+        let store = SQLiteStateStore(connection: connection)
+        try await store.migrate()
+        return store
+    }
+
+    private func migrate() async throws {
+        for statement in [
+            "PRAGMA journal_mode=WAL",
+            """
+            CREATE TABLE IF NOT EXISTS api_definitions (
+                kind TEXT NOT NULL, name TEXT NOT NULL, position INTEGER NOT NULL, document TEXT NOT NULL,
+                PRIMARY KEY (kind, name))
+            """,
+            """
+            CREATE TABLE IF NOT EXISTS config_history (
+                version INTEGER PRIMARY KEY, created_at TEXT NOT NULL, snapshot TEXT NOT NULL)
+            """,
+        ] {
+            _ = try await connection.query(statement)
+        }
+    }
+
+    public func load() async throws -> StoredConfiguration {
+        var configuration = StoredConfiguration()
+        let version = try await connection.query("SELECT MAX(version) AS version FROM config_history")
+        configuration.version = UInt64(version.first?.column("version")?.integer ?? 0)
+        let rows = try await connection.query("SELECT kind, name, document FROM api_definitions ORDER BY position")
+        for row in rows {
+            guard let kind = row.column("kind")?.string, let text = row.column("document")?.string else { continue }
+            let value = try JSONDecoder().decode(ConfigValue.self, from: Data(text.utf8))
+            do {
+                switch kind {
+                case "upstream": configuration.upstreams.append(try RouteFileDecoder.decodeUpstream(value))
+                case "route": configuration.routes.append(try RouteFileDecoder.decodeRoute(value))
+                default: continue
+                }
+            } catch {
+                throw StateStoreError("stored \(kind) \(row.column("name")?.string ?? "?") is invalid: \(error)")
+            }
+        }
+        return configuration
+    }
+
+    public func save(_ configuration: StoredConfiguration, snapshot: ConfigValue) async throws {
+        var statements: [(String, [SQLiteData])] = [("DELETE FROM api_definitions", [])]
+        for (position, upstream) in configuration.upstreams.enumerated() {
+            statements.append(
+                ("INSERT INTO api_definitions (kind, name, position, document) VALUES ('upstream', ?, ?, ?)",
+                 [.text(upstream.name), .integer(position), .text(try Self.json(upstream.configValue))]))
+        }
+        for (position, route) in configuration.routes.enumerated() {
+            statements.append(
+                ("INSERT INTO api_definitions (kind, name, position, document) VALUES ('route', ?, ?, ?)",
+                 [.text(route.name), .integer(position), .text(try Self.json(route.configValue))]))
+        }
+        statements.append(
+            ("INSERT OR REPLACE INTO config_history (version, created_at, snapshot) VALUES (?, ?, ?)",
+             [.integer(Int(configuration.version)), .text(ISO8601DateFormatter().string(from: Date())),
+              .text(try Self.json(snapshot))]))
+        statements.append(
+            ("DELETE FROM config_history WHERE version <= ?", [.integer(Int(configuration.version) - Self.historyLimit)]))
+        _ = try await connection.query("BEGIN IMMEDIATE")
+        do {
+            for (sql, binds) in statements {
+                _ = try await connection.query(sql, binds)
+            }
+            _ = try await connection.query("COMMIT")
+        } catch {
+            _ = try? await connection.query("ROLLBACK")
+            throw error
+        }
+    }
+
+    public func snapshot(version: UInt64) async throws -> ConfigValue? {
+        let rows = try await connection.query(
+            "SELECT snapshot FROM config_history WHERE version = ?", [.integer(Int(version))])
+        guard let text = rows.first?.column("snapshot")?.string else { return nil }
+        return try JSONDecoder().decode(ConfigValue.self, from: Data(text.utf8))
+    }
+
+    public func close() async {
+        try? await connection.close()
+    }
+
+    static func json(_ value: ConfigValue) throws -> String {
+        String(decoding: try JSONEncoder().encode(value), as: UTF8.self)
+    }
+}

@@ -1,0 +1,74 @@
+/// JSON (and any other Codable format) to and from the generic tree, for the admin API.
+extension ConfigValue: Codable {
+    private struct Key: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    public init(from decoder: any Decoder) throws {
+        if let object = try? decoder.container(keyedBy: Key.self) {
+            // Keys sorted: JSON objects carry no order, and a stable one keeps output stable.
+            self = .object(
+                try object.allKeys.sorted { $0.stringValue < $1.stringValue }.map { key in
+                    (key: key.stringValue, value: try object.decode(ConfigValue.self, forKey: key))
+                })
+            return
+        }
+        if var array = try? decoder.unkeyedContainer() {
+            var items: [ConfigValue] = []
+            while !array.isAtEnd {
+                items.append(try array.decode(ConfigValue.self))
+            }
+            self = .array(items)
+            return
+        }
+        let single = try decoder.singleValueContainer()
+        if single.decodeNil() {
+            self = .null
+        } else if let flag = try? single.decode(Bool.self) {
+            self = .bool(flag)
+        } else if let number = try? single.decode(Int.self) {
+            self = .integer(number)
+        } else if let number = try? single.decode(Double.self) {
+            self = .double(number)
+        } else {
+            self = .string(try single.decode(String.self))
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        switch self {
+        case .null:
+            var single = encoder.singleValueContainer()
+            try single.encodeNil()
+        case .bool(let flag):
+            var single = encoder.singleValueContainer()
+            try single.encode(flag)
+        case .integer(let number):
+            var single = encoder.singleValueContainer()
+            try single.encode(number)
+        case .double(let number):
+            var single = encoder.singleValueContainer()
+            try single.encode(number)
+        case .string(let text):
+            var single = encoder.singleValueContainer()
+            try single.encode(text)
+        case .array(let items):
+            var array = encoder.unkeyedContainer()
+            for item in items { try array.encode(item) }
+        case .object(let pairs):
+            var object = encoder.container(keyedBy: Key.self)
+            for (key, value) in pairs { try object.encode(value, forKey: Key(stringValue: key)) }
+        }
+    }
+}
+
+extension ConfigValue {
+    /// The value of a key of an object; `nil` for other kinds or a missing key.
+    public subscript(key: String) -> ConfigValue? {
+        guard case .object(let pairs) = self else { return nil }
+        return pairs.first { $0.key == key }?.value
+    }
+}

@@ -1,0 +1,61 @@
+/// Definitions written back as documents: what `GET /v1/config` shows and the state store
+/// keeps. ``RouteFileDecoder`` reads each of them back to an equal definition.
+extension UpstreamDefinition {
+    public var configValue: ConfigValue {
+        var pairs: [(key: String, value: ConfigValue)] = [
+            ("name", .string(name)),
+            ("endpoints", .array(endpoints.map { .string($0.description) })),
+            ("connectTimeout", .string(connectTimeout.configString)),
+        ]
+        if let healthCheck {
+            pairs.append(
+                ("healthCheck", ["path": .string(healthCheck.path), "interval": .string(healthCheck.interval.configString)]))
+        }
+        return .object(pairs)
+    }
+}
+
+extension RouteDefinition {
+    public var configValue: ConfigValue {
+        var pairs: [(key: String, value: ConfigValue)] = [("name", .string(name))]
+        if !hosts.isEmpty {
+            pairs.append(("hosts", .array(hosts.map { .string($0.description) })))
+        }
+        var matchPairs: [(key: String, value: ConfigValue)] = []
+        switch match.path {
+        case .prefix(let prefix): matchPairs.append(("path", ["prefix": .string(prefix)]))
+        case .exact(let exact): matchPairs.append(("path", ["exact": .string(exact)]))
+        case .regex(let regex): matchPairs.append(("path", ["regex": .string(regex)]))
+        }
+        if let methods = match.methods {
+            matchPairs.append(("methods", .array(methods.map { .string($0) })))
+        }
+        if !match.headers.isEmpty {
+            matchPairs.append(("headers", .object(match.headers.map { (key: $0.name, value: .string($0.value)) })))
+        }
+        pairs.append(("match", .object(matchPairs)))
+        switch action {
+        case .upstream(let upstream): pairs.append(("upstream", .string(upstream)))
+        case .respond(let response):
+            pairs.append(("respond", ["status": .integer(response.status), "body": .string(response.body)]))
+        }
+        if let rewritePrefix {
+            pairs.append(("rewrite", ["prefix": .string(rewritePrefix)]))
+        }
+        pairs.append(("timeout", .string(timeout.configString)))
+        pairs.append(("httpsRedirect", .bool(httpsRedirect)))
+        pairs.append(("compression", .bool(compression)))
+        if let cors {
+            var corsPairs: [(key: String, value: ConfigValue)] = [
+                ("allowOrigins", .array(cors.allowOrigins.map { .string($0) })),
+                ("allowMethods", .array(cors.allowMethods.map { .string($0) })),
+                ("allowHeaders", .array(cors.allowHeaders.map { .string($0) })),
+                ("exposeHeaders", .array(cors.exposeHeaders.map { .string($0) })),
+                ("allowCredentials", .bool(cors.allowCredentials)),
+            ]
+            if let maxAge = cors.maxAge { corsPairs.append(("maxAge", .integer(maxAge))) }
+            pairs.append(("cors", .object(corsPairs)))
+        }
+        return .object(pairs)
+    }
+}

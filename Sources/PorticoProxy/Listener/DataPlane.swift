@@ -1,0 +1,59 @@
+import Logging
+import NIOCore
+import PorticoCore
+
+/// The data plane shared by every listener: the active route table, the per-event-loop
+/// upstream pools and downstream connections, and the settings they run with.
+///
+/// The control plane publishes snapshots through ``publish(_:drainTimeout:)``; requests
+/// read the active one once, at their head.
+public final class DataPlane: Sendable {
+    /// The active route table.
+    public let routeTables: RouteTableStore
+    let environment: ProxyEnvironment
+    let states: EventLoopStates
+
+    public init(initialTable: RouteTable, configuration: ProxyConfiguration = .init(), logger: Logger) {
+        routeTables = RouteTableStore(initialTable)
+        var poolConfiguration = UpstreamConnectionPool.Configuration()
+        poolConfiguration.maxIdlePerEndpoint = configuration.maxIdleUpstreamConnectionsPerEndpoint
+        states = EventLoopStates(poolConfiguration: poolConfiguration)
+        var accessLogger = logger
+        accessLogger[metadataKey: "log"] = "access"
+        environment = ProxyEnvironment(
+            configuration: configuration, routeTables: routeTables, logger: logger, accessLogger: accessLogger,
+            requestIDs: RequestIDGenerator())
+    }
+
+    /// Swaps in `table` and drains what it retires: requests running on routes it removes or
+    /// changes keep their old definition until `drainTimeout`, then are ended and their
+    /// connections closed. New requests use `table` at once.
+    ///
+    /// - Returns: The retired routes with their drain deadline, for status reporting.
+    @discardableResult
+    public func publish(_ table: RouteTable, drainTimeout: Duration) async -> (retired: [CompiledRoute], deadline: NIODeadline) {
+        let previous = routeTables.publish(table)
+        let retired = previous.routesRetired(by: table)
+        let deadline = NIODeadline.now() + .milliseconds(drainTimeout.wholeMilliseconds)
+        let retiredIDs = Set(retired.map(ObjectIdentifier.init))
+        let endpoints = table.endpoints
+        await states.forEach { state in
+            state.apply(retired: retiredIDs, deadline: deadline, endpoints: endpoints)
+        }
+        return (retired, deadline)
+    }
+
+    /// Open downstream connections across all event loops.
+    public func openConnections() async -> Int {
+        await states.map { $0.connectionCount }.reduce(0, +)
+    }
+
+    /// Requests being served across all event loops.
+    public func activeRequests() async -> Int {
+        await states.map { $0.activeExchangeCount }.reduce(0, +)
+    }
+
+    func state(for eventLoop: EventLoop) -> EventLoopState {
+        states.state(for: eventLoop, endpoints: self.routeTables.current.endpoints)
+    }
+}

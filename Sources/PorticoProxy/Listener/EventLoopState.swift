@@ -1,0 +1,93 @@
+import NIOCore
+import PorticoCore
+import Synchronization
+
+/// What one event loop of the data plane owns: its upstream pool and the downstream
+/// connections it serves. Only that loop touches it, so it needs no lock.
+final class EventLoopState {
+    let eventLoop: EventLoop
+    let pool: UpstreamConnectionPool
+    /// Open downstream connections, so that retired routes can be drained on them.
+    private var connections: [ObjectIdentifier: HTTPProxyHandler] = [:]
+
+    init(eventLoop: EventLoop, pool: UpstreamConnectionPool) {
+        self.eventLoop = eventLoop
+        self.pool = pool
+    }
+
+    func register(_ handler: HTTPProxyHandler) {
+        connections[ObjectIdentifier(handler)] = handler
+    }
+
+    func deregister(_ handler: HTTPProxyHandler) {
+        connections[ObjectIdentifier(handler)] = nil
+    }
+
+    /// Open downstream connections on this loop.
+    var connectionCount: Int { connections.count }
+
+    /// Requests being served on this loop now.
+    var activeExchangeCount: Int { connections.values.reduce(0) { $0 + ($1.hasActiveExchange ? 1 : 0) } }
+
+    /// A new snapshot was published: requests on `retired` routes get `deadline`, and idle
+    /// upstream connections to endpoints no longer referenced are closed.
+    func apply(retired: Set<ObjectIdentifier>, deadline: NIODeadline, endpoints: Set<Endpoint>) {
+        pool.referencedEndpoints = endpoints
+        if !retired.isEmpty {
+            for connection in connections.values {
+                connection.drain(retired: retired, deadline: deadline)
+            }
+        }
+    }
+}
+
+/// The ``EventLoopState`` of every event loop that has served a connection.
+final class EventLoopStates: Sendable {
+    private let poolConfiguration: UpstreamConnectionPool.Configuration
+    private let states = Mutex<[ObjectIdentifier: NIOLoopBound<EventLoopState>]>([:])
+
+    init(poolConfiguration: UpstreamConnectionPool.Configuration) {
+        self.poolConfiguration = poolConfiguration
+    }
+
+    /// The state of `eventLoop`, made on first use; must be called on that loop. Looked up
+    /// once per downstream connection, never per request.
+    func state(for eventLoop: EventLoop, endpoints: @autoclosure () -> Set<Endpoint>) -> EventLoopState {
+        eventLoop.preconditionInEventLoop()
+        let key = ObjectIdentifier(eventLoop)
+        let configuration = poolConfiguration
+        let bound: NIOLoopBound<EventLoopState> = states.withLock { states in
+            if let existing = states[key] { return existing }
+            let pool = UpstreamConnectionPool(eventLoop: eventLoop, configuration: configuration)
+            pool.referencedEndpoints = endpoints()
+            let created = NIOLoopBound(EventLoopState(eventLoop: eventLoop, pool: pool), eventLoop: eventLoop)
+            states[key] = created
+            return created
+        }
+        return bound.value
+    }
+
+    /// Runs `body` on every loop with its state; completes when all have run.
+    func forEach(_ body: @escaping @Sendable (EventLoopState) -> Void) async {
+        let all = states.withLock { Array($0.values) }
+        await withTaskGroup(of: Void.self) { group in
+            for bound in all {
+                group.addTask {
+                    try? await bound._eventLoop.submit { body(bound.value) }.get()
+                }
+            }
+        }
+    }
+
+    /// Runs `body` on every loop and collects its results.
+    func map<T: Sendable>(_ body: @escaping @Sendable (EventLoopState) -> T) async -> [T] {
+        let all = states.withLock { Array($0.values) }
+        var results: [T] = []
+        for bound in all {
+            if let value = try? await bound._eventLoop.submit({ body(bound.value) }).get() {
+                results.append(value)
+            }
+        }
+        return results
+    }
+}

@@ -1,0 +1,163 @@
+import Foundation
+import PorticoTestSupport
+import Testing
+
+/// Routes with one file-defined route and upstream, for API tests.
+func fileRoutes(upstreamPort: Int) -> String {
+    """
+    upstreams: [{ name: app, endpoints: ["127.0.0.1:\(upstreamPort)"] }]
+    routes:
+      - name: from-file
+        match: { path: { prefix: /file } }
+        upstream: app
+    """
+}
+
+func apiRoute(_ name: String, prefix: String, upstream: String = "app") -> String {
+    #"{"name": "\#(name)", "match": {"path": {"prefix": "\#(prefix)"}}, "upstream": "\#(upstream)"}"#
+}
+
+@Suite struct AdminAPITests {
+    @Test func healthIsOpenAndV1NeedsTheToken() async throws {
+        let upstream = try await TestUpstream.start()
+        let gateway = try await ServingGateway.start(routes: fileRoutes(upstreamPort: upstream.port))
+        let admin = AdminClient(port: gateway.adminPort)
+        let open = AdminClient(port: gateway.adminPort, token: nil)
+        #expect(try await open.send(.GET, "/health/live").status == 200)
+        #expect(try await open.send(.GET, "/health/ready").status == 200)
+        let missing = try await open.send(.GET, "/v1/status")
+        #expect(missing.status == 401)
+        #expect(missing.json["error"] as? String == "unauthorized")
+        #expect(try await AdminClient(port: gateway.adminPort, token: "wrong").send(.GET, "/v1/status").status == 401)
+        let status = try await admin.send(.GET, "/v1/status")
+        #expect(status.status == 200)
+        #expect(status.json["routes"] as? Int == 1)
+        #expect(status.json["upstreams"] as? Int == 1)
+        #expect(status.json["draining"] as? [Any] != nil)
+        #expect(status.json.keys.contains("lastError"))
+        await gateway.stop()
+        await upstream.stop()
+    }
+
+    @Test func generatesAPrivateTokenFileWhenNoTokenIsGiven() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        try folder.write("routes/a.yaml", "")
+        let process = try PorticoProcess.start(
+            ["--http-addr", "127.0.0.1:\(try await closedLoopbackPort())", "--admin-addr", "127.0.0.1:\(try await closedLoopbackPort())"],
+            environment: ["PORTICO_LOG_LEVEL": "info"], directory: folder.url)
+        try await process.waitForLog("admin listening")
+        let path = folder.url.appendingPathComponent(".portico/admin.token").path
+        let token = try String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let mode = try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+        #expect(token.count >= 32)
+        #expect(process.log.contains("admin.token"))
+        #expect(!process.log.contains(token))
+        await process.stop()
+    }
+
+    @Test func routesAddedThroughTheAPIServeTrafficAndRefuseBadChanges() async throws {
+        let upstream = try await TestUpstream.start()
+        let gateway = try await ServingGateway.start(routes: fileRoutes(upstreamPort: upstream.port))
+        let admin = AdminClient(port: gateway.adminPort)
+        #expect(try await gateway.client.send(.GET, "/api/x").status == 404)
+
+        let created = try await admin.send(.POST, "/v1/routes", json: apiRoute("api", prefix: "/api"))
+        #expect(created.status == 201)
+        let version = try #require(created.headers["etag"].first)
+        let proxied = try await gateway.client.send(.GET, "/api/x")
+        #expect(proxied.status == 200)
+        #expect(proxied.body.hasPrefix("GET /api/x"))
+        #expect(try await admin.send(.GET, "/v1/routes/api").json["upstream"] as? String == "app")
+        #expect(try await admin.send(.POST, "/v1/routes", json: apiRoute("api", prefix: "/other")).status == 409)
+
+        // NACK: an invalid change is refused whole; version and traffic stay.
+        let invalid = try await admin.send(
+            .POST, "/v1/routes",
+            json: #"{"name": "bad", "match": {"path": {"prefix": "/b", "exact": "/c"}}, "upstream": "nowhere"}"#)
+        #expect(invalid.status == 422)
+        let details = invalid.json["details"] as? [[String: Any]] ?? []
+        #expect(details.contains { $0["field"] as? String == "match.path" })
+        let unknown = try await admin.send(.POST, "/v1/routes", json: apiRoute("bad", prefix: "/b", upstream: "nowhere"))
+        #expect(unknown.status == 422)
+        #expect(try await admin.send(.POST, "/v1/routes", json: "{not json").status == 400)
+        let config = try await admin.send(.GET, "/v1/config")
+        #expect(config.headers["etag"].first == version)
+        #expect(try await gateway.client.send(.GET, "/api/x").status == 200)
+
+        let replaced = try await admin.send(
+            .PUT, "/v1/routes/api", json: #"{"match": {"path": {"prefix": "/api"}}, "respond": {"status": 202, "body": "moved"}}"#)
+        #expect(replaced.status == 200)
+        #expect(try await gateway.client.send(.GET, "/api/x").status == 202)
+        #expect(try await admin.send(.PUT, "/v1/routes/missing", json: apiRoute("missing", prefix: "/m")).status == 404)
+
+        #expect(try await admin.send(.DELETE, "/v1/routes/api").status == 200)
+        #expect(try await gateway.client.send(.GET, "/api/x").status == 404)
+        #expect(try await admin.send(.DELETE, "/v1/routes/api").status == 404)
+        await gateway.stop()
+        await upstream.stop()
+    }
+
+    @Test func fileDefinedDefinitionsAreReadOnly() async throws {
+        let upstream = try await TestUpstream.start()
+        let gateway = try await ServingGateway.start(routes: fileRoutes(upstreamPort: upstream.port))
+        let admin = AdminClient(port: gateway.adminPort)
+        let put = try await admin.send(.PUT, "/v1/routes/from-file", json: apiRoute("from-file", prefix: "/x"))
+        #expect(put.status == 409)
+        #expect((put.json["message"] as? String)?.contains("routes/app.yaml") == true)
+        #expect(try await admin.send(.DELETE, "/v1/routes/from-file").status == 409)
+        #expect(try await admin.send(.DELETE, "/v1/upstreams/app").status == 409)
+        let config = #"{"upstreams": [], "routes": [\#(apiRoute("from-file", prefix: "/y"))]}"#
+        #expect(try await admin.send(.PUT, "/v1/config", json: config).status == 409)
+        await gateway.stop()
+        await upstream.stop()
+    }
+
+    @Test func stateOfTheWorldConfigWithIfMatch() async throws {
+        let upstream = try await TestUpstream.start()
+        let gateway = try await ServingGateway.start(routes: fileRoutes(upstreamPort: upstream.port))
+        let admin = AdminClient(port: gateway.adminPort)
+        let current = try await admin.send(.GET, "/v1/config")
+        let etag = try #require(current.headers["etag"].first)
+        let body = #"""
+            {"upstreams": [{"name": "second", "endpoints": ["127.0.0.1:\#(upstream.port)"]}],
+             "routes": [\#(apiRoute("one", prefix: "/one", upstream: "second")), \#(apiRoute("two", prefix: "/two"))]}
+            """#
+        #expect(try await admin.send(.PUT, "/v1/config", json: body, headers: [("if-match", "\"999\"")]).status == 412)
+        let accepted = try await admin.send(.PUT, "/v1/config", json: body, headers: [("if-match", etag)])
+        #expect(accepted.status == 200)
+        #expect(accepted.headers["etag"].first != etag)
+        #expect((accepted.json["routes"] as? [Any])?.count == 3)
+        #expect(try await gateway.client.send(.GET, "/one").status == 200)
+        // The old ETag is stale now.
+        #expect(try await admin.send(.PUT, "/v1/config", json: body, headers: [("if-match", etag)]).status == 412)
+        // An older version stays readable from the history.
+        let versionNumber = etag.trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+        let old = try await admin.send(.GET, "/v1/config?version=\(versionNumber)")
+        #expect(old.status == 200)
+        #expect((old.json["routes"] as? [Any])?.count == 1)
+        // Upstream in use cannot go.
+        #expect(try await admin.send(.DELETE, "/v1/upstreams/second").status == 409)
+        await gateway.stop()
+        await upstream.stop()
+    }
+
+    @Test func apiChangesSurviveARestart() async throws {
+        let upstream = try await TestUpstream.start()
+        let first = try await ServingGateway.start(routes: fileRoutes(upstreamPort: upstream.port))
+        let admin = AdminClient(port: first.adminPort)
+        #expect(try await admin.send(.POST, "/v1/upstreams", json: #"{"name": "up2", "endpoints": ["127.0.0.1:\#(upstream.port)"]}"#).status == 201)
+        #expect(try await admin.send(.POST, "/v1/routes", json: apiRoute("kept", prefix: "/kept", upstream: "up2")).status == 201)
+        let version = try await admin.send(.GET, "/v1/status").json["version"] as? Int ?? 0
+        await first.process.stop()
+
+        let second = try await ServingGateway.start(in: first.folder)
+        #expect(try await second.client.send(.GET, "/kept/a").status == 200)
+        let status = try await AdminClient(port: second.adminPort).send(.GET, "/v1/status")
+        #expect(status.json["routes"] as? Int == 2)
+        #expect((status.json["version"] as? Int ?? 0) > version)
+        await second.stop()
+        await upstream.stop()
+    }
+}
