@@ -81,6 +81,6 @@ let package = Package(
             ]
         ),
         .testTarget(name: "PorticoControlTests", dependencies: ["PorticoControl", "PorticoTestSupport"]),
-        .testTarget(name: "PorticoIntegrationTests", dependencies: ["PorticoTestSupport"]),
+        .testTarget(name: "PorticoIntegrationTests", dependencies: ["PorticoTestSupport", "PorticoControl"]),
     ]
 )

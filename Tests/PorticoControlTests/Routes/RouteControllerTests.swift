@@ -1,0 +1,119 @@
+import Logging
+import PorticoControl
+import PorticoCore
+import PorticoProxy
+import Synchronization
+import Testing
+
+/// A store kept in memory, which can be told to fail.
+actor MemoryStore: StateStore {
+    var saved: [StoredConfiguration] = []
+    var failing = false
+
+    func setFailing(_ value: Bool) { failing = value }
+
+    func load() async throws -> StoredConfiguration { saved.last ?? StoredConfiguration() }
+
+    func save(_ configuration: StoredConfiguration, snapshot: ConfigValue) async throws {
+        if failing { throw StateStoreError("disk full") }
+        saved.append(configuration)
+    }
+
+    func snapshot(version: UInt64) async throws -> ConfigValue? { nil }
+    func close() async {}
+}
+
+private func makeController(store: MemoryStore, files: RouteSet = RouteSet()) throws -> (RouteController, DataPlane) {
+    let stored = StoredConfiguration()
+    let table = try RouteController.initialTable(files: files, stored: stored)
+    let dataPlane = DataPlane(initialTable: table, logger: Logger(label: "test"))
+    let controller = RouteController(
+        dataPlane: dataPlane, store: store, files: files, stored: stored, drainTimeout: .seconds(1),
+        logger: Logger(label: "test"))
+    return (controller, dataPlane)
+}
+
+private let respondRoute = RouteDefinition(name: "r", action: .respond(StaticResponse(status: 200)))
+
+@Suite struct RouteControllerTests {
+    @Test func everyAcceptedChangeGetsTheNextVersion() async throws {
+        let store = MemoryStore()
+        let (controller, dataPlane) = try makeController(store: store)
+        #expect(dataPlane.routeTables.current.version == 1)
+        try await controller.addRoute(respondRoute)
+        #expect(dataPlane.routeTables.current.version == 2)
+        try await controller.deleteRoute(named: "r")
+        #expect(dataPlane.routeTables.current.version == 3)
+        #expect(await store.saved.map(\.version) == [2, 3])
+    }
+
+    @Test func aStoreFailureLeavesTheActiveTableAnd503() async throws {
+        let store = MemoryStore()
+        let (controller, dataPlane) = try makeController(store: store)
+        await store.setFailing(true)
+        let error = await #expect(throws: ConfigChangeError.self) { try await controller.addRoute(respondRoute) }
+        #expect(error?.status == 503)
+        #expect(dataPlane.routeTables.current.version == 1)
+        #expect(dataPlane.routeTables.current.routes.isEmpty)
+    }
+
+    @Test func anInvalidChangeIs422WithEveryProblem() async throws {
+        let (controller, dataPlane) = try makeController(store: MemoryStore())
+        let error = await #expect(throws: ConfigChangeError.self) {
+            try await controller.replaceAPIConfiguration(
+                upstreams: [],
+                routes: [
+                    RouteDefinition(name: "a", action: .upstream("missing")),
+                    RouteDefinition(name: "b", action: .upstream("gone")),
+                ], ifMatch: nil)
+        }
+        #expect(error?.status == 422)
+        #expect(error?.problems.count == 2)
+        #expect(dataPlane.routeTables.current.version == 1)
+    }
+
+    @Test func aBrokenFolderReadingSetsLastErrorAndKeepsTheTable() async throws {
+        let (controller, dataPlane) = try makeController(store: MemoryStore())
+        let broken = ConfigurationError(problems: [ConfigProblem(file: "routes/a.yaml", path: "routes[0].name", message: "required")])
+        #expect(await controller.applyFiles(.failure(broken)) == false)
+        #expect(await controller.lastError == "routes/a.yaml: routes[0].name: required")
+        #expect(dataPlane.routeTables.current.version == 1)
+        let fixed = RouteSet(routes: [(respondRoute, .file("routes/a.yaml"))])
+        #expect(await controller.applyFiles(.success(fixed)))
+        #expect(await controller.lastError == nil)
+        #expect(dataPlane.routeTables.current.version == 2)
+        // The same reading again is no change.
+        #expect(await controller.applyFiles(.success(fixed)))
+        #expect(dataPlane.routeTables.current.version == 2)
+    }
+
+    @Test func staleIfMatchIs412() async throws {
+        let (controller, _) = try makeController(store: MemoryStore())
+        let error = await #expect(throws: ConfigChangeError.self) {
+            try await controller.replaceAPIConfiguration(upstreams: [], routes: [], ifMatch: 7)
+        }
+        #expect(error?.status == 412)
+        try await controller.replaceAPIConfiguration(upstreams: [], routes: [respondRoute], ifMatch: 1)
+    }
+}
+
+@Suite struct RouteRetirementTests {
+    @Test func onlyRemovedOrChangedRoutesRetire() throws {
+        func table(_ routes: [RouteDefinition], upstreamPort: Int = 1) throws -> RouteTable {
+            try RouteTable.build(
+                version: 1,
+                from: RouteSet(
+                    upstreams: [(UpstreamDefinition(name: "u", endpoints: [Endpoint(host: "127.0.0.1", port: upstreamPort)]), .api)],
+                    routes: routes.map { ($0, .api) }))
+        }
+        let same = RouteDefinition(name: "same", action: .respond(StaticResponse(status: 200)))
+        let proxy = RouteDefinition(name: "proxy", action: .upstream("u"))
+        let old = try table([same, proxy, RouteDefinition(name: "gone", action: .respond(StaticResponse(status: 200)))])
+        var changed = same
+        changed.timeout = .seconds(5)
+        #expect(old.routesRetired(by: try table([same, proxy])).map(\.name) == ["gone"])
+        #expect(Set(old.routesRetired(by: try table([changed, proxy])).map(\.name)) == ["same", "gone"])
+        // A changed upstream retires the routes that use it.
+        #expect(Set(old.routesRetired(by: try table([same, proxy], upstreamPort: 2)).map(\.name)) == ["proxy", "gone"])
+    }
+}
