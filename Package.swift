@@ -58,6 +58,12 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
+        // Route table costs (bench/route-table.sh runs it in release).
+        .executableTarget(
+            name: "route-table-benchmark",
+            dependencies: ["PorticoCore", "PorticoProxy", .product(name: "Logging", package: "swift-log")],
+            path: "bench/RouteTableBenchmark"
+        ),
         // Loopback upstreams and raw-socket clients shared by the tests.
         .target(
             name: "PorticoTestSupport",

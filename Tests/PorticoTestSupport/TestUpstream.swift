@@ -19,16 +19,21 @@ public final class TestUpstream: Sendable {
     private let serverChannel: Channel
     private let connectionCount: Counter
     private let requestCount: Counter
+    private let openCount: Counter
     private let task: Task<Void, Never>
 
     /// Connections accepted so far.
     public var connectionsAccepted: Int { connectionCount.value.load(ordering: .relaxed) }
     /// Requests received so far.
     public var requestsReceived: Int { requestCount.value.load(ordering: .relaxed) }
+    /// Connections open now.
+    public var openConnections: Int { openCount.value.load(ordering: .relaxed) }
 
     private init(
-        port: Int, serverChannel: Channel, connectionCount: Counter, requestCount: Counter, task: Task<Void, Never>
+        port: Int, serverChannel: Channel, connectionCount: Counter, requestCount: Counter, openCount: Counter,
+        task: Task<Void, Never>
     ) {
+        self.openCount = openCount
         self.port = port
         self.serverChannel = serverChannel
         self.connectionCount = connectionCount
@@ -39,6 +44,7 @@ public final class TestUpstream: Sendable {
     public static func start(group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws -> TestUpstream {
         let connections = Counter()
         let requests = Counter()
+        let open = Counter()
         let server = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .bind(host: "127.0.0.1", port: 0) { channel in
@@ -54,15 +60,17 @@ public final class TestUpstream: Sendable {
                 try await server.executeThenClose { inbound in
                     for try await connection in inbound {
                         connections.increment()
+                        open.increment()
                         group.addTask {
                             try? await serve(connection, requests: requests)
+                            open.decrement()
                         }
                     }
                 }
             }
         }
         return TestUpstream(
-            port: port, serverChannel: server.channel, connectionCount: connections, requestCount: requests,
+            port: port, serverChannel: server.channel, connectionCount: connections, requestCount: requests, openCount: open,
             task: task)
     }
 
@@ -164,4 +172,5 @@ public final class TestUpstream: Sendable {
 final class Counter: Sendable {
     let value = Atomic<Int>(0)
     func increment() { value.wrappingAdd(1, ordering: .relaxed) }
+    func decrement() { value.wrappingSubtract(1, ordering: .relaxed) }
 }

@@ -12,18 +12,24 @@ final class PathTrie: Sendable {
 
     /// Returns the first route, longest prefix first, whose conditions hold.
     func bestMatch(path: String, method: String, header: (String) -> String?) -> CompiledRoute? {
-        // Nodes passed on the way down, root first; at most one per path segment.
-        var visited: [PathTrie] = [self]
-        var node = self
-        for segment in path.utf8.split(separator: UInt8(ascii: "/")) {
-            guard let child = node.children[Substring(segment)] else { break }
-            visited.append(child)
-            node = child
-        }
-        for candidate in visited.reversed() {
-            for route in candidate.routes where route.conditionsHold(method: method, header: header) {
+        bestMatch(below: Substring(path), method: method, header: header)
+    }
+
+    /// Descends one segment of `rest` at a time and tries each node's routes on the way back
+    /// up, so the deepest (longest) prefix is tried first; no allocation per lookup.
+    private func bestMatch(below rest: Substring, method: String, header: (String) -> String?) -> CompiledRoute? {
+        var remaining = rest.utf8[...]
+        while remaining.first == UInt8(ascii: "/") { remaining = remaining.dropFirst() }
+        if !remaining.isEmpty {
+            let end = remaining.firstIndex(of: UInt8(ascii: "/")) ?? remaining.endIndex
+            if let child = children[Substring(remaining[..<end])],
+                let route = child.bestMatch(below: Substring(remaining[end...]), method: method, header: header)
+            {
                 return route
             }
+        }
+        for route in routes where route.conditionsHold(method: method, header: header) {
+            return route
         }
         return nil
     }

@@ -15,13 +15,14 @@ public final class RouteTable: Sendable {
     public let upstreamOrder: [String]
 
     private let exactHosts: [String: RouteGroup]
-    /// Keyed by the suffix with its leading dot (`.veni.ai`).
-    private let wildcardHosts: [String: RouteGroup]
+    /// Keyed by the suffix with its leading dot (`.veni.ai`); Substring keys let a lookup
+    /// probe with a slice of the request host, without allocating.
+    private let wildcardHosts: [Substring: RouteGroup]
     private let anyHost: RouteGroup
 
     private init(
         version: UInt64, routes: [CompiledRoute], upstreams: [String: UpstreamTarget], upstreamOrder: [String],
-        exactHosts: [String: RouteGroup], wildcardHosts: [String: RouteGroup], anyHost: RouteGroup
+        exactHosts: [String: RouteGroup], wildcardHosts: [Substring: RouteGroup], anyHost: RouteGroup
     ) {
         self.version = version
         self.routes = routes
@@ -55,8 +56,7 @@ public final class RouteTable: Sendable {
                 // Longest suffix first: for a.b.veni.ai try .b.veni.ai, then .veni.ai, then .ai.
                 var index = host.utf8.firstIndex(of: UInt8(ascii: "."))
                 while let dot = index {
-                    let suffix = Substring(host.utf8[dot...])
-                    if let group = wildcardHosts[String(suffix)],
+                    if let group = wildcardHosts[Substring(host.utf8[dot...])],
                         let route = group.bestMatch(path: path, method: method, header: header)
                     {
                         return route
@@ -169,7 +169,7 @@ public final class RouteTable: Sendable {
         return RouteTable(
             version: version, routes: routes, upstreams: upstreams, upstreamOrder: upstreamOrder,
             exactHosts: exactHosts.mapValues { $0.freeze() },
-            wildcardHosts: wildcardHosts.mapValues { $0.freeze() },
+            wildcardHosts: Dictionary(uniqueKeysWithValues: wildcardHosts.map { (Substring($0.key), $0.value.freeze()) }),
             anyHost: anyHost.freeze())
     }
 
