@@ -60,77 +60,8 @@ public enum AdminAPI {
             }
         }
 
-        v1.get("routes") { _, _ in
-            let table = await controller.table
-            return json(["routes": .array(table.routes.map(\.definition.configValue))], etag: table.version)
-        }
-        v1.post("routes") { request, _ in
-            await respond {
-                let route = try decodeRoute(try await decodeBody(request), name: nil)
-                try await controller.addRoute(route)
-                return json(route.configValue, status: .created, etag: await controller.table.version)
-            }
-        }
-        v1.get("routes/:name") { _, context in
-            await respond {
-                let name = try context.parameters.require("name")
-                guard let route = await controller.table.route(named: name) else {
-                    throw ConfigChangeError.notFound("no route \"\(name)\"")
-                }
-                return json(route.definition.configValue)
-            }
-        }
-        v1.put("routes/:name") { request, context in
-            await respond {
-                let route = try decodeRoute(try await decodeBody(request), name: try context.parameters.require("name"))
-                try await controller.replaceRoute(route)
-                return json(route.configValue, etag: await controller.table.version)
-            }
-        }
-        v1.delete("routes/:name") { _, context in
-            await respond {
-                try await controller.deleteRoute(named: try context.parameters.require("name"))
-                let version = await controller.table.version
-                return json(["version": .integer(Int(version))], etag: version)
-            }
-        }
-
-        v1.get("upstreams") { _, _ in
-            let table = await controller.table
-            return json(
-                ["upstreams": .array(table.upstreamOrder.compactMap { table.upstreams[$0]?.definition.configValue })],
-                etag: table.version)
-        }
-        v1.post("upstreams") { request, _ in
-            await respond {
-                let upstream = try decodeUpstream(try await decodeBody(request), name: nil)
-                try await controller.addUpstream(upstream)
-                return json(upstream.configValue, status: .created, etag: await controller.table.version)
-            }
-        }
-        v1.get("upstreams/:name") { _, context in
-            await respond {
-                let name = try context.parameters.require("name")
-                guard let upstream = await controller.table.upstreams[name] else {
-                    throw ConfigChangeError.notFound("no upstream \"\(name)\"")
-                }
-                return json(upstream.definition.configValue)
-            }
-        }
-        v1.put("upstreams/:name") { request, context in
-            await respond {
-                let upstream = try decodeUpstream(try await decodeBody(request), name: try context.parameters.require("name"))
-                try await controller.replaceUpstream(upstream)
-                return json(upstream.configValue, etag: await controller.table.version)
-            }
-        }
-        v1.delete("upstreams/:name") { _, context in
-            await respond {
-                try await controller.deleteUpstream(named: try context.parameters.require("name"))
-                let version = await controller.table.version
-                return json(["version": .integer(Int(version))], etag: version)
-            }
-        }
+        addCollection(RouteDefinition.self, to: v1, controller: controller)
+        addCollection(UpstreamDefinition.self, to: v1, controller: controller)
 
         v1.get("status") { _, _ in
             let table = await controller.table
@@ -152,6 +83,48 @@ public enum AdminAPI {
             ])
         }
         return router
+    }
+
+    /// `GET/POST /v1/<collection>` and `GET/PUT/DELETE /v1/<collection>/{name}` for one kind.
+    static func addCollection<Definition: APIManagedDefinition>(
+        _ kind: Definition.Type, to group: RouterGroup<BasicRequestContext>, controller: RouteController
+    ) {
+        let collection = kind.collectionName
+        group.get(RouterPath(collection)) { _, _ in
+            let table = await controller.table
+            return json([collection: .array(kind.all(in: table).map(\.configValue))], etag: table.version)
+        }
+        group.post(RouterPath(collection)) { request, _ in
+            await respond {
+                let definition = try decode(kind, from: try await decodeBody(request), name: nil)
+                try await controller.add(definition)
+                return json(definition.configValue, status: .created, etag: await controller.table.version)
+            }
+        }
+        group.get(RouterPath("\(collection)/:name")) { _, context in
+            await respond {
+                let name = try context.parameters.require("name")
+                guard let definition = kind.all(in: await controller.table).first(where: { $0.name == name }) else {
+                    throw ConfigChangeError.notFound("no \(kind.kindName) \"\(name)\"")
+                }
+                return json(definition.configValue)
+            }
+        }
+        group.put(RouterPath("\(collection)/:name")) { request, context in
+            await respond {
+                let name = try context.parameters.require("name")
+                let definition = try decode(kind, from: try await decodeBody(request), name: name)
+                try await controller.replace(definition)
+                return json(definition.configValue, etag: await controller.table.version)
+            }
+        }
+        group.delete(RouterPath("\(collection)/:name")) { _, context in
+            await respond {
+                try await controller.delete(kind, named: try context.parameters.require("name"))
+                let version = await controller.table.version
+                return json(["version": .integer(Int(version))], etag: version)
+            }
+        }
     }
 
     // MARK: Bodies and answers
@@ -199,20 +172,13 @@ public enum AdminAPI {
         }
     }
 
-    /// A route body; for `PUT /v1/routes/{name}` the name may be left out, and must match.
-    static func decodeRoute(_ value: ConfigValue, name: String?) throws -> RouteDefinition {
+    /// A definition body; for `PUT /v1/<collection>/{name}` the name may be left out, and must match.
+    static func decode<Definition: APIManagedDefinition>(_ kind: Definition.Type, from value: ConfigValue, name: String?)
+        throws -> Definition
+    {
         let value = try named(value, name: name)
         do {
-            return try RouteFileDecoder.decodeRoute(value)
-        } catch {
-            throw ConfigChangeError.invalid(error.problems)
-        }
-    }
-
-    static func decodeUpstream(_ value: ConfigValue, name: String?) throws -> UpstreamDefinition {
-        let value = try named(value, name: name)
-        do {
-            return try RouteFileDecoder.decodeUpstream(value)
+            return try kind.decode(value)
         } catch {
             throw ConfigChangeError.invalid(error.problems)
         }

@@ -85,10 +85,10 @@ public actor RouteController {
             throw .stale("If-Match names version \(ifMatch); the active version is \(table.version)")
         }
         for upstream in upstreams {
-            try refuseFileDefined(upstream: upstream.name)
+            try refuseFileDefined(UpstreamDefinition.self, named: upstream.name)
         }
         for route in routes {
-            try refuseFileDefined(route: route.name)
+            try refuseFileDefined(RouteDefinition.self, named: route.name)
         }
         var next = api
         next.upstreams = upstreams
@@ -96,74 +96,41 @@ public actor RouteController {
         try await applyAPI(next)
     }
 
-    /// `POST /v1/routes`.
-    public func addRoute(_ route: RouteDefinition) async throws(ConfigChangeError) {
-        try refuseFileDefined(route: route.name)
-        guard !api.routes.contains(where: { $0.name == route.name }) else {
-            throw .conflict("route \"\(route.name)\" already exists")
+    /// `POST /v1/routes`, `POST /v1/upstreams`: 409 when the name exists.
+    public func add<Definition: APIManagedDefinition>(_ definition: Definition) async throws(ConfigChangeError) {
+        try refuseFileDefined(Definition.self, named: definition.name)
+        guard !api[keyPath: Definition.apiDefinitions].contains(where: { $0.name == definition.name }) else {
+            throw .conflict("\(Definition.kindName) \"\(definition.name)\" already exists")
         }
         var next = api
-        next.routes.append(route)
+        next[keyPath: Definition.apiDefinitions].append(definition)
         try await applyAPI(next)
     }
 
-    /// `PUT /v1/routes/{name}`.
-    public func replaceRoute(_ route: RouteDefinition) async throws(ConfigChangeError) {
-        try refuseFileDefined(route: route.name)
-        guard let index = api.routes.firstIndex(where: { $0.name == route.name }) else {
-            throw .notFound("no route \"\(route.name)\"")
-        }
+    /// `PUT /v1/routes/{name}`, `PUT /v1/upstreams/{name}`: 404 when the name does not exist.
+    public func replace<Definition: APIManagedDefinition>(_ definition: Definition) async throws(ConfigChangeError) {
+        try refuseFileDefined(Definition.self, named: definition.name)
+        let index = try apiIndex(of: Definition.self, named: definition.name)
         var next = api
-        next.routes[index] = route
+        next[keyPath: Definition.apiDefinitions][index] = definition
         try await applyAPI(next)
     }
 
-    /// `DELETE /v1/routes/{name}`: requests running on it drain.
-    public func deleteRoute(named name: String) async throws(ConfigChangeError) {
-        try refuseFileDefined(route: name)
-        guard let index = api.routes.firstIndex(where: { $0.name == name }) else {
-            throw .notFound("no route \"\(name)\"")
-        }
+    /// `DELETE /v1/routes/{name}` (requests running on it drain), `DELETE /v1/upstreams/{name}`.
+    public func delete<Definition: APIManagedDefinition>(_ kind: Definition.Type, named name: String) async throws(ConfigChangeError) {
+        try refuseFileDefined(kind, named: name)
+        let index = try apiIndex(of: kind, named: name)
+        try kind.checkDeletion(of: name, in: table)
         var next = api
-        next.routes.remove(at: index)
+        next[keyPath: kind.apiDefinitions].remove(at: index)
         try await applyAPI(next)
     }
 
-    /// `POST /v1/upstreams`.
-    public func addUpstream(_ upstream: UpstreamDefinition) async throws(ConfigChangeError) {
-        try refuseFileDefined(upstream: upstream.name)
-        guard !api.upstreams.contains(where: { $0.name == upstream.name }) else {
-            throw .conflict("upstream \"\(upstream.name)\" already exists")
+    private func apiIndex<Definition: APIManagedDefinition>(of kind: Definition.Type, named name: String) throws(ConfigChangeError) -> Int {
+        guard let index = api[keyPath: kind.apiDefinitions].firstIndex(where: { $0.name == name }) else {
+            throw .notFound("no \(kind.kindName) \"\(name)\"")
         }
-        var next = api
-        next.upstreams.append(upstream)
-        try await applyAPI(next)
-    }
-
-    /// `PUT /v1/upstreams/{name}`.
-    public func replaceUpstream(_ upstream: UpstreamDefinition) async throws(ConfigChangeError) {
-        try refuseFileDefined(upstream: upstream.name)
-        guard let index = api.upstreams.firstIndex(where: { $0.name == upstream.name }) else {
-            throw .notFound("no upstream \"\(upstream.name)\"")
-        }
-        var next = api
-        next.upstreams[index] = upstream
-        try await applyAPI(next)
-    }
-
-    /// `DELETE /v1/upstreams/{name}`: refused while a route uses it.
-    public func deleteUpstream(named name: String) async throws(ConfigChangeError) {
-        try refuseFileDefined(upstream: name)
-        guard let index = api.upstreams.firstIndex(where: { $0.name == name }) else {
-            throw .notFound("no upstream \"\(name)\"")
-        }
-        let users = table.routes.filter { $0.definition.action == .upstream(name) }.map(\.name)
-        guard users.isEmpty else {
-            throw .conflict("upstream \"\(name)\" is used by route\(users.count == 1 ? "" : "s") \(users.joined(separator: ", "))")
-        }
-        var next = api
-        next.upstreams.remove(at: index)
-        try await applyAPI(next)
+        return index
     }
 
     // MARK: Status
@@ -247,15 +214,11 @@ public actor RouteController {
         }
     }
 
-    private func refuseFileDefined(route name: String) throws(ConfigChangeError) {
-        if let (_, source) = files.routes.first(where: { $0.definition.name == name }) {
-            throw .conflict("route \"\(name)\" is defined in \(source.displayName) and is read-only through the API")
-        }
-    }
-
-    private func refuseFileDefined(upstream name: String) throws(ConfigChangeError) {
-        if let (_, source) = files.upstreams.first(where: { $0.definition.name == name }) {
-            throw .conflict("upstream \"\(name)\" is defined in \(source.displayName) and is read-only through the API")
+    private func refuseFileDefined<Definition: APIManagedDefinition>(_ kind: Definition.Type, named name: String)
+        throws(ConfigChangeError)
+    {
+        if let source = kind.fileSource(of: name, in: files) {
+            throw .conflict("\(kind.kindName) \"\(name)\" is defined in \(source.displayName) and is read-only through the API")
         }
     }
 

@@ -40,9 +40,9 @@ private let respondRoute = RouteDefinition(name: "r", action: .respond(StaticRes
         let store = MemoryStore()
         let (controller, dataPlane) = try makeController(store: store)
         #expect(dataPlane.routeTables.current.version == 1)
-        try await controller.addRoute(respondRoute)
+        try await controller.add(respondRoute)
         #expect(dataPlane.routeTables.current.version == 2)
-        try await controller.deleteRoute(named: "r")
+        try await controller.delete(RouteDefinition.self, named: "r")
         #expect(dataPlane.routeTables.current.version == 3)
         #expect(await store.saved.map(\.version) == [2, 3])
     }
@@ -51,7 +51,7 @@ private let respondRoute = RouteDefinition(name: "r", action: .respond(StaticRes
         let store = MemoryStore()
         let (controller, dataPlane) = try makeController(store: store)
         await store.setFailing(true)
-        let error = await #expect(throws: ConfigChangeError.self) { try await controller.addRoute(respondRoute) }
+        let error = await #expect(throws: ConfigChangeError.self) { try await controller.add(respondRoute) }
         #expect(error?.status == 503)
         #expect(dataPlane.routeTables.current.version == 1)
         #expect(dataPlane.routeTables.current.routes.isEmpty)
