@@ -37,7 +37,10 @@ public final class HTTPListener: Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
                     try sync.configureHTTPServerPipeline(
-                        withPipeliningAssistance: true,
+                        // HTTPProxyHandler orders pipelined requests itself: NIO's pipeline
+                        // handler stops reading during every response, which costs two
+                        // epoll_ctl calls per request.
+                        withPipeliningAssistance: false,
                         withErrorHandling: false,
                         // Response heads are built from heads llhttp already parsed, and from
                         // the gateway's own constants: no CR, LF or NUL can reach them.

@@ -22,6 +22,10 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate {
     private var readPending = false
     /// Set once the connection is being closed; later input is ignored.
     private var closing = false
+    /// Parts of pipelined requests that arrived while an earlier response was still running.
+    /// Reads stop while any wait, so at most one read's worth is held.
+    private var pendingParts = CircularBuffer<HTTPServerRequestPart>()
+    private var servingPendingParts = false
     /// When the connection last read anything or finished an exchange (idle timeout).
     private var lastActivity = NIODeadline.now()
     private lazy var timer = ConnectionTimer { [unowned self] in self.timerFired() }
@@ -53,14 +57,21 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !closing else { return }
-        switch unwrapInboundIn(data) {
+        let part = unwrapInboundIn(data)
+        if !pendingParts.isEmpty || exchange?.requestComplete == true {
+            // A pipelined request arrived before the current response ended: keep it, and
+            // read no more until it is served (see `read`).
+            pendingParts.append(part)
+            return
+        }
+        process(part, context: context)
+    }
+
+    /// Handles one part of the current request, or the head of the next one.
+    private func process(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
+        switch part {
         case .head(let head):
-            guard exchange == nil else {
-                // HTTPServerPipelineHandler delivers one request at a time; anything else is a bug
-                // in the pipeline, never worth serving.
-                close(context)
-                return
-            }
+            guard exchange == nil else { return }  // unreachable: heads wait in pendingParts
             begin(head, context: context)
         case .body(let buffer):
             guard let exchange else { return }
@@ -97,7 +108,9 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate {
     }
 
     func read(context: ChannelHandlerContext) {
-        if let exchange, holdsDownstreamReads(exchange) {
+        if !pendingParts.isEmpty {
+            readPending = true
+        } else if let exchange, holdsDownstreamReads(exchange) {
             readPending = true
         } else {
             context.read()
@@ -449,14 +462,12 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate {
     /// closing the connection after the write when it cannot be kept alive.
     private func writeEnd(_ trailers: HTTPHeaders?, for exchange: ProxyExchange, context: ChannelHandlerContext) {
         if exchange.keepAlive {
-            // Finish first: writing the end lets HTTPServerPipelineHandler deliver the next
-            // pipelined request at once, re-entrantly, and it must find the handler idle.
-            if exchange.requestComplete { finish(exchange, context: context) }
             context.writeAndFlush(wrapOutboundOut(.end(trailers)), promise: nil)
+            if exchange.requestComplete { finish(exchange, context: context) }
         } else {
             let written = context.writeAndFlush(wrapOutboundOut(.end(trailers)))
-            finish(exchange, context: context, closeConnection: false)
             closing = true
+            finish(exchange, context: context, closeConnection: false)
             written.assumeIsolated().whenComplete { _ in
                 context.close(promise: nil)
             }
@@ -475,7 +486,22 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate {
         logAccess(exchange)
         if closeConnection {
             close(context)
-        } else if readPending, !closing {
+        } else {
+            servePendingParts(context: context)
+        }
+    }
+
+    /// Serves pipelined requests that waited for the previous response, then resumes reading.
+    private func servePendingParts(context: ChannelHandlerContext) {
+        // Serving a part can end an exchange at once (a local answer), which calls back here:
+        // the outer call keeps looping instead of recursing.
+        guard !servingPendingParts else { return }
+        servingPendingParts = true
+        defer { servingPendingParts = false }
+        while !closing, !pendingParts.isEmpty, exchange?.requestComplete != true {
+            process(pendingParts.removeFirst(), context: context)
+        }
+        if pendingParts.isEmpty, readPending, !closing, !(exchange.map(holdsDownstreamReads) ?? false) {
             readPending = false
             context.read()
         }

@@ -44,4 +44,27 @@ import Testing
             #expect(reply.closed)
         }
     }
+
+    @Test func pipelinedRequestsWithBodiesKeepTheirBoundaries() async throws {
+        try await withGateway(routes: standardRoutes) { gateway, _ in
+            let requests =
+                "POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello"
+                + "POST /upload HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
+                + "GET /static HTTP/1.1\r\nHost: a\r\n\r\n"
+                + "GET /last HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
+            let reply = try await RawSocketClient.send(requests, port: gateway.port)
+            var hello = BodyChecksum()
+            hello.update(.init(string: "hello"))
+            var abc = BodyChecksum()
+            abc.update(.init(string: "abc"))
+            let first = try #require(reply.text.range(of: "5 \(String(hello.value, radix: 16))"))
+            let second = try #require(reply.text.range(of: "3 \(String(abc.value, radix: 16))"))
+            let made = try #require(reply.text.range(of: "made here"))
+            let last = try #require(reply.text.range(of: "GET /last"))
+            #expect(first.lowerBound < second.lowerBound)
+            #expect(second.lowerBound < made.lowerBound)
+            #expect(made.lowerBound < last.lowerBound)
+            #expect(reply.closed)
+        }
+    }
 }
