@@ -21,7 +21,7 @@ public enum ProxyHeaderRules {
     }
 
     /// Compares ASCII case-insensitively against a lower-case name.
-    static func equalsIgnoringASCIICase(_ name: String, _ lowercase: String) -> Bool {
+    public static func equalsIgnoringASCIICase(_ name: String, _ lowercase: String) -> Bool {
         guard name.utf8.count == lowercase.utf8.count else { return false }
         return zip(name.utf8, lowercase.utf8).allSatisfy { byte, lower in
             byte == lower || (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") && byte | 0x20 == lower)

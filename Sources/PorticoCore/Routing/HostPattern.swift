@@ -72,8 +72,13 @@ public enum RequestHost {
         }
         if host.hasSuffix(".") { host = host.dropLast() }
         guard !host.isEmpty else { return nil }
-        guard host.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "/") }) else { return nil }
-        return host.lowercased()
+        var hasUppercase = false
+        for byte in host.utf8 {
+            guard byte > 0x20, byte < 0x7F, byte != UInt8(ascii: "/") else { return nil }
+            if byte >= UInt8(ascii: "A"), byte <= UInt8(ascii: "Z") { hasUppercase = true }
+        }
+        // Most hosts arrive lower-case: copying skips lowercased()'s work.
+        return hasUppercase ? host.lowercased() : String(host)
     }
 }
 
