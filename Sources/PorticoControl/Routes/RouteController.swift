@@ -142,19 +142,11 @@ public actor RouteController {
         return draining
     }
 
-    /// Where each definition of the active table came from.
-    public func source(ofRoute name: String) -> DefinitionSource? {
-        table.route(named: name)?.source
-    }
-
     /// A stored snapshot of an earlier (or the active) version.
     public func snapshot(version: UInt64) async throws -> ConfigValue? {
         if version == table.version { return Self.document(of: table) }
         return try await store.snapshot(version: version)
     }
-
-    /// The API-managed definitions.
-    public var apiDefinitions: StoredConfiguration { api }
 
     /// The active snapshot as `{"version", "upstreams", "routes"}`.
     public static func document(of table: RouteTable) -> ConfigValue {

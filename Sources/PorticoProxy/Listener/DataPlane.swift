@@ -21,7 +21,7 @@ public final class DataPlane: Sendable {
         var accessLogger = logger
         accessLogger[metadataKey: "log"] = "access"
         environment = ProxyEnvironment(
-            configuration: configuration, routeTables: routeTables, logger: logger, accessLogger: accessLogger,
+            configuration: configuration, routeTables: routeTables, accessLogger: accessLogger,
             requestIDs: RequestIDGenerator())
     }
 
@@ -41,11 +41,6 @@ public final class DataPlane: Sendable {
             state.apply(retired: retiredIDs, deadline: deadline, endpoints: endpoints)
         }
         return (retired, deadline)
-    }
-
-    /// Open downstream connections across all event loops.
-    public func openConnections() async -> Int {
-        await states.map { $0.connectionCount }.reduce(0, +)
     }
 
     /// Requests being served across all event loops.

@@ -23,9 +23,6 @@ final class EventLoopState {
         connections[ObjectIdentifier(handler)] = nil
     }
 
-    /// Open downstream connections on this loop.
-    var connectionCount: Int { connections.count }
-
     /// Requests being served on this loop now.
     var activeExchangeCount: Int { connections.values.reduce(0) { $0 + ($1.hasActiveExchange ? 1 : 0) } }
 

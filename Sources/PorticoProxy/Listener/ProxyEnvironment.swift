@@ -22,7 +22,6 @@ public struct ProxyConfiguration: Sendable {
 struct ProxyEnvironment: Sendable {
     let configuration: ProxyConfiguration
     let routeTables: RouteTableStore
-    let logger: Logger
     let accessLogger: Logger
     let requestIDs: RequestIDGenerator
 }

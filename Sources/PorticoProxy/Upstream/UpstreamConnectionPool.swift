@@ -113,17 +113,4 @@ final class UpstreamConnectionPool {
         // Reading while idle notices the upstream closing the connection.
         connection.handler.resumeReads()
     }
-
-    /// Idle connections per endpoint, for tests and status.
-    var idleCount: Int {
-        idle.values.reduce(0) { $0 + $1.filter { $0.channel.isActive }.count }
-    }
-
-    /// Closes every idle connection.
-    func closeAll() {
-        for connection in idle.values.joined() {
-            connection.channel.close(promise: nil)
-        }
-        idle.removeAll()
-    }
 }
