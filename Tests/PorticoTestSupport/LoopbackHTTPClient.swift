@@ -170,15 +170,22 @@ public enum RawSocketClient {
         }
     }
 
-    public static func send(_ bytes: [UInt8], port: Int, timeout: Duration = .seconds(5)) async throws -> Reply {
+    /// - Parameter halfClose: close the sending side after the bytes, as a client that has
+    ///   said everything does (a TCP echo answers and then closes).
+    public static func send(_ bytes: [UInt8], port: Int, timeout: Duration = .seconds(5), halfClose: Bool = false)
+        async throws -> Reply
+    {
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .channelOption(.allowRemoteHalfClosure, value: true)
             .connect(host: "127.0.0.1", port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                    try NIOAsyncChannel<ByteBuffer, ByteBuffer>(
+                        wrappingChannelSynchronously: channel, configuration: .init(isOutboundHalfClosureEnabled: true))
                 }
             }
         return try await channel.executeThenClose { inbound, outbound in
             try await outbound.write(ByteBuffer(bytes: bytes))
+            if halfClose { outbound.finish() }
             return try await withThrowingTaskGroup(of: Reply?.self) { group in
                 group.addTask {
                     var received = ByteBuffer()
@@ -209,7 +216,9 @@ public enum RawSocketClient {
         }
     }
 
-    public static func send(_ text: String, port: Int, timeout: Duration = .seconds(5)) async throws -> Reply {
-        try await send(Array(text.utf8), port: port, timeout: timeout)
+    public static func send(_ text: String, port: Int, timeout: Duration = .seconds(5), halfClose: Bool = false)
+        async throws -> Reply
+    {
+        try await send(Array(text.utf8), port: port, timeout: timeout, halfClose: halfClose)
     }
 }

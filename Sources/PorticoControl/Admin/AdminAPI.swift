@@ -20,7 +20,9 @@ public enum AdminAPI {
     static let maxBodyBytes = 4 * 1024 * 1024
 
     /// Builds the router: health checks open, everything under `/v1` behind the bearer token.
-    public static func router(controller: RouteController, token: String, readiness: Readiness) -> Router<BasicRequestContext> {
+    public static func router(
+        controller: RouteController, ports: PortAllocator, token: String, readiness: Readiness
+    ) -> Router<BasicRequestContext> {
         let router = Router()
         router.get("/health/live") { _, _ in json(["status": "live"]) }
         router.get("/health/ready") { _, _ in
@@ -31,9 +33,9 @@ public enum AdminAPI {
         v1.get("config") { request, _ in
             await respond {
                 if let text = request.uri.queryParameters.get("version") {
-                    guard let version = UInt64(text) else { throw ConfigChangeError.malformed("version must be a number") }
+                    guard let version = UInt64(text) else { throw ControlPlaneError.malformed("version must be a number") }
                     guard let snapshot = try await controller.snapshot(version: version) else {
-                        throw ConfigChangeError.notFound("version \(version) is not in the history")
+                        throw ControlPlaneError.notFound("version \(version) is not in the history")
                     }
                     return json(snapshot, etag: version)
                 }
@@ -44,13 +46,13 @@ public enum AdminAPI {
         v1.put("config") { request, _ in
             await respond {
                 let body = try await decodeBody(request)
-                guard case .object(var pairs) = body else { throw ConfigChangeError.malformed("expected a JSON object") }
+                guard case .object(var pairs) = body else { throw ControlPlaneError.malformed("expected a JSON object") }
                 pairs.removeAll { $0.key == "version" }  // what GET /v1/config shows may be sent back
                 let set: RouteSet
                 do {
                     set = try RouteFileDecoder.decodeDocument(.object(pairs), file: nil)
                 } catch let error as ConfigurationError {
-                    throw ConfigChangeError.invalid(error.problems)
+                    throw ControlPlaneError.invalid(error.problems)
                 }
                 try await controller.replaceAPIConfiguration(
                     upstreams: set.upstreams.map(\.definition), routes: set.routes.map(\.definition),
@@ -62,6 +64,8 @@ public enum AdminAPI {
 
         addCollection(RouteDefinition.self, to: v1, controller: controller)
         addCollection(UpstreamDefinition.self, to: v1, controller: controller)
+
+        addPortEndpoints(to: v1, ports: ports)
 
         v1.get("status") { _, _ in
             let table = await controller.table
@@ -105,7 +109,7 @@ public enum AdminAPI {
             await respond {
                 let name = try context.parameters.require("name")
                 guard let definition = kind.all(in: await controller.table).first(where: { $0.name == name }) else {
-                    throw ConfigChangeError.notFound("no \(kind.kindName) \"\(name)\"")
+                    throw ControlPlaneError.notFound("no \(kind.kindName) \"\(name)\"")
                 }
                 return json(definition.configValue)
             }
@@ -127,20 +131,78 @@ public enum AdminAPI {
         }
     }
 
+    /// `GET /v1/ports` and the tenant port calls of SPEC §6.
+    static func addPortEndpoints(to group: RouterGroup<BasicRequestContext>, ports: PortAllocator) {
+        group.get("ports") { _, _ in
+            let snapshot = await ports.snapshot
+            return json([
+                "range": ["start": .integer(snapshot.range.lowerBound), "end": .integer(snapshot.range.upperBound)],
+                "allocated": .integer(snapshot.allocated),
+                "free": .integer(snapshot.free),
+                "allocations": .array(snapshot.allocations.map(\.configValue)),
+            ])
+        }
+        group.post("tenants/:tenant/ports") { request, context in
+            await respond {
+                let tenant = try context.parameters.require("tenant")
+                let body = try await decodeBody(request)
+                guard case .object = body else { throw ControlPlaneError.malformed("expected a JSON object") }
+                var problems: [ConfigProblem] = []
+                for key in body.objectKeys where key != "name" && key != "target" {
+                    problems.append(ConfigProblem(path: key, message: "unknown field (expected one of name, target)"))
+                }
+                let name: String
+                switch body["name"] {
+                case .string(let text): name = text
+                case nil: name = ""
+                case let other?:
+                    problems.append(ConfigProblem(path: "name", message: "expected a string, found \(other.kindDescription)"))
+                    name = ""
+                }
+                var target: String?
+                switch body["target"] {
+                case .string(let text)?: target = text
+                case nil, .null?: target = nil
+                case let other?:
+                    problems.append(ConfigProblem(path: "target", message: "expected a string, found \(other.kindDescription)"))
+                }
+                guard problems.isEmpty else { throw ControlPlaneError.invalid(problems) }
+                let outcome = try await ports.allocate(tenant: tenant, name: name, target: target)
+                return json(
+                    ["tenant": .string(tenant), "name": .string(name), "port": .integer(outcome.allocation.port)],
+                    status: outcome.created ? .created : .ok)
+            }
+        }
+        group.get("tenants/:tenant/ports") { _, context in
+            await respond {
+                let tenant = try context.parameters.require("tenant")
+                return json(["allocations": .array(await ports.allocations(ofTenant: tenant).map(\.configValue))])
+            }
+        }
+        group.delete("tenants/:tenant/ports/:name") { _, context in
+            await respond {
+                let tenant = try context.parameters.require("tenant")
+                let name = try context.parameters.require("name")
+                try await ports.free(tenant: tenant, name: name)
+                return json(["tenant": .string(tenant), "name": .string(name), "freed": true])
+            }
+        }
+    }
+
     // MARK: Bodies and answers
 
     /// Runs `body`, answering a refused change with its JSON error.
     static func respond(_ body: () async throws -> Response) async -> Response {
         do {
             return try await body()
-        } catch let error as ConfigChangeError {
+        } catch let error as ControlPlaneError {
             return errorResponse(error)
         } catch {
             return errorResponse(.malformed("\(error)"))
         }
     }
 
-    static func errorResponse(_ error: ConfigChangeError) -> Response {
+    static func errorResponse(_ error: ControlPlaneError) -> Response {
         let details: [ConfigValue] = error.problems.map { problem in
             ["field": .string(problem.path), "message": .string(problem.message)]
         }
@@ -163,12 +225,12 @@ public enum AdminAPI {
         do {
             buffer = try await request.body.collect(upTo: maxBodyBytes)
         } catch {
-            throw ConfigChangeError.malformed("the body is larger than \(maxBodyBytes) bytes")
+            throw ControlPlaneError.malformed("the body is larger than \(maxBodyBytes) bytes")
         }
         do {
             return try JSONDecoder().decode(ConfigValue.self, from: Data(buffer.readableBytesView))
         } catch {
-            throw ConfigChangeError.malformed("the body is not valid JSON")
+            throw ControlPlaneError.malformed("the body is not valid JSON")
         }
     }
 
@@ -180,16 +242,16 @@ public enum AdminAPI {
         do {
             return try kind.decode(value)
         } catch {
-            throw ConfigChangeError.invalid(error.problems)
+            throw ControlPlaneError.invalid(error.problems)
         }
     }
 
     private static func named(_ value: ConfigValue, name: String?) throws -> ConfigValue {
-        guard case .object(var pairs) = value else { throw ConfigChangeError.malformed("expected a JSON object") }
+        guard case .object(var pairs) = value else { throw ControlPlaneError.malformed("expected a JSON object") }
         guard let name else { return value }
         if let given = value["name"] {
             guard given == .string(name) else {
-                throw ConfigChangeError.invalid([ConfigProblem(path: "name", message: "must be \"\(name)\", the name in the URL")])
+                throw ControlPlaneError.invalid([ConfigProblem(path: "name", message: "must be \"\(name)\", the name in the URL")])
             }
         } else {
             pairs.insert((key: "name", value: .string(name)), at: 0)

@@ -20,7 +20,8 @@ public struct GatewayStartupError: Error, CustomStringConvertible {
 }
 
 /// The running gateway: the first snapshot from the routes folder and the state store, the
-/// data-plane listener, the admin API and the routes-folder watcher, until graceful shutdown,
+/// data-plane listener, the tenant port forwarders, the admin API and the routes-folder
+/// watcher, until graceful shutdown,
 /// when it stops accepting and lets in-flight requests finish for up to the drain timeout.
 public final class Gateway: Service, Sendable {
     /// The settings it runs with.
@@ -91,11 +92,22 @@ public final class Gateway: Service, Sendable {
         }
         logger.info("listening", metadata: ["protocol": "http", "address": "\(listener.localAddress.map { "\($0)" } ?? "?")"])
 
+        var reserved = Set([settings.httpAddress.port, settings.httpsAddress.port, settings.adminAddress.port])
+        for range in settings.reservedPorts { reserved.formUnion(range) }
+        let ports: PortAllocator
+        do {
+            ports = try await PortAllocator.start(
+                range: settings.portRange, reserved: reserved, store: store, listenHost: settings.httpAddress.host,
+                group: group, logger: logger)
+        } catch {
+            throw GatewayStartupError(problems: ["\(storeDescription): cannot read the tenant port allocations: \(error)"])
+        }
+
         let adminBound = Readiness()  // set once the admin listener is bound
         let readiness = self.readiness
         let logger = self.logger
         let admin = Application(
-            router: AdminAPI.router(controller: controller, token: token, readiness: readiness),
+            router: AdminAPI.router(controller: controller, ports: ports, token: token, readiness: readiness),
             configuration: .init(address: .hostname(settings.adminAddress.host, port: settings.adminAddress.port)),
             onServerRunning: { channel in
                 adminBound.markReady()
@@ -124,6 +136,7 @@ public final class Gateway: Service, Sendable {
             logger.info("stopping: no longer accepting connections; in-flight requests may finish")
             try? await listener.close()
             await self.waitForInFlightRequests(dataPlane)
+            await ports.stopForwarding()
         }
     }
 

@@ -14,7 +14,7 @@ public protocol APIManagedDefinition: Sendable {
     /// Every definition of this kind in the active table, in order.
     static func all(in table: RouteTable) -> [Self]
     /// Refuses a deletion that would break the table in a way worth a clearer error than 422.
-    static func checkDeletion(of name: String, in table: RouteTable) throws(ConfigChangeError)
+    static func checkDeletion(of name: String, in table: RouteTable) throws(ControlPlaneError)
     /// Reads one definition from an API body.
     static func decode(_ value: ConfigValue) throws(ConfigurationError) -> Self
 
@@ -35,7 +35,7 @@ extension RouteDefinition: APIManagedDefinition {
         table.routes.map(\.definition)
     }
 
-    public static func checkDeletion(of name: String, in table: RouteTable) throws(ConfigChangeError) {}
+    public static func checkDeletion(of name: String, in table: RouteTable) throws(ControlPlaneError) {}
 
     public static func decode(_ value: ConfigValue) throws(ConfigurationError) -> RouteDefinition {
         try RouteFileDecoder.decodeRoute(value)
@@ -56,7 +56,7 @@ extension UpstreamDefinition: APIManagedDefinition {
     }
 
     /// An upstream still in use cannot go (409 naming the routes).
-    public static func checkDeletion(of name: String, in table: RouteTable) throws(ConfigChangeError) {
+    public static func checkDeletion(of name: String, in table: RouteTable) throws(ControlPlaneError) {
         let users = table.routes.filter { $0.definition.action == .upstream(name) }.map(\.name)
         guard users.isEmpty else {
             throw .conflict("upstream \"\(name)\" is used by route\(users.count == 1 ? "" : "s") \(users.joined(separator: ", "))")

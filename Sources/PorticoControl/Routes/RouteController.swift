@@ -80,7 +80,7 @@ public actor RouteController {
     /// `PUT /v1/config`: replaces every API-managed upstream and route.
     public func replaceAPIConfiguration(
         upstreams: [UpstreamDefinition], routes: [RouteDefinition], ifMatch: UInt64?
-    ) async throws(ConfigChangeError) {
+    ) async throws(ControlPlaneError) {
         if let ifMatch, ifMatch != table.version {
             throw .stale("If-Match names version \(ifMatch); the active version is \(table.version)")
         }
@@ -97,7 +97,7 @@ public actor RouteController {
     }
 
     /// `POST /v1/routes`, `POST /v1/upstreams`: 409 when the name exists.
-    public func add<Definition: APIManagedDefinition>(_ definition: Definition) async throws(ConfigChangeError) {
+    public func add<Definition: APIManagedDefinition>(_ definition: Definition) async throws(ControlPlaneError) {
         try refuseFileDefined(Definition.self, named: definition.name)
         guard !api[keyPath: Definition.apiDefinitions].contains(where: { $0.name == definition.name }) else {
             throw .conflict("\(Definition.kindName) \"\(definition.name)\" already exists")
@@ -108,7 +108,7 @@ public actor RouteController {
     }
 
     /// `PUT /v1/routes/{name}`, `PUT /v1/upstreams/{name}`: 404 when the name does not exist.
-    public func replace<Definition: APIManagedDefinition>(_ definition: Definition) async throws(ConfigChangeError) {
+    public func replace<Definition: APIManagedDefinition>(_ definition: Definition) async throws(ControlPlaneError) {
         try refuseFileDefined(Definition.self, named: definition.name)
         let index = try apiIndex(of: Definition.self, named: definition.name)
         var next = api
@@ -117,7 +117,7 @@ public actor RouteController {
     }
 
     /// `DELETE /v1/routes/{name}` (requests running on it drain), `DELETE /v1/upstreams/{name}`.
-    public func delete<Definition: APIManagedDefinition>(_ kind: Definition.Type, named name: String) async throws(ConfigChangeError) {
+    public func delete<Definition: APIManagedDefinition>(_ kind: Definition.Type, named name: String) async throws(ControlPlaneError) {
         try refuseFileDefined(kind, named: name)
         let index = try apiIndex(of: kind, named: name)
         try kind.checkDeletion(of: name, in: table)
@@ -126,7 +126,7 @@ public actor RouteController {
         try await applyAPI(next)
     }
 
-    private func apiIndex<Definition: APIManagedDefinition>(of kind: Definition.Type, named name: String) throws(ConfigChangeError) -> Int {
+    private func apiIndex<Definition: APIManagedDefinition>(of kind: Definition.Type, named name: String) throws(ControlPlaneError) -> Int {
         guard let index = api[keyPath: kind.apiDefinitions].firstIndex(where: { $0.name == name }) else {
             throw .notFound("no \(kind.kindName) \"\(name)\"")
         }
@@ -159,13 +159,13 @@ public actor RouteController {
 
     // MARK: Applying
 
-    private func applyAPI(_ next: StoredConfiguration) async throws(ConfigChangeError) {
+    private func applyAPI(_ next: StoredConfiguration) async throws(ControlPlaneError) {
         try await apply(files: files, api: next)
     }
 
     /// Validate and build, record, publish, drain; the order that leaves the active version
     /// serving whenever any step fails.
-    private func apply(files newFiles: RouteSet, api newAPI: StoredConfiguration) async throws(ConfigChangeError) {
+    private func apply(files newFiles: RouteSet, api newAPI: StoredConfiguration) async throws(ControlPlaneError) {
         let version = table.version + 1
         let newTable: RouteTable
         do {
@@ -207,7 +207,7 @@ public actor RouteController {
     }
 
     private func refuseFileDefined<Definition: APIManagedDefinition>(_ kind: Definition.Type, named name: String)
-        throws(ConfigChangeError)
+        throws(ControlPlaneError)
     {
         if let source = kind.fileSource(of: name, in: files) {
             throw .conflict("\(kind.kindName) \"\(name)\" is defined in \(source.displayName) and is read-only through the API")

@@ -38,6 +38,11 @@ public actor SQLiteStateStore: StateStore {
                 PRIMARY KEY (kind, name))
             """,
             """
+            CREATE TABLE IF NOT EXISTS port_allocations (
+                tenant TEXT NOT NULL, name TEXT NOT NULL, port INTEGER NOT NULL UNIQUE, target TEXT,
+                created_at REAL NOT NULL, PRIMARY KEY (tenant, name))
+            """,
+            """
             CREATE TABLE IF NOT EXISTS config_history (
                 version INTEGER PRIMARY KEY, created_at TEXT NOT NULL, snapshot TEXT NOT NULL)
             """,
@@ -102,6 +107,37 @@ public actor SQLiteStateStore: StateStore {
             "SELECT snapshot FROM config_history WHERE version = ?", [.integer(Int(version))])
         guard let text = rows.first?.column("snapshot")?.string else { return nil }
         return try JSONDecoder().decode(ConfigValue.self, from: Data(text.utf8))
+    }
+
+    public func portAllocations() async throws -> [PortAllocation] {
+        let rows = try await connection.query("SELECT tenant, name, port, target, created_at FROM port_allocations ORDER BY port")
+        return rows.compactMap { row in
+            guard let tenant = row.column("tenant")?.string, let name = row.column("name")?.string,
+                let port = row.column("port")?.integer
+            else { return nil }
+            return PortAllocation(
+                tenant: tenant, name: name, port: port, target: row.column("target")?.string.flatMap { Endpoint(parsing: $0) },
+                createdAt: row.column("created_at")?.double ?? 0)
+        }
+    }
+
+    public func insertPortAllocation(_ allocation: PortAllocation) async throws {
+        do {
+            _ = try await connection.query(
+                "INSERT INTO port_allocations (tenant, name, port, target, created_at) VALUES (?, ?, ?, ?, ?)",
+                [.text(allocation.tenant), .text(allocation.name), .integer(allocation.port),
+                 allocation.target.map { .text($0.description) } ?? .null, .float(allocation.createdAt)])
+        } catch let error as SQLiteError where error.reason == .constraint || error.reason == .constraintUniqueFailed
+            || error.reason == .constraintPrimaryKeyFailed
+        {
+            throw StateStoreError.portTaken
+        }
+    }
+
+    public func deletePortAllocation(tenant: String, name: String) async throws -> Bool {
+        let rows = try await connection.query(
+            "DELETE FROM port_allocations WHERE tenant = ? AND name = ? RETURNING port", [.text(tenant), .text(name)])
+        return !rows.isEmpty
     }
 
     public func close() async {

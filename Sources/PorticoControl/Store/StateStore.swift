@@ -27,13 +27,30 @@ public protocol StateStore: Sendable {
     func snapshot(version: UInt64) async throws -> ConfigValue?
     /// Releases the store's resources.
     func close() async
+
+    /// Every tenant port allocation.
+    func portAllocations() async throws -> [PortAllocation]
+    /// Records an allocation; throws ``StateStoreError/portTaken`` when the port or the
+    /// tenant and name are recorded already (the store's unique constraints decide).
+    func insertPortAllocation(_ allocation: PortAllocation) async throws
+    /// Removes an allocation; `false` when there was none.
+    func deletePortAllocation(tenant: String, name: String) async throws -> Bool
 }
 
 /// Why a store operation failed.
 public struct StateStoreError: Error, CustomStringConvertible {
     public var description: String
+    /// Set when a unique constraint refused a port allocation.
+    public var isConflict = false
 
     public init(_ description: String) {
         self.description = description
     }
+
+    /// A port allocation collided with one already recorded.
+    public static let portTaken: StateStoreError = {
+        var error = StateStoreError("the port or the tenant and name are allocated already")
+        error.isConflict = true
+        return error
+    }()
 }

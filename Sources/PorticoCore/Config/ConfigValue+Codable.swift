@@ -66,6 +66,12 @@ extension ConfigValue: Codable {
 }
 
 extension ConfigValue {
+    /// The keys of an object, in order; empty for other kinds.
+    public var objectKeys: [String] {
+        guard case .object(let pairs) = self else { return [] }
+        return pairs.map(\.key)
+    }
+
     /// The value of a key of an object; `nil` for other kinds or a missing key.
     public subscript(key: String) -> ConfigValue? {
         guard case .object(let pairs) = self else { return nil }

@@ -21,6 +21,9 @@ actor MemoryStore: StateStore {
 
     func snapshot(version: UInt64) async throws -> ConfigValue? { nil }
     func close() async {}
+    func portAllocations() async throws -> [PortAllocation] { [] }
+    func insertPortAllocation(_ allocation: PortAllocation) async throws {}
+    func deletePortAllocation(tenant: String, name: String) async throws -> Bool { false }
 }
 
 private func makeController(store: MemoryStore, files: RouteSet = RouteSet()) throws -> (RouteController, DataPlane) {
@@ -51,7 +54,7 @@ private let respondRoute = RouteDefinition(name: "r", action: .respond(StaticRes
         let store = MemoryStore()
         let (controller, dataPlane) = try makeController(store: store)
         await store.setFailing(true)
-        let error = await #expect(throws: ConfigChangeError.self) { try await controller.add(respondRoute) }
+        let error = await #expect(throws: ControlPlaneError.self) { try await controller.add(respondRoute) }
         #expect(error?.status == 503)
         #expect(dataPlane.routeTables.current.version == 1)
         #expect(dataPlane.routeTables.current.routes.isEmpty)
@@ -59,7 +62,7 @@ private let respondRoute = RouteDefinition(name: "r", action: .respond(StaticRes
 
     @Test func anInvalidChangeIs422WithEveryProblem() async throws {
         let (controller, dataPlane) = try makeController(store: MemoryStore())
-        let error = await #expect(throws: ConfigChangeError.self) {
+        let error = await #expect(throws: ControlPlaneError.self) {
             try await controller.replaceAPIConfiguration(
                 upstreams: [],
                 routes: [
@@ -89,7 +92,7 @@ private let respondRoute = RouteDefinition(name: "r", action: .respond(StaticRes
 
     @Test func staleIfMatchIs412() async throws {
         let (controller, _) = try makeController(store: MemoryStore())
-        let error = await #expect(throws: ConfigChangeError.self) {
+        let error = await #expect(throws: ControlPlaneError.self) {
             try await controller.replaceAPIConfiguration(upstreams: [], routes: [], ifMatch: 7)
         }
         #expect(error?.status == 412)

@@ -1,9 +1,10 @@
 import PorticoCore
 
-/// Why a configuration change was refused; carries the admin API's status and error code.
-public struct ConfigChangeError: Error, CustomStringConvertible, Sendable {
+/// Why the control plane refused a change (a route table change, a port allocation);
+/// carries the admin API's status and error code.
+public struct ControlPlaneError: Error, CustomStringConvertible, Sendable {
     private enum Code: Sendable {
-        case invalid, conflict, notFound, stale, storeUnavailable, malformed
+        case invalid, conflict, notFound, stale, storeUnavailable, malformed, poolExhausted
     }
 
     private let code: Code
@@ -19,21 +20,23 @@ public struct ConfigChangeError: Error, CustomStringConvertible, Sendable {
     }
 
     /// The change is not valid (422); every problem listed.
-    public static func invalid(_ problems: [ConfigProblem]) -> ConfigChangeError {
-        ConfigChangeError(.invalid, "the change is invalid; nothing was applied", problems: problems)
+    public static func invalid(_ problems: [ConfigProblem]) -> ControlPlaneError {
+        ControlPlaneError(.invalid, "the change is invalid; nothing was applied", problems: problems)
     }
     /// The change collides with what exists, e.g. a file-defined name (409).
-    public static func conflict(_ message: String) -> ConfigChangeError { ConfigChangeError(.conflict, message) }
+    public static func conflict(_ message: String) -> ControlPlaneError { ControlPlaneError(.conflict, message) }
     /// No such route or upstream (404).
-    public static func notFound(_ message: String) -> ConfigChangeError { ConfigChangeError(.notFound, message) }
+    public static func notFound(_ message: String) -> ControlPlaneError { ControlPlaneError(.notFound, message) }
     /// `If-Match` named a version that is no longer active (412).
-    public static func stale(_ message: String) -> ConfigChangeError { ConfigChangeError(.stale, message) }
+    public static func stale(_ message: String) -> ControlPlaneError { ControlPlaneError(.stale, message) }
     /// The state store could not record the change (503); nothing was applied.
-    public static func storeUnavailable(_ message: String) -> ConfigChangeError {
-        ConfigChangeError(.storeUnavailable, message)
+    public static func storeUnavailable(_ message: String) -> ControlPlaneError {
+        ControlPlaneError(.storeUnavailable, message)
     }
+    /// Every port of the pool is allocated, reserved or busy on the host (409).
+    public static func poolExhausted(_ message: String) -> ControlPlaneError { ControlPlaneError(.poolExhausted, message) }
     /// The body is not well-formed JSON of the right shape (400).
-    public static func malformed(_ message: String) -> ConfigChangeError { ConfigChangeError(.malformed, message) }
+    public static func malformed(_ message: String) -> ControlPlaneError { ControlPlaneError(.malformed, message) }
 
     /// The HTTP status the admin API answers with.
     public var status: Int {
@@ -44,6 +47,7 @@ public struct ConfigChangeError: Error, CustomStringConvertible, Sendable {
         case .stale: return 412
         case .storeUnavailable: return 503
         case .malformed: return 400
+        case .poolExhausted: return 409
         }
     }
 
@@ -56,6 +60,7 @@ public struct ConfigChangeError: Error, CustomStringConvertible, Sendable {
         case .stale: return "version_mismatch"
         case .storeUnavailable: return "store_unavailable"
         case .malformed: return "malformed_body"
+        case .poolExhausted: return "pool_exhausted"
         }
     }
 

@@ -1,0 +1,159 @@
+import Foundation
+import Logging
+import NIOCore
+import PorticoCore
+import PorticoProxy
+
+/// Allocates tenant node ports (SPEC §10) and runs their TCP forwarders.
+///
+/// One actor serialises allocations in this process; the state store's unique constraints
+/// on the port and on tenant and name are the source of truth across restarts (and across
+/// replicas sharing one store). A candidate port is checked on the host by binding it before
+/// it is recorded; a busy one goes to the back of the line.
+public actor PortAllocator {
+    private var pool: PortPool
+    private let store: any StateStore
+    private let listenHost: String
+    private let group: EventLoopGroup
+    private let logger: Logger
+    private var forwarders: [PortPool.Key: TCPForwarder] = [:]
+
+    private init(pool: PortPool, store: any StateStore, listenHost: String, group: EventLoopGroup, logger: Logger) {
+        self.pool = pool
+        self.store = store
+        self.listenHost = listenHost
+        self.group = group
+        self.logger = logger
+    }
+
+    /// Loads the recorded allocations and starts the forwarders of those with a target.
+    ///
+    /// - Parameters:
+    ///   - reserved: The gateway's listener ports and the configured reservations.
+    ///   - listenHost: Where forwarders listen: the HTTP listener's address.
+    public static func start(
+        range: ClosedRange<Int>, reserved: Set<Int>, store: any StateStore, listenHost: String, group: EventLoopGroup,
+        logger: Logger
+    ) async throws -> PortAllocator {
+        let recorded = try await store.portAllocations()
+        let allocator = PortAllocator(
+            pool: PortPool(range: range, reserved: reserved, allocations: recorded), store: store, listenHost: listenHost,
+            group: group, logger: logger)
+        for allocation in recorded {
+            await allocator.startForwarding(allocation)
+        }
+        return allocator
+    }
+
+    /// The outcome of an allocation request.
+    public struct Outcome: Sendable {
+        public var allocation: PortAllocation
+        /// `false` when the tenant and name had a port already (the same one is returned).
+        public var created: Bool
+    }
+
+    /// Allocates a port to `tenant` under `name`, or returns the one it has.
+    public func allocate(tenant: String, name: String, target: String?) async throws(ControlPlaneError) -> Outcome {
+        var problems: [ConfigProblem] = []
+        if !PortPool.isValidName(tenant) {
+            problems.append(ConfigProblem(path: "tenant", message: "must be 1 to 63 characters of a-z, 0-9 and '-'"))
+        }
+        if !PortPool.isValidName(name) {
+            problems.append(ConfigProblem(path: "name", message: "must be 1 to 63 characters of a-z, 0-9 and '-'"))
+        }
+        var endpoint: Endpoint?
+        if let target {
+            endpoint = Endpoint(parsing: target)
+            if endpoint == nil {
+                problems.append(ConfigProblem(path: "target", message: "expected host:port, found \"\(target)\""))
+            }
+        }
+        guard problems.isEmpty else { throw .invalid(problems) }
+
+        let key = PortPool.Key(tenant: tenant, name: name)
+        if let existing = pool.allocation(for: key) {
+            return Outcome(allocation: existing, created: false)
+        }
+        // Each port is tried at most once per call, so a full or busy pool ends the loop.
+        var tried: [Int] = []
+        defer { for port in tried { pool.returnCandidate(port) } }
+        while let port = pool.takeCandidate() {
+            guard HostPortProbe.isFree(port: port) else {
+                logger.debug("tenant port busy on the host; trying the next", metadata: ["port": "\(port)"])
+                tried.append(port)
+                continue
+            }
+            let allocation = PortAllocation(
+                tenant: tenant, name: name, port: port, target: endpoint, createdAt: Date().timeIntervalSince1970)
+            do {
+                try await store.insertPortAllocation(allocation)
+            } catch let error as StateStoreError where error.isConflict {
+                tried.append(port)  // recorded elsewhere (another replica, or the same name raced)
+                if let recorded = try? await store.portAllocations().first(where: { $0.key == key }) {
+                    pool.commit(recorded)
+                    return Outcome(allocation: recorded, created: false)
+                }
+                continue
+            } catch {
+                tried.append(port)
+                throw .storeUnavailable("the state store could not record the allocation: \(error)")
+            }
+            pool.commit(allocation)
+            await startForwarding(allocation)
+            logger.info(
+                "tenant port allocated",
+                metadata: ["tenant": "\(tenant)", "name": "\(name)", "port": "\(port)", "target": "\(endpoint.map { "\($0)" } ?? "-")"])
+            return Outcome(allocation: allocation, created: true)
+        }
+        throw .poolExhausted("no free port in \(pool.range.lowerBound)-\(pool.range.upperBound)")
+    }
+
+    /// Frees the port of `tenant` and `name` and stops its forwarding.
+    public func free(tenant: String, name: String) async throws(ControlPlaneError) {
+        let key = PortPool.Key(tenant: tenant, name: name)
+        guard pool.allocation(for: key) != nil else {
+            throw .notFound("tenant \"\(tenant)\" has no port named \"\(name)\"")
+        }
+        do {
+            _ = try await store.deletePortAllocation(tenant: tenant, name: name)
+        } catch {
+            throw .storeUnavailable("the state store could not record the release: \(error)")
+        }
+        pool.free(key)
+        if let forwarder = forwarders.removeValue(forKey: key) {
+            await forwarder.stop()
+        }
+        logger.info("tenant port freed", metadata: ["tenant": "\(tenant)", "name": "\(name)"])
+    }
+
+    /// The pool for `GET /v1/ports`.
+    public var snapshot: (range: ClosedRange<Int>, allocated: Int, free: Int, allocations: [PortAllocation]) {
+        (pool.range, pool.allocatedCount, pool.freeCount, pool.all)
+    }
+
+    /// One tenant's allocations.
+    public func allocations(ofTenant tenant: String) -> [PortAllocation] {
+        pool.allocations(ofTenant: tenant)
+    }
+
+    /// Stops every forwarder (shutdown).
+    public func stopForwarding() async {
+        for forwarder in forwarders.values {
+            await forwarder.stop()
+        }
+        forwarders.removeAll()
+    }
+
+    private func startForwarding(_ allocation: PortAllocation) async {
+        guard let target = allocation.target, forwarders[allocation.key] == nil else { return }
+        do {
+            forwarders[allocation.key] = try await TCPForwarder.start(
+                host: listenHost, port: allocation.port, target: target, group: group, logger: logger)
+        } catch {
+            logger.error(
+                "cannot listen on a tenant port; its allocation stays",
+                metadata: ["tenant": "\(allocation.tenant)", "name": "\(allocation.name)", "port": "\(allocation.port)",
+                           "error": "\(error)"])
+        }
+    }
+}
