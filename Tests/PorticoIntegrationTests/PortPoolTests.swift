@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import NIOPosix
+import PorticoControl
 import PorticoTestSupport
 import Testing
 
@@ -14,7 +15,7 @@ private func gateway(range: ClosedRange<Int>, extra: [String: String] = [:], in 
     return try await ServingGateway.start(routes: "", environment: environment)
 }
 
-private func allocate(_ admin: AdminClient, _ tenant: String, _ name: String, target: String? = nil) async throws -> TestResponse {
+private func allocate(_ admin: AdminClient, _ tenant: String, _ name: String, target: String? = nil) async throws -> AdminAPIClient.Response {
     let body = target.map { #"{"name": "\#(name)", "target": "\#($0)"}"# } ?? #"{"name": "\#(name)"}"#
     return try await admin.send(.POST, "/v1/tenants/\(tenant)/ports", json: body)
 }
@@ -156,6 +157,30 @@ private func allocate(_ admin: AdminClient, _ tenant: String, _ name: String, ta
         let reply = try await RawSocketClient.send("hello", port: port, timeout: .seconds(3))
         #expect(reply.closed)
         #expect(reply.text.isEmpty)
+        await gateway.stop()
+    }
+}
+
+@Suite struct PortsCommandTests {
+    @Test func allocateListAndFreeFromTheCommandLine() async throws {
+        let gateway = try await gateway(range: 21700...21709)
+        func run(_ arguments: [String]) async throws -> (Int32, String) {
+            let process = try PorticoProcess.start(
+                ["ports"] + arguments + ["--admin-addr", "127.0.0.1:\(gateway.adminPort)"],
+                environment: ["PORTICO_ADMIN_TOKEN": ServingGateway.adminToken], directory: gateway.folder.url)
+            return (try await process.waitForExit(), process.log)
+        }
+        let (allocated, port) = try await run(["allocate", "acme", "redis", "--target", "127.0.0.1:6379"])
+        #expect(allocated == 0)
+        #expect(port.trimmingCharacters(in: .whitespacesAndNewlines) == "21700")
+        let (listed, list) = try await run(["list"])
+        #expect(listed == 0)
+        #expect(list.contains("range 21700-21709: 1 allocated, 9 free"))
+        #expect(list.contains("21700\tacme\tredis\t127.0.0.1:6379"))
+        #expect(try await run(["free", "acme", "redis"]).0 == 0)
+        let (failed, message) = try await run(["free", "acme", "redis"])
+        #expect(failed == 1)
+        #expect(message.contains("404"))
         await gateway.stop()
     }
 }

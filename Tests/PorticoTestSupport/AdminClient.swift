@@ -1,7 +1,9 @@
 import Foundation
 import NIOHTTP1
+import PorticoControl
 
-/// Calls the admin API of a gateway on loopback, with its bearer token.
+/// Calls the admin API of a gateway on loopback with its bearer token, through the same
+/// ``AdminAPIClient`` the `portico ports` commands use.
 public struct AdminClient: Sendable {
     public let port: Int
     public var token: String?
@@ -14,17 +16,7 @@ public struct AdminClient: Sendable {
     /// Sends a request with an optional JSON body; returns the response.
     public func send(
         _ method: HTTPMethod, _ path: String, json body: String? = nil, headers: [(String, String)] = []
-    ) async throws -> TestResponse {
-        var allHeaders: [(String, String)] = [("host", "localhost")] + headers
-        if let token { allHeaders.append(("authorization", "Bearer \(token)")) }
-        if body != nil { allHeaders.append(("content-type", "application/json")) }
-        return try await LoopbackHTTPClient(port: port).send(method, path, headers: allHeaders, body: body)
-    }
-}
-
-extension TestResponse {
-    /// The body parsed as a JSON object (empty when it is not one).
-    public var json: [String: Any] {
-        (try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: Any] ?? [:]
+    ) async throws -> AdminAPIClient.Response {
+        try await AdminAPIClient(port: port, token: token).send(method, path, json: body, headers: headers)
     }
 }
