@@ -96,6 +96,11 @@ import Testing
             ["--http-addr", "127.0.0.1:\(upstream.port)", "--admin-addr", "127.0.0.1:0"], directory: folder.url)
         #expect(try await gateway.waitForExit() != 0)
         #expect(gateway.log.contains("PORTICO_HTTP_ADDR 127.0.0.1:\(upstream.port): cannot listen"))
+        let adminTaken = try PorticoProcess.start(
+            ["--http-addr", "127.0.0.1:\(try await closedLoopbackPort())", "--admin-addr", "127.0.0.1:\(upstream.port)"],
+            directory: folder.url)
+        #expect(try await adminTaken.waitForExit() != 0)
+        #expect(adminTaken.log.contains("PORTICO_ADMIN_ADDR 127.0.0.1:\(upstream.port): cannot listen"))
         await upstream.stop()
     }
 

@@ -98,7 +98,14 @@ import Testing
         async let reply = RawSocketClient.send(
             "GET /slow?ms=1500 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", port: gateway.port, timeout: .seconds(10))
         try await Task.sleep(for: .milliseconds(300))
+        let health = AdminClient(port: gateway.adminPort, token: nil)
+        #expect(try await health.send(.GET, "/health/ready").status == 200)
         gateway.process.signal(SIGTERM)
+        // While the request drains, the gateway tells load balancers it is not ready.
+        try await Task.sleep(for: .milliseconds(200))
+        let during = try await health.send(.GET, "/health/ready")
+        #expect(during.status == 503)
+        #expect(during.json["status"] as? String == "not_ready")
         #expect(try await reply.status == 200)
         #expect(try await gateway.process.waitForExit() == 0)
         await gateway.stop()

@@ -5,13 +5,15 @@ import NIOCore
 import PorticoCore
 import Synchronization
 
-/// Whether the gateway is ready for traffic: the first snapshot is active and the listeners
-/// are bound (`GET /health/ready`).
+/// Whether the gateway is ready for traffic (`GET /health/ready`): not before the first
+/// snapshot is active and every listener is bound, and no longer once shutdown began, so a
+/// load balancer stops sending before connections drain.
 public final class Readiness: Sendable {
     private let ready = Atomic<Bool>(false)
     public init() {}
     public var isReady: Bool { ready.load(ordering: .relaxed) }
     public func markReady() { ready.store(true, ordering: .relaxed) }
+    public func markNotReady() { ready.store(false, ordering: .relaxed) }
 }
 
 /// The admin API of SPEC §6 (routes, upstreams, config and status), on Hummingbird.
@@ -26,7 +28,7 @@ public enum AdminAPI {
         let router = Router()
         router.get("/health/live") { _, _ in json(["status": "live"]) }
         router.get("/health/ready") { _, _ in
-            readiness.isReady ? json(["status": "ready"]) : json(["status": "starting"], status: .serviceUnavailable)
+            readiness.isReady ? json(["status": "ready"]) : json(["status": "not_ready"], status: .serviceUnavailable)
         }
 
         let v1 = router.group("v1").add(middleware: BearerTokenMiddleware(token: token))

@@ -119,25 +119,45 @@ public final class Gateway: Service, Sendable {
         let watcher = RouteFolderWatcher(directory: settings.routesDirectory, controller: controller, logger: logger)
         let adminAddress = settings.adminAddress
 
-        try await withThrowingDiscardingTaskGroup { tasks in
-            tasks.addTask {
-                do {
-                    try await admin.run()
-                } catch where !adminBound.isReady {
-                    throw GatewayStartupError(problems: [
-                        "\(GatewaySettings.Key.adminAddress.rawValue) \(adminAddress): cannot listen: \(Self.describe(error))"
-                    ])
-                }
-            }
-            tasks.addTask { await watcher.run() }
-
-            // Serve until the service group asks us to stop (SIGTERM, SIGINT).
-            try? await gracefulShutdown()
-            logger.info("stopping: no longer accepting connections; in-flight requests may finish")
-            try? await listener.close()
-            await self.waitForInFlightRequests(dataPlane)
-            await ports.stopForwarding()
+        // The admin API runs in a group of its own, outside the service group's graceful
+        // shutdown (a detached task inherits none of it), and is stopped only after the
+        // drain: `/health/ready` answers "not ready" while connections drain.
+        let adminGroup = ServiceGroup(
+            configuration: .init(services: [.init(service: admin)], gracefulShutdownSignals: [], logger: logger))
+        let adminEnded = Readiness()  // set when the admin group returns, for whatever reason
+        let adminTask = Task.detached {
+            defer { adminEnded.markReady() }
+            try await adminGroup.run()
         }
+        let adminStarted = ContinuousClock.now
+        while !adminBound.isReady {
+            if adminEnded.isReady || ContinuousClock.now - adminStarted > .seconds(30) {
+                adminTask.cancel()
+                var reason = "it did not start"
+                if case .failure(let error) = await adminTask.result { reason = Self.describe(error) }
+                throw GatewayStartupError(problems: [
+                    "\(GatewaySettings.Key.adminAddress.rawValue) \(adminAddress): cannot listen: \(reason)"
+                ])
+            }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+
+        await withTaskCancellationHandler {
+            await withDiscardingTaskGroup { tasks in
+                tasks.addTask { await watcher.run() }
+                // Serve until the service group asks us to stop (SIGTERM, SIGINT).
+                try? await gracefulShutdown()
+                readiness.markNotReady()
+                logger.info("stopping: no longer ready nor accepting connections; in-flight requests may finish")
+                try? await listener.close()
+                await self.waitForInFlightRequests(dataPlane)
+                await ports.stopForwarding()
+            }
+        } onCancel: {
+            adminTask.cancel()
+        }
+        await adminGroup.triggerGracefulShutdown()
+        _ = await adminTask.result
     }
 
     /// Waits until no request is running, or the drain timeout has passed.
