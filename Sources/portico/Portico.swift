@@ -9,6 +9,6 @@ struct Portico: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "portico",
         abstract: "A multi-tenant ingress gateway: host and path routing, hot-swapped route tables.",
-        subcommands: [Serve.self, Ports.self],
+        subcommands: [Serve.self, Validate.self, Ports.self],
         defaultSubcommand: Serve.self)
 }

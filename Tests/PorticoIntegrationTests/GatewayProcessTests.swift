@@ -118,3 +118,24 @@ import Testing
         }
     }
 }
+
+@Suite struct ValidateCommandTests {
+    @Test func acceptsAGoodFolderAndListsEveryProblemOfABadOne() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        try folder.write("good/a.yaml", "routes: [{ name: a, respond: { status: 200 } }]\n")
+        try folder.write("bad/a.yaml", "routes: [{ name: a, upstream: nowhere }]\n")
+        try folder.write("bad/b.json", #"{"routes": [{"name": "b", "match": {"path": {"prefix": "x"}}, "respond": {}}]}"#)
+        let good = try PorticoProcess.start(["validate", "good"], directory: folder.url)
+        #expect(try await good.waitForExit() == 0)
+        #expect(good.log.contains("good: valid (1 routes, 0 upstreams)"))
+        let bad = try PorticoProcess.start(["validate", "bad"], directory: folder.url)
+        #expect(try await bad.waitForExit() == 1)
+        #expect(bad.log.contains("bad/b.json: routes[0].match.path.prefix: must start with /"))
+        // The cross-file checks run once every file decodes, as at start-up.
+        try folder.write("bad-upstream/a.yaml", "routes: [{ name: a, upstream: nowhere }]\n")
+        let unknown = try PorticoProcess.start(["validate"], environment: ["PORTICO_ROUTES_DIR": "bad-upstream"], directory: folder.url)
+        #expect(try await unknown.waitForExit() == 1)
+        #expect(unknown.log.contains("bad-upstream/a.yaml: routes[0].upstream: unknown upstream \"nowhere\""))
+    }
+}
