@@ -9,7 +9,7 @@ import ServiceLifecycle
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run the gateway (the default command).",
-        discussion: "Every flag has an environment variable of the same meaning; a flag wins over it.")
+        discussion: "Every flag has an environment variable of the same meaning; a flag wins over it. " + environmentHelp)
 
     @Option(name: .customLong("http-addr"), help: "HTTP listener host:port (PORTICO_HTTP_ADDR, default 0.0.0.0:8080).")
     var httpAddress: String?
@@ -36,6 +36,11 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("admin-token"), help: "Admin API bearer token (PORTICO_ADMIN_TOKEN).")
     var adminToken: String?
 
+    static let environmentHelp = """
+        Also read: PORTICO_LOG_LEVEL (trace…critical, default info) and PORTICO_LOG_FORMAT \
+        (json or text; default json unless standard error is a terminal).
+        """
+
     func run() async throws {
         let flags: [GatewaySettings.Key: String?] = [
             .httpAddress: httpAddress, .httpsAddress: httpsAddress, .adminAddress: adminAddress,
@@ -44,9 +49,17 @@ struct Serve: AsyncParsableCommand {
             .reservedPorts: reservedPorts, .adminToken: adminToken,
         ]
         let environment = ProcessInfo.processInfo.environment
+        let level = Logger.Level(rawValue: environment["PORTICO_LOG_LEVEL"]?.lowercased() ?? "") ?? .info
+        // JSON for log collectors unless a person is reading a terminal (PORTICO_LOG_FORMAT decides).
+        let json = (environment["PORTICO_LOG_FORMAT"]?.lowercased()).map { $0 == "json" } ?? (isatty(STDERR_FILENO) == 0)
         LoggingSystem.bootstrap { label in
+            if json {
+                var handler = JSONLogHandler(label: label)
+                handler.logLevel = level
+                return handler
+            }
             var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = Logger.Level(rawValue: environment["PORTICO_LOG_LEVEL"]?.lowercased() ?? "") ?? .info
+            handler.logLevel = level
             return handler
         }
         let logger = Logger(label: "portico")

@@ -160,4 +160,26 @@ func apiRoute(_ name: String, prefix: String, upstream: String = "app") -> Strin
         await second.stop()
         await upstream.stop()
     }
+
+    @Test func logLinesAreJSONAndNeverCarryTheTokenOrAuthorization() async throws {
+        let upstream = try await TestUpstream.start()
+        let gateway = try await ServingGateway.start(
+            routes: fileRoutes(upstreamPort: upstream.port), environment: ["PORTICO_LOG_LEVEL": "debug"])
+        let admin = AdminClient(port: gateway.adminPort)
+        _ = try await admin.send(.POST, "/v1/routes", json: apiRoute("r", prefix: "/r"))
+        _ = try await AdminClient(port: gateway.adminPort, token: "wrong-secret").send(.GET, "/v1/status")
+        _ = try await gateway.client.send(.GET, "/file/x", headers: [("host", "a"), ("authorization", "Bearer client-secret")])
+        try await gateway.process.waitForLog(#""path":"/file/x""#)
+        await gateway.process.stop()
+        let lines = gateway.process.log.split(separator: "\n").filter { !$0.isEmpty }
+        #expect(lines.count > 5)
+        for line in lines {
+            #expect((try? JSONSerialization.jsonObject(with: Data(line.utf8))) is [String: Any], "not JSON: \(line)")
+        }
+        #expect(!gateway.process.log.contains(ServingGateway.adminToken))
+        #expect(!gateway.process.log.contains("wrong-secret"))
+        #expect(!gateway.process.log.contains("client-secret"))
+        await gateway.stop()
+        await upstream.stop()
+    }
 }

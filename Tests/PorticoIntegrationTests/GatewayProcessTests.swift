@@ -35,9 +35,17 @@ import Testing
         let proxied = try await client.send(.GET, "/app/users?x=1")
         #expect(proxied.status == 200)
         #expect(proxied.body.hasPrefix("GET /users?x=1\n"))
-        // One access-log line per request, naming the route and status.
-        try await gateway.waitForLog("route=app")
-        #expect(gateway.log.contains("status=200"))
+        // One access-log line per request, as JSON (standard error is not a terminal here).
+        try await gateway.waitForLog(#""route":"app""#)
+        let access = gateway.log.split(separator: "\n").compactMap { line in
+            (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: String]
+        }.filter { $0["log"] == "access" }
+        let proxiedLine = try #require(access.first { $0["route"] == "app" })
+        for field in ["time", "request.id", "client", "method", "host", "path", "upstream", "status", "bytes_in", "bytes_out", "duration_ms"] {
+            #expect(proxiedLine[field] != nil, "access log lacks \(field)")
+        }
+        #expect(proxiedLine["status"] == "200")
+        #expect(proxiedLine["path"] == "/app/users")
 
         gateway.signal(SIGTERM)
         #expect(try await gateway.waitForExit() == 0)
