@@ -3,6 +3,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import PorticoCore
+import Prometheus
 import Synchronization
 
 /// Whether the gateway is ready for traffic (`GET /health/ready`): not before the first
@@ -23,9 +24,15 @@ public enum AdminAPI {
 
     /// Builds the router: health checks open, everything under `/v1` behind the bearer token.
     public static func router(
-        controller: RouteController, ports: PortAllocator, token: String, readiness: Readiness
+        controller: RouteController, ports: PortAllocator, metrics: MetricsEndpoint, token: String, readiness: Readiness
     ) -> Router<BasicRequestContext> {
         let router = Router()
+        router.get("/metrics") { _, _ in
+            let text = await metrics.render(controller: controller, ports: ports)
+            return Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                body: ResponseBody(byteBuffer: ByteBuffer(bytes: text)))
+        }
         router.get("/health/live") { _, _ in json(["status": "live"]) }
         router.get("/health/ready") { _, _ in
             readiness.isReady ? json(["status": "ready"]) : json(["status": "not_ready"], status: .serviceUnavailable)

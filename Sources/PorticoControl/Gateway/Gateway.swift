@@ -29,12 +29,14 @@ public final class Gateway: Service, Sendable {
     /// Ready once the first snapshot is active and the listeners are bound.
     public let readiness = Readiness()
     private let files: RouteSet
+    private let metrics: MetricsEndpoint
     private let logger: Logger
     private let group: EventLoopGroup
 
     /// Validates the routes folder; throws every problem at once.
-    public init(settings: GatewaySettings, logger: Logger, group: EventLoopGroup) throws {
+    public init(settings: GatewaySettings, logger: Logger, group: EventLoopGroup, metrics: MetricsEndpoint = MetricsEndpoint()) throws {
         self.settings = settings
+        self.metrics = metrics
         self.logger = logger
         self.group = group
         do {
@@ -70,7 +72,8 @@ public final class Gateway: Service, Sendable {
         }
         var proxyConfiguration = ProxyConfiguration()
         proxyConfiguration.httpsRedirectPort = settings.httpsAddress.port
-        let dataPlane = DataPlane(initialTable: table, configuration: proxyConfiguration, logger: logger)
+        let dataPlane = DataPlane(
+            initialTable: table, configuration: proxyConfiguration, metrics: metrics.metrics, logger: logger)
         let controller = RouteController(
             dataPlane: dataPlane, store: store, files: files, stored: stored, drainTimeout: settings.drainTimeout,
             logger: logger)
@@ -107,7 +110,7 @@ public final class Gateway: Service, Sendable {
         let readiness = self.readiness
         let logger = self.logger
         let admin = Application(
-            router: AdminAPI.router(controller: controller, ports: ports, token: token, readiness: readiness),
+            router: AdminAPI.router(controller: controller, ports: ports, metrics: metrics, token: token, readiness: readiness),
             configuration: .init(address: .hostname(settings.adminAddress.host, port: settings.adminAddress.port)),
             onServerRunning: { channel in
                 adminBound.markReady()

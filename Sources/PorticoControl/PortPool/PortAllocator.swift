@@ -126,9 +126,9 @@ public actor PortAllocator {
         logger.info("tenant port freed", metadata: ["tenant": "\(tenant)", "name": "\(name)"])
     }
 
-    /// The pool for `GET /v1/ports`.
-    public var snapshot: (range: ClosedRange<Int>, allocated: Int, free: Int, allocations: [PortAllocation]) {
-        (pool.range, pool.allocatedCount, pool.freeCount, pool.all)
+    /// The pool for `GET /v1/ports` and the pool gauges.
+    public var snapshot: (range: ClosedRange<Int>, allocated: Int, free: Int, capacity: Int, allocations: [PortAllocation]) {
+        (pool.range, pool.allocatedCount, pool.freeCount, pool.capacity, pool.all)
     }
 
     /// One tenant's allocations.

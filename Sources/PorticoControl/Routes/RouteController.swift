@@ -160,7 +160,12 @@ public actor RouteController {
     // MARK: Applying
 
     private func applyAPI(_ next: StoredConfiguration) async throws(ControlPlaneError) {
-        try await apply(files: files, api: next)
+        do {
+            try await apply(files: files, api: next)
+        } catch {
+            dataPlane.metrics.configReloadsRejected.increment()
+            throw error
+        }
     }
 
     /// Validate and build, record, publish, drain; the order that leaves the active version
@@ -185,6 +190,7 @@ public actor RouteController {
         }
         files = newFiles
         api = recorded
+        dataPlane.metrics.configReloadsAccepted.increment()
         let (retired, deadline) = await dataPlane.publish(newTable, drainTimeout: drainTimeout)
         let deadlineDate = Date(timeIntervalSinceNow: Double(deadline.uptimeNanoseconds &- NIODeadline.now().uptimeNanoseconds) / 1e9)
         for route in retired where route.inFlightRequests > 0 {
@@ -199,6 +205,7 @@ public actor RouteController {
     }
 
     private func refuseFiles(_ problems: [ConfigProblem]) {
+        dataPlane.metrics.configReloadsRejected.increment()
         let text = problems.map(\.description).joined(separator: "; ")
         lastError = text
         for problem in problems {

@@ -13,15 +13,23 @@ public final class DataPlane: Sendable {
     let environment: ProxyEnvironment
     let states: EventLoopStates
 
-    public init(initialTable: RouteTable, configuration: ProxyConfiguration = .init(), logger: Logger) {
+    /// The gateway's metrics.
+    public let metrics: GatewayMetrics
+
+    public init(
+        initialTable: RouteTable, configuration: ProxyConfiguration = .init(), metrics: GatewayMetrics = .discarding,
+        logger: Logger
+    ) {
+        self.metrics = metrics
+        metrics.routeTableVersion.record(Int64(initialTable.version))
         routeTables = RouteTableStore(initialTable)
         var poolConfiguration = UpstreamConnectionPool.Configuration()
         poolConfiguration.maxIdlePerEndpoint = configuration.maxIdleUpstreamConnectionsPerEndpoint
-        states = EventLoopStates(poolConfiguration: poolConfiguration)
+        states = EventLoopStates(poolConfiguration: poolConfiguration, metrics: metrics)
         var accessLogger = logger
         accessLogger[metadataKey: "log"] = "access"
         environment = ProxyEnvironment(
-            configuration: configuration, routeTables: routeTables, accessLogger: accessLogger,
+            configuration: configuration, routeTables: routeTables, metrics: metrics, accessLogger: accessLogger,
             requestIDs: RequestIDGenerator())
     }
 
@@ -33,6 +41,7 @@ public final class DataPlane: Sendable {
     @discardableResult
     public func publish(_ table: RouteTable, drainTimeout: Duration) async -> (retired: [CompiledRoute], deadline: NIODeadline) {
         let previous = routeTables.publish(table)
+        metrics.routeTableVersion.record(Int64(table.version))
         let retired = previous.routesRetired(by: table)
         let deadline = NIODeadline.now() + .milliseconds(drainTimeout.wholeMilliseconds)
         let retiredIDs = Set(retired.map(ObjectIdentifier.init))

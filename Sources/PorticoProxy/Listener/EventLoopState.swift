@@ -7,12 +7,14 @@ import Synchronization
 final class EventLoopState {
     let eventLoop: EventLoop
     let pool: UpstreamConnectionPool
+    let metrics: RequestMetricsCache
     /// Open downstream connections, so that retired routes can be drained on them.
     private var connections: [ObjectIdentifier: HTTPProxyHandler] = [:]
 
-    init(eventLoop: EventLoop, pool: UpstreamConnectionPool) {
+    init(eventLoop: EventLoop, pool: UpstreamConnectionPool, metrics: RequestMetricsCache) {
         self.eventLoop = eventLoop
         self.pool = pool
+        self.metrics = metrics
     }
 
     func register(_ handler: HTTPProxyHandler) {
@@ -41,10 +43,12 @@ final class EventLoopState {
 /// The ``EventLoopState`` of every event loop that has served a connection.
 final class EventLoopStates: Sendable {
     private let poolConfiguration: UpstreamConnectionPool.Configuration
+    private let metrics: GatewayMetrics
     private let states = Mutex<[ObjectIdentifier: NIOLoopBound<EventLoopState>]>([:])
 
-    init(poolConfiguration: UpstreamConnectionPool.Configuration) {
+    init(poolConfiguration: UpstreamConnectionPool.Configuration, metrics: GatewayMetrics) {
         self.poolConfiguration = poolConfiguration
+        self.metrics = metrics
     }
 
     /// The state of `eventLoop`, made on first use; must be called on that loop. Looked up
@@ -53,11 +57,14 @@ final class EventLoopStates: Sendable {
         eventLoop.preconditionInEventLoop()
         let key = ObjectIdentifier(eventLoop)
         let configuration = poolConfiguration
+        let metrics = self.metrics
         let bound: NIOLoopBound<EventLoopState> = states.withLock { states in
             if let existing = states[key] { return existing }
             let pool = UpstreamConnectionPool(eventLoop: eventLoop, configuration: configuration)
             pool.referencedEndpoints = endpoints()
-            let created = NIOLoopBound(EventLoopState(eventLoop: eventLoop, pool: pool), eventLoop: eventLoop)
+            let created = NIOLoopBound(
+                EventLoopState(eventLoop: eventLoop, pool: pool, metrics: RequestMetricsCache(metrics: metrics)),
+                eventLoop: eventLoop)
             states[key] = created
             return created
         }

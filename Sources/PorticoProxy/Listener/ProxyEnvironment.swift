@@ -22,6 +22,7 @@ public struct ProxyConfiguration: Sendable {
 struct ProxyEnvironment: Sendable {
     let configuration: ProxyConfiguration
     let routeTables: RouteTableStore
+    let metrics: GatewayMetrics
     let accessLogger: Logger
     let requestIDs: RequestIDGenerator
 }

@@ -38,6 +38,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate {
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         state.register(self)
+        environment.metrics.activeConnections.increment()
         if let address = context.channel.remoteAddress?.ipAddress {
             clientAddress = address
         }
@@ -46,6 +47,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate {
 
     func handlerRemoved(context: ChannelHandlerContext) {
         state.deregister(self)
+        environment.metrics.activeConnections.decrement()
         timer.cancel()
         self.context = nil
     }
@@ -251,6 +253,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate {
                 self.attach(connection, to: exchange, context: context)
             case .failure(let error):
                 exchange.failureReason = "connect to \(endpoint): \(error)"
+                self.recordUpstreamError(exchange, kind: "connect")
                 self.failBeforeResponse(exchange, code: .upstreamUnreachable, context: context)
             }
         }
@@ -344,9 +347,11 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate {
                 return
             }
             exchange.failureReason = exchange.failureReason ?? "upstream closed the connection before responding"
+            recordUpstreamError(exchange, kind: "reset")
             failBeforeResponse(exchange, code: .upstreamUnreachable, context: context)
         } else {
             exchange.failureReason = "upstream closed the connection mid-response"
+            recordUpstreamError(exchange, kind: "reset")
             close(context)
         }
     }
@@ -399,11 +404,18 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate {
         guard let context, self.exchange === exchange, !exchange.responseComplete else { return }
         exchange.deadline = nil
         exchange.failureReason = "route timeout"
+        recordUpstreamError(exchange, kind: "timeout")
         abandonUpstream(of: exchange)
         if exchange.responseStarted {
             close(context)
         } else {
             failBeforeResponse(exchange, code: .upstreamTimeout, context: context)
+        }
+    }
+
+    private func recordUpstreamError(_ exchange: ProxyExchange, kind: String) {
+        if let upstream = exchange.route?.upstream?.name {
+            state.metrics.recordUpstreamError(upstream: upstream, kind: kind)
         }
     }
 
@@ -483,6 +495,9 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate {
         exchange.drainDeadline = nil
         lastActivity = .now()
         if !closing { armIdleTimer(context: context, now: lastActivity) }
+        state.metrics.recordRequest(
+            route: exchange.route?.name ?? "no_route", status: exchange.status,
+            nanoseconds: (lastActivity - exchange.startTime).nanoseconds)
         logAccess(exchange)
         if closeConnection {
             close(context)

@@ -1,0 +1,101 @@
+import CoreMetrics
+import Metrics
+
+/// The gateway's metrics (SPEC §11), made through one explicit factory so tests can inject
+/// their own. Handles of fixed label sets are made here once; per-route and per-upstream
+/// handles are made on first use and cached per event loop (``RequestMetricsCache``).
+public final class GatewayMetrics: Sendable {
+    /// The histogram buckets of request durations: 0.5 ms to 30 s.
+    public static let durationBuckets: [Duration] = [
+        .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25),
+        .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .milliseconds(2500),
+        .seconds(5), .seconds(10), .seconds(30),
+    ]
+
+    let factory: any MetricsFactory
+    /// Downstream client connections open now.
+    public let activeConnections: Meter
+    /// The active route table's version.
+    public let routeTableVersion: Gauge
+    /// Requests still running on retired routes.
+    public let drainingRequests: Gauge
+    /// Accepted configuration changes.
+    public let configReloadsAccepted: Counter
+    /// Refused configuration changes.
+    public let configReloadsRejected: Counter
+    /// Tenant ports allocated.
+    public let portPoolAllocated: Gauge
+    /// Tenant ports that can be allocated at all.
+    public let portPoolCapacity: Gauge
+
+    public init(factory: any MetricsFactory) {
+        self.factory = factory
+        activeConnections = Meter(label: "portico_active_connections", factory: factory)
+        routeTableVersion = Gauge(label: "portico_route_table_version", factory: factory)
+        drainingRequests = Gauge(label: "portico_draining_requests", factory: factory)
+        configReloadsAccepted = Counter(label: "portico_config_reloads_total", dimensions: [("result", "accepted")], factory: factory)
+        configReloadsRejected = Counter(label: "portico_config_reloads_total", dimensions: [("result", "rejected")], factory: factory)
+        portPoolAllocated = Gauge(label: "portico_port_pool_allocated", factory: factory)
+        portPoolCapacity = Gauge(label: "portico_port_pool_capacity", factory: factory)
+    }
+
+    /// Metrics that go nowhere, for tests that do not look at them.
+    public static let discarding = GatewayMetrics(factory: NOOPMetricsHandler.instance)
+
+    func requestCounter(route: String, code: Int) -> Counter {
+        Counter(label: "portico_requests_total", dimensions: [("route", route), ("code", String(code))], factory: factory)
+    }
+
+    func requestDuration(route: String) -> Timer {
+        Timer(label: "portico_request_duration_seconds", dimensions: [("route", route)], preferredDisplayUnit: .seconds, factory: factory)
+    }
+
+    func upstreamErrors(upstream: String, kind: String) -> Counter {
+        Counter(label: "portico_upstream_errors_total", dimensions: [("upstream", upstream), ("kind", kind)], factory: factory)
+    }
+}
+
+/// Per-event-loop cache of the handles a request records into, so the hot path makes no
+/// handle and takes no lock to find one: two dictionary lookups and the records themselves.
+final class RequestMetricsCache {
+    private struct RouteHandles {
+        let duration: Timer
+        var counters: [Int: Counter] = [:]
+    }
+
+    private let metrics: GatewayMetrics
+    private var routes: [String: RouteHandles] = [:]
+    private var upstreamErrors: [String: Counter] = [:]
+
+    init(metrics: GatewayMetrics) {
+        self.metrics = metrics
+    }
+
+    /// Counts a finished request of `route` (`no_route` when none matched) with its status.
+    func recordRequest(route: String, status: Int, nanoseconds: Int64) {
+        if routes[route] == nil {
+            routes[route] = RouteHandles(duration: metrics.requestDuration(route: route))
+        }
+        let counter: Counter
+        if let existing = routes[route]!.counters[status] {
+            counter = existing
+        } else {
+            counter = metrics.requestCounter(route: route, code: status)
+            routes[route]!.counters[status] = counter
+        }
+        counter.increment()
+        routes[route]!.duration.recordNanoseconds(nanoseconds)
+    }
+
+    /// Counts an upstream failure of `kind` (`connect`, `reset`, `timeout`).
+    func recordUpstreamError(upstream: String, kind: String) {
+        let key = upstream + "\u{0}" + kind
+        if let counter = upstreamErrors[key] {
+            counter.increment()
+        } else {
+            let counter = metrics.upstreamErrors(upstream: upstream, kind: kind)
+            upstreamErrors[key] = counter
+            counter.increment()
+        }
+    }
+}
