@@ -91,7 +91,10 @@ let package = Package(
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ]
         ),
-        .testTarget(name: "PorticoControlTests", dependencies: ["PorticoControl", "PorticoTestSupport"]),
+        .testTarget(
+            name: "PorticoControlTests",
+            dependencies: ["PorticoControl", "PorticoTestSupport", .product(name: "Yams", package: "Yams")]
+        ),
         .testTarget(name: "PorticoIntegrationTests", dependencies: ["PorticoTestSupport", "PorticoControl"]),
     ]
 )

@@ -7,6 +7,7 @@
 # are off in both. Prints requests/s, p50/p99 latency and peak RSS of each and Portico/nginx.
 #
 # Usage: swift build -c release && bench/proxy-vs-nginx.sh [seconds per run, default 10]
+#        ACCESS_LOG=on bench/proxy-vs-nginx.sh    (Portico with its access log)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION="${1:-10}"
@@ -64,8 +65,11 @@ ROUTES
 
 taskset -c "$LOAD_CPU" nginx -p "$WORK" -c "$WORK/backend.conf"
 taskset -c "$PROXY_CPU" nginx -p "$WORK" -c "$WORK/proxy.conf"
-PORTICO_LOG_LEVEL=warning taskset -c "$PROXY_CPU" "$BIN" serve --http-addr "127.0.0.1:$PORTICO_PORT" \
-    --routes-dir "$WORK/routes" >"$WORK/portico.log" 2>&1 &
+# ACCESS_LOG=on runs Portico with its JSON access log (one line per request) written to a
+# file, to measure its cost; metrics are always recorded.
+PORTICO_LOG_LEVEL=$([ "${ACCESS_LOG:-off}" = on ] && echo info || echo warning) PORTICO_LOG_FORMAT=json \
+    taskset -c "$PROXY_CPU" "$BIN" serve --http-addr "127.0.0.1:$PORTICO_PORT" --admin-addr 127.0.0.1:0 \
+    --routes-dir "$WORK/routes" --state-dir "$WORK/state" >"$WORK/portico.log" 2>&1 &
 PORTICO_PID=$!
 sleep 1
 NGINX_WORKER=$(pgrep -P "$(cat "$WORK/proxy.pid")" | head -1)

@@ -25,13 +25,28 @@ public struct JSONLogHandler: LogHandler {
         var merged = metadata
         if let provided = metadataProvider?.get() { merged.merge(provided) { _, new in new } }
         if let extra = event.metadata { merged.merge(extra) { _, new in new } }
-        var line = #"{"time":""# + Self.timestamp() + #"","level":""# + event.level.rawValue
-        line += #"","label":""# + JSONText.escape(label) + #"","message":""# + JSONText.escape("\(event.message)") + "\""
-        for key in merged.keys.sorted() where !["time", "level", "label", "message"].contains(key) {
-            line += #",""# + JSONText.escape(key) + #"":""# + JSONText.escape("\(merged[key]!)") + "\""
+        var line = #"{"time":""#
+        line.reserveCapacity(512)
+        line += Self.timestamp()
+        line += #"","level":""#
+        line += event.level.rawValue
+        line += #"","label":""#
+        line += JSONText.escape(label)
+        line += #"","message":""#
+        line += JSONText.escape(event.message.description)
+        line += "\""
+        for key in merged.keys.sorted() where !Self.reservedKeys.contains(key) {
+            line += #",""#
+            line += JSONText.escape(key)
+            line += #"":""#
+            line += JSONText.escape(merged[key]!.description)
+            line += "\""
         }
-        write(line + "}\n")
+        line += "}\n"
+        write(line)
     }
+
+    private static let reservedKeys: Set<String> = ["time", "level", "label", "message"]
 
     /// Writes a line to standard error in one call, so lines from several threads never interleave.
     public static let writeToStandardError: @Sendable (String) -> Void = { line in

@@ -57,6 +57,10 @@ public struct GatewayErrorCode: Hashable, Sendable, CustomStringConvertible {
 public enum JSONText {
     /// Escapes a string for use between JSON double quotes.
     public static func escape(_ text: String) -> String {
+        // Most text needs no escaping: one scan, no copy.
+        if !text.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+            return text
+        }
         var result = ""
         result.reserveCapacity(text.utf8.count)
         for scalar in text.unicodeScalars {

@@ -563,21 +563,21 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate {
         guard logger.logLevel <= .info else { return }
         let elapsed = NIODeadline.now() - exchange.startTime
         var metadata: Logger.Metadata = [
-            "method": "\(exchange.requestHead.method.rawValue)",
-            "path": "\(exchange.path)",
-            "status": "\(exchange.status)",
-            "route": "\(exchange.route?.name ?? "no_route")",
-            "bytes_in": "\(exchange.bytesIn)",
-            "bytes_out": "\(exchange.bytesOut)",
-            "duration_ms": "\(Double(elapsed.nanoseconds) / 1_000_000)",
-            "client": "\(clientAddress)",
+            "method": .string(exchange.requestHead.method.rawValue),
+            "path": .string(exchange.path),
+            "status": .string(String(exchange.status)),
+            "route": .string(exchange.route?.name ?? "no_route"),
+            "bytes_in": .string(String(exchange.bytesIn)),
+            "bytes_out": .string(String(exchange.bytesOut)),
+            "duration_ms": .string(String(Double(elapsed.nanoseconds) / 1_000_000)),
+            "client": .string(clientAddress),
         ]
-        if let host = exchange.host { metadata["host"] = "\(host)" }
+        if let host = exchange.host { metadata["host"] = .string(host) }
         if let id = exchange.requestID ?? exchange.upstreamHead?.headers.first(name: ProxyHeaderRules.Forwarded.requestID) {
-            metadata["request.id"] = "\(id)"
+            metadata["request.id"] = .string(id)
         }
-        if let endpoint = exchange.endpoint { metadata["upstream"] = "\(endpoint)" }
-        if let reason = exchange.failureReason { metadata["error"] = "\(reason)" }
+        if let endpoint = exchange.endpoint { metadata["upstream"] = .string(endpoint.description) }
+        if let reason = exchange.failureReason { metadata["error"] = .string(reason) }
         logger.info("request", metadata: metadata)
     }
 }
