@@ -13,7 +13,8 @@ import Synchronization
 /// - `/slow?ms=N`, `/wait…?ms=N`: answers after N milliseconds.
 /// - `/close`: closes the connection without answering.
 /// - `/stall…`: waits 2 s before reading the request body, then answers like `/upload`.
-/// - anything else: `200` with a body of `<method> <uri>` and one `name: value` line per header.
+/// - anything else: `200` with a body of `<method> <uri>` and one `name: value` line per header
+///   (with CORS headers of its own when the request has `x-upstream-cors`).
 public final class TestUpstream: Sendable {
     public let port: Int
     private let serverChannel: Channel
@@ -162,6 +163,11 @@ public final class TestUpstream: Sendable {
         headers.add(name: "content-length", value: String(body.utf8.count))
         headers.add(name: "x-upstream-port", value: "upstream")
         headers.add(name: "keep-alive", value: "timeout=5")
+        if head.headers.contains(name: "x-upstream-cors") {
+            // An upstream with CORS headers of its own, which the gateway's policy replaces.
+            headers.add(name: "access-control-allow-origin", value: "*")
+            headers.add(name: "access-control-allow-methods", value: "PATCH")
+        }
         try await outbound.write(.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers)))
         try await outbound.write(.body(.byteBuffer(ByteBuffer(string: body))))
         try await outbound.write(.end(nil))

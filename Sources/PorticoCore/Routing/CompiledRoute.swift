@@ -13,6 +13,8 @@ public final class CompiledRoute: Sendable {
     public let upstream: UpstreamTarget?
     /// The compiled `regex` path condition.
     let pathRegex: PathRegex?
+    /// The compiled CORS policy, if the route has one.
+    public let cors: CORSPolicy?
     /// Requests running on this route definition now.
     private let inFlight = Atomic<Int>(0)
 
@@ -22,6 +24,7 @@ public final class CompiledRoute: Sendable {
         self.order = order
         self.upstream = upstream
         self.pathRegex = pathRegex
+        self.cors = definition.cors.map(CORSPolicy.init)
     }
 
     /// The route's name.

@@ -208,6 +208,22 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate {
         guard let route else {
             return answerError(.noRoute, route: nil, exchange: exchange, context: context)
         }
+        if let cors = route.cors, let origin = head.headers.first(name: "origin") {
+            if head.method == .OPTIONS, let requestMethod = head.headers.first(name: "access-control-request-method") {
+                // A preflight is answered here, never forwarded.
+                switch cors.preflight(
+                    origin: origin, requestMethod: requestMethod,
+                    requestHeaders: head.headers[canonicalForm: "access-control-request-headers"].joined(separator: ","))
+                {
+                case .allowed(let headers):
+                    return answer(exchange, status: 204, headers: HTTPHeaders(headers), body: "", context: context)
+                case .refused:
+                    exchange.failureReason = "CORS preflight refused"
+                    return answer(exchange, status: 403, headers: HTTPHeaders(), body: "", context: context)
+                }
+            }
+            exchange.corsHeaders = cors.responseHeaders(origin: origin)
+        }
         if route.definition.httpsRedirect, environment.configuration.scheme == "http" {
             return answerRedirect(exchange, host: host ?? "localhost", target: target, context: context)
         }
@@ -296,7 +312,10 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate {
             if exchange.requestHead.version.minor == 0, !head.headers.contains(name: "content-length") {
                 exchange.keepAlive = false
             }
-            let downstreamHead = ProxyHeaders.downstreamResponseHead(for: head, close: !exchange.keepAlive)
+            var downstreamHead = ProxyHeaders.downstreamResponseHead(for: head, close: !exchange.keepAlive)
+            if exchange.route?.cors != nil {
+                ProxyHeaders.applyCORS(exchange.corsHeaders, to: &downstreamHead.headers)
+            }
             context.write(wrapOutboundOut(.head(downstreamHead)), promise: nil)
         case .body(let buffer):
             exchange.bytesOut += buffer.readableBytes
@@ -458,6 +477,9 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate {
         let bodyBuffer = context.channel.allocator.buffer(string: body)
         headers.replaceOrAdd(name: "content-length", value: String(bodyBuffer.readableBytes))
         if !exchange.keepAlive { headers.replaceOrAdd(name: "connection", value: "close") }
+        if let corsHeaders = exchange.corsHeaders {
+            ProxyHeaders.applyCORS(corsHeaders, to: &headers)
+        }
         let head = HTTPResponseHead(version: .http1_1, status: HTTPResponseStatus(statusCode: status), headers: headers)
         exchange.status = status
         exchange.responseStarted = true

@@ -31,6 +31,8 @@ final class ProxyExchange {
     var upstreamHead: HTTPRequestHead?
     var endpoint: Endpoint?
     var upstream: UpstreamConnection?
+    /// The CORS headers the response gets (the route has a policy and the origin is allowed).
+    var corsHeaders: [(String, String)]?
     /// Request parts received while connecting.
     var bufferedParts: [HTTPClientRequestPart] = []
     var retried = false

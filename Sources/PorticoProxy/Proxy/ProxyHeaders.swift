@@ -68,6 +68,22 @@ enum ProxyHeaders {
         return HTTPResponseHead(version: .http1_1, status: head.status, headers: headers)
     }
 
+    /// Puts the gateway's CORS headers in place of any the upstream sent (SPEC §7), and
+    /// `Vary: Origin`. Only for routes with a policy.
+    static func applyCORS(_ corsHeaders: [(String, String)]?, to headers: inout HTTPHeaders) {
+        var kept = HTTPHeaders()
+        for (name, value) in headers where !name.lowercased().hasPrefix("access-control-") {
+            kept.add(name: name, value: value)
+        }
+        for (name, value) in corsHeaders ?? [] {
+            kept.add(name: name, value: value)
+        }
+        if !kept[canonicalForm: "vary"].contains(where: { $0.lowercased() == "origin" }) {
+            kept.add(name: "vary", value: "Origin")
+        }
+        headers = kept
+    }
+
     /// Whether a request head breaks the framing or header rules of SPEC §8 and must be
     /// refused with 400 and a closed connection.
     static func framingProblem(in head: HTTPRequestHead) -> String? {
