@@ -18,7 +18,8 @@ import Testing
         var status = 404
         while status != 203, ContinuousClock.now - started < .seconds(5) {
             try await Task.sleep(for: .milliseconds(50))
-            status = try await gateway.client.send(.GET, "/new/a").status
+            // A poll that fails on a busy machine is simply tried again; the expectations below decide.
+            status = (try? await gateway.client.send(.GET, "/new/a").status) ?? status
         }
         #expect(status == 203)
         #expect(ContinuousClock.now - started < .seconds(2))
@@ -29,7 +30,7 @@ import Testing
         let brokenAt = ContinuousClock.now
         while lastError == nil, ContinuousClock.now - brokenAt < .seconds(5) {
             try await Task.sleep(for: .milliseconds(100))
-            lastError = try await admin.send(.GET, "/v1/status").json["lastError"] as? String
+            lastError = (try? await admin.send(.GET, "/v1/status").json["lastError"]) as? String
         }
         #expect(lastError?.contains("zz-new.yaml: routes[0].match.path: exactly one of prefix, exact, regex") == true)
         #expect(try await gateway.client.send(.GET, "/new/a").status == 203)
@@ -44,7 +45,8 @@ import Testing
         let renamedAt = ContinuousClock.now
         while status != 204, ContinuousClock.now - renamedAt < .seconds(5) {
             try await Task.sleep(for: .milliseconds(50))
-            status = try await gateway.client.send(.GET, "/new/a").status
+            // A poll that fails on a busy machine is simply tried again; the expectations below decide.
+            status = (try? await gateway.client.send(.GET, "/new/a").status) ?? status
         }
         #expect(status == 204)
         #expect(try await admin.send(.GET, "/v1/status").json["lastError"] is NSNull)

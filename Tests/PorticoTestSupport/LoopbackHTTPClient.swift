@@ -172,7 +172,7 @@ public enum RawSocketClient {
 
     /// - Parameter halfClose: close the sending side after the bytes, as a client that has
     ///   said everything does (a TCP echo answers and then closes).
-    public static func send(_ bytes: [UInt8], port: Int, timeout: Duration = .seconds(5), halfClose: Bool = false)
+    public static func send(_ bytes: [UInt8], port: Int, timeout: Duration = .seconds(10), halfClose: Bool = false)
         async throws -> Reply
     {
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -216,7 +216,7 @@ public enum RawSocketClient {
         }
     }
 
-    public static func send(_ text: String, port: Int, timeout: Duration = .seconds(5), halfClose: Bool = false)
+    public static func send(_ text: String, port: Int, timeout: Duration = .seconds(10), halfClose: Bool = false)
         async throws -> Reply
     {
         try await send(Array(text.utf8), port: port, timeout: timeout, halfClose: halfClose)

@@ -56,9 +56,12 @@ public struct AdminAPIClient: Sendable {
         }
         let requestHead = head
         return try await channel.executeThenClose { inbound, outbound in
-            try await outbound.write(.head(requestHead))
-            if let body { try await outbound.write(.body(.byteBuffer(ByteBuffer(string: body)))) }
-            try await outbound.write(.end(nil))
+            // One write for the whole request: the server may answer and close as soon as it
+            // has the head, and a separate write of the end would then fail.
+            var parts: [HTTPClientRequestPart] = [.head(requestHead)]
+            if let body { parts.append(.body(.byteBuffer(ByteBuffer(string: body)))) }
+            parts.append(.end(nil))
+            try await outbound.write(contentsOf: parts)
             var response: Response?
             var collected = ByteBuffer()
             for try await part in inbound {

@@ -3,7 +3,8 @@ import PorticoProxy
 import PorticoTestSupport
 import Testing
 
-@Suite struct ProxyStreamingTests {
+/// Serialized: three 64 MiB checksums at once would starve the other tests of CPU.
+@Suite(.serialized) struct ProxyStreamingTests {
     static let size = 64 * 1024 * 1024
 
     @Test func streamsA64MiBUploadWithAMatchingChecksum() async throws {
