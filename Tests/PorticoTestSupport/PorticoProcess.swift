@@ -56,6 +56,7 @@ public final class PorticoProcess: Sendable {
             handle?.output.withLock { $0 += String(decoding: data, as: UTF8.self) }
         }
         try process.run()
+        StartedProcesses.add(process.processIdentifier)
         return handle
     }
 
@@ -109,6 +110,26 @@ public final class PorticoProcess: Sendable {
             return Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "")
         }
         return nil
+    }
+}
+
+/// Every `portico` process the tests started, killed when the test process exits, so a
+/// test that fails before stopping its gateway leaves nothing listening behind.
+enum StartedProcesses {
+    private static let pids = Mutex<[Int32]>([])
+    private static let registered = Mutex(false)
+
+    static func add(_ pid: Int32) {
+        pids.withLock { $0.append(pid) }
+        registered.withLock { done in
+            guard !done else { return }
+            done = true
+            atexit { StartedProcesses.killAll() }
+        }
+    }
+
+    static func killAll() {
+        for pid in pids.withLock({ $0 }) { kill(pid, SIGKILL) }
     }
 }
 
