@@ -46,6 +46,9 @@ import Testing
         }
         #expect(proxiedLine["status"] == "200")
         #expect(proxiedLine["path"] == "/app/users")
+        // Requests the gateway answers itself get an id in the log too.
+        let helloLine = try #require(access.first { $0["route"] == "hello" })
+        #expect(helloLine["request.id"]?.isEmpty == false)
 
         gateway.signal(SIGTERM)
         #expect(try await gateway.waitForExit() == 0)

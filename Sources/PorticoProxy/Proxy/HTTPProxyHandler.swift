@@ -168,7 +168,9 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate {
     // MARK: Routing
 
     private func begin(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
-        let requestID = head.headers.first(name: ProxyHeaderRules.Forwarded.requestID)
+        // Kept if the client sent one, else made here, so every access-log line has one.
+        let clientRequestID = head.headers.first(name: ProxyHeaderRules.Forwarded.requestID)
+        let requestID = clientRequestID ?? environment.requestIDs.next()
         let refuse = { (reason: String) in
             let exchange = ProxyExchange(
                 requestHead: head, requestID: requestID, host: nil, path: head.uri, route: nil, startTime: .now())
@@ -242,7 +244,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate {
                 for: head, uri: route.upstreamPath(for: target.path) + target.query,
                 absoluteFormAuthority: target.authority, forwardedHost: authority, clientAddress: clientAddress,
                 scheme: environment.configuration.scheme,
-                requestID: requestID == nil ? environment.requestIDs.next() : nil, chunked: chunked)
+                requestID: clientRequestID == nil ? requestID : nil, chunked: chunked)
             exchange.endpoint = endpoint
             exchange.phase = .connecting
             let deadline = exchange.startTime + .milliseconds(route.definition.timeout.wholeMilliseconds)
@@ -595,9 +597,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate {
             "client": .string(clientAddress),
         ]
         if let host = exchange.host { metadata["host"] = .string(host) }
-        if let id = exchange.requestID ?? exchange.upstreamHead?.headers.first(name: ProxyHeaderRules.Forwarded.requestID) {
-            metadata["request.id"] = .string(id)
-        }
+        if let id = exchange.requestID { metadata["request.id"] = .string(id) }
         if let endpoint = exchange.endpoint { metadata["upstream"] = .string(endpoint.description) }
         if let reason = exchange.failureReason { metadata["error"] = .string(reason) }
         logger.info("request", metadata: metadata)

@@ -29,7 +29,8 @@ enum ProxyHeaders {
     }
 
     /// The head sent upstream for a downstream request. `forwardedHost` is the host as the
-    /// client sent it (port included), for `X-Forwarded-Host`.
+    /// client sent it (port included), for `X-Forwarded-Host`; `requestID` is added as
+    /// `X-Request-Id` when the client sent none.
     static func upstreamRequestHead(
         for head: HTTPRequestHead, uri: String, absoluteFormAuthority: String?, forwardedHost: String?,
         clientAddress: String, scheme: String, requestID: String?, chunked: Bool
