@@ -80,7 +80,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate {
             exchange.bytesIn += buffer.readableBytes
             exchange.requestHadBody = true
             switch exchange.phase {
-            case .answeringLocally: break
+            case .answeringLocally, .tunneling: break
             case .connecting: exchange.bufferedParts.append(.body(.byteBuffer(buffer)))
             case .forwarding: exchange.upstream?.handler.send(.body(.byteBuffer(buffer)))
             }
@@ -88,6 +88,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate {
             guard let exchange else { return }
             exchange.requestComplete = true
             switch exchange.phase {
+            case .tunneling: break
             case .answeringLocally:
                 if exchange.responseComplete { finish(exchange, context: context) }
             case .connecting:
@@ -245,6 +246,13 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate {
                 absoluteFormAuthority: target.authority, forwardedHost: authority, clientAddress: clientAddress,
                 scheme: environment.configuration.scheme,
                 requestID: clientRequestID == nil ? requestID : nil, chunked: chunked)
+            if ProxyHeaders.isUpgradeRequest(head), var upstreamHead = exchange.upstreamHead {
+                // Upgrade and Connection are hop-by-hop; an upgrade passes them on explicitly.
+                exchange.isUpgrade = true
+                upstreamHead.headers.replaceOrAdd(name: "connection", value: "upgrade")
+                upstreamHead.headers.replaceOrAdd(name: "upgrade", value: head.headers["upgrade"].joined(separator: ", "))
+                exchange.upstreamHead = upstreamHead
+            }
             exchange.endpoint = endpoint
             exchange.phase = .connecting
             let deadline = exchange.startTime + .milliseconds(route.definition.timeout.wholeMilliseconds)
@@ -303,7 +311,28 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate {
         guard let context, let exchange, exchange.phase == .forwarding else { return }
         switch part {
         case .head(let head):
-            if head.status.code < 200, head.status != .switchingProtocols {
+            if head.status == .switchingProtocols {
+                guard exchange.isUpgrade, let connection = exchange.upstream else {
+                    exchange.failureReason = "upstream switched protocols unasked"
+                    close(context)
+                    return
+                }
+                exchange.responseStarted = true
+                exchange.status = 101
+                exchange.phase = .tunneling
+                var response = ProxyHeaders.downstreamResponseHead(for: head, close: false)
+                response.headers.replaceOrAdd(name: "connection", value: "upgrade")
+                if let upgrade = head.headers.first(name: "upgrade") {
+                    response.headers.replaceOrAdd(name: "upgrade", value: upgrade)
+                }
+                context.writeAndFlush(wrapOutboundOut(.head(response)), promise: nil)
+                // Switch once the decoders have finished this read (the 101's end is still coming).
+                context.eventLoop.assumeIsolated().execute { [self] in
+                    self.becomeTunnel(exchange, connection: connection, context: context)
+                }
+                return
+            }
+            if head.status.code < 200 {
                 context.writeAndFlush(wrapOutboundOut(.head(ProxyHeaders.downstreamResponseHead(for: head, close: false))), promise: nil)
                 return
             }
@@ -338,6 +367,50 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate {
                 exchange.keepAlive = false
             }
             writeEnd(trailers, for: exchange, context: context)
+        }
+    }
+
+    /// Turns the downstream and upstream connections into one byte pipe after a 101: the
+    /// HTTP handlers leave both pipelines and glue handlers join them, with backpressure.
+    /// Bytes either decoder had read past the handshake are passed on, not lost.
+    private func becomeTunnel(_ exchange: ProxyExchange, connection: UpstreamConnection, context: ChannelHandlerContext) {
+        guard self.exchange === exchange, !closing, connection.channel.isActive else {
+            connection.channel.close(promise: nil)
+            close(context)
+            return
+        }
+        exchange.upstream = nil
+        exchange.requestComplete = true
+        exchange.responseComplete = true
+        connection.handler.delegate = nil
+        closing = true  // this handler is done with the connection; the pipe owns it now
+        finish(exchange, context: context)
+        timer.cancel()
+        let downstream = context.channel
+        let upstream = connection.channel
+        do {
+            let downstreamSync = downstream.pipeline.syncOperations
+            let upstreamSync = upstream.pipeline.syncOperations
+            let requestDecoder = try downstreamSync.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
+            let responseDecoder = try upstreamSync.handler(type: ByteToMessageHandler<HTTPResponseDecoder>.self)
+            let clientGlue = GlueHandler()
+            let upstreamGlue = GlueHandler()
+            GlueHandler.join(clientGlue, upstreamGlue)
+            try downstreamSync.addHandler(clientGlue, position: .after(requestDecoder))
+            try upstreamSync.addHandler(upstreamGlue, position: .after(responseDecoder))
+            // Encoders and HTTP handlers first, so nothing writes through them; then the
+            // decoders, which hand their leftover bytes to the glue.
+            upstreamSync.removeHandler(try upstreamSync.handler(type: HTTPRequestEncoder.self), promise: nil)
+            upstreamSync.removeHandler(connection.handler, promise: nil)
+            downstreamSync.removeHandler(try downstreamSync.handler(type: HTTPResponseEncoder.self), promise: nil)
+            downstreamSync.removeHandler(context: context, promise: nil)
+            upstreamSync.removeHandler(responseDecoder, promise: nil)
+            downstreamSync.removeHandler(requestDecoder, promise: nil)
+            downstream.read()
+            upstream.read()
+        } catch {
+            upstream.close(promise: nil)
+            downstream.close(promise: nil)
         }
     }
 
@@ -569,7 +642,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate {
     private func holdsDownstreamReads(_ exchange: ProxyExchange) -> Bool {
         switch exchange.phase {
         case .answeringLocally: return false
-        case .connecting: return true
+        case .connecting, .tunneling: return true
         case .forwarding:
             guard let upstream = exchange.upstream else { return false }
             return !upstream.channel.isWritable

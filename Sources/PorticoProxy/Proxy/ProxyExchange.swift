@@ -14,6 +14,8 @@ final class ProxyExchange {
         case connecting
         /// Request and response stream between the downstream and the upstream connection.
         case forwarding
+        /// The upstream agreed to an `Upgrade` (101): both connections become one byte pipe.
+        case tunneling
     }
 
     let requestHead: HTTPRequestHead
@@ -36,6 +38,8 @@ final class ProxyExchange {
     /// Request parts received while connecting.
     var bufferedParts: [HTTPClientRequestPart] = []
     var retried = false
+    /// The request asks for an `Upgrade` (WebSocket), passed through to the upstream.
+    var isUpgrade = false
 
     var requestComplete = false
     var requestHadBody = false

@@ -85,6 +85,12 @@ enum ProxyHeaders {
         headers = kept
     }
 
+    /// Whether a request asks for a protocol upgrade (WebSocket): `Upgrade` with `Connection: upgrade`.
+    static func isUpgradeRequest(_ head: HTTPRequestHead) -> Bool {
+        head.headers.contains(name: "upgrade")
+            && head.headers[canonicalForm: "connection"].contains { $0.lowercased() == "upgrade" }
+    }
+
     /// Whether a request head breaks the framing or header rules of SPEC §8 and must be
     /// refused with 400 and a closed connection.
     static func framingProblem(in head: HTTPRequestHead) -> String? {

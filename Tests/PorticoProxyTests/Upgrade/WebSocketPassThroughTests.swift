@@ -1,0 +1,73 @@
+import NIOCore
+import NIOPosix
+import PorticoProxy
+import PorticoTestSupport
+import Testing
+
+/// A WebSocket client frame (masked, as clients must send).
+private func clientFrame(opcode: UInt8, payload: [UInt8]) -> [UInt8] {
+    let mask: [UInt8] = [0x12, 0x34, 0x56, 0x78]
+    precondition(payload.count < 126)
+    return [0x80 | opcode, 0x80 | UInt8(payload.count)] + mask + payload.enumerated().map { $0.element ^ mask[$0.offset % 4] }
+}
+
+@Suite struct WebSocketPassThroughTests {
+    @Test func aWebSocketEchoesTextAndBinaryFramesThroughTheGateway() async throws {
+        let echo = try await WebSocketEchoServer.start()
+        let gateway = try await ProxyFixture.start(
+            routes: """
+                upstreams: [{ name: ws, endpoints: ["127.0.0.1:\(echo.port)"] }]
+                routes: [{ name: ws, match: { path: { prefix: /ws } }, upstream: ws }]
+                """)
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connect(host: "127.0.0.1", port: gateway.port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                }
+            }
+        try await channel.executeThenClose { inbound, outbound in
+            var iterator = inbound.makeAsyncIterator()
+            var received = ByteBuffer()
+            func readUntil(_ count: Int) async throws {
+                let deadline = ContinuousClock.now + .seconds(10)
+                while received.readableBytes < count, ContinuousClock.now < deadline {
+                    guard var chunk = try await iterator.next() else { return }
+                    received.writeBuffer(&chunk)
+                }
+            }
+            try await outbound.write(
+                ByteBuffer(
+                    string: "GET /ws/chat HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                        + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"))
+            // The handshake answer: 101 with the accept key computed by the upstream.
+            let deadline = ContinuousClock.now + .seconds(10)
+            while !String(buffer: received).contains("\r\n\r\n"), ContinuousClock.now < deadline {
+                guard var chunk = try await iterator.next() else { break }
+                received.writeBuffer(&chunk)
+            }
+            let text = String(buffer: received)
+            let headEnd = try #require(text.range(of: "\r\n\r\n"))
+            let head = text[..<headEnd.lowerBound].lowercased()
+            #expect(head.hasPrefix("http/1.1 101"))
+            #expect(head.contains("sec-websocket-accept: s3pplmbitxaq9kygzzhzrbk+xoo="))
+            #expect(head.contains("upgrade: websocket"))
+            received.moveReaderIndex(forwardBy: text.utf8.distance(from: text.startIndex, to: headEnd.upperBound))
+
+            try await outbound.write(ByteBuffer(bytes: clientFrame(opcode: 0x1, payload: Array("hello".utf8))))
+            try await readUntil(7)
+            #expect(received.readBytes(length: 7) == [0x81, 5] + Array("hello".utf8))
+
+            let binary: [UInt8] = [0, 1, 2, 0xFF, 0xFE]
+            try await outbound.write(ByteBuffer(bytes: clientFrame(opcode: 0x2, payload: binary)))
+            try await readUntil(7)
+            #expect(received.readBytes(length: 7) == [0x82, 5] + binary)
+
+            // Close: the upstream answers with a close frame and ends the connection.
+            try await outbound.write(ByteBuffer(bytes: clientFrame(opcode: 0x8, payload: [])))
+            try await readUntil(2)
+            #expect(received.readBytes(length: 2) == [0x88, 0])
+        }
+        await gateway.stop()
+        await echo.stop()
+    }
+}
