@@ -8,6 +8,8 @@ public struct TestResponse: Sendable {
     public var headers: HTTPHeaders
     /// The body when it is at most `keepBodyUpTo` bytes (else empty).
     public var body: String
+    /// The same body as bytes.
+    public var bytes: [UInt8] = []
     /// Length and checksum of the whole body.
     public var checksum: BodyChecksum
 }
@@ -141,7 +143,10 @@ public struct LoopbackHTTPClient: Sendable {
                 if (response?.checksum.length ?? 0) <= keepBodyUpTo { body.writeBuffer(&buffer) }
             case .end:
                 guard var response else { throw TestClientError.noResponse }
-                if response.checksum.length <= keepBodyUpTo { response.body = String(buffer: body) }
+                if response.checksum.length <= keepBodyUpTo {
+                    response.body = String(buffer: body)
+                    response.bytes = Array(body.readableBytesView)
+                }
                 return response
             }
         }

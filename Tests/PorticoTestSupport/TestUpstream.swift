@@ -9,7 +9,8 @@ import Synchronization
 /// Paths:
 /// - `/echo…`: streams the request body back as it arrives.
 /// - `/upload…`: reads the whole body, answers `<length> <fnv hex>`.
-/// - `/download?bytes=N`: streams N deterministic bytes (64 KiB chunks, see ``TestBody``).
+/// - `/download?bytes=N[&type=T][&encoding=E][&chunked=1]`: streams N deterministic bytes
+///   (64 KiB chunks, see ``TestBody``) with that content type and encoding.
 /// - `/slow?ms=N`, `/wait…?ms=N`: answers after N milliseconds.
 /// - `/close`: closes the connection without answering.
 /// - `/stall…`: waits 2 s before reading the request body, then answers like `/upload`.
@@ -131,7 +132,8 @@ public final class TestUpstream: Sendable {
         if path.hasPrefix("/download") {
             let total = Int(query["bytes"] ?? "0") ?? 0
             var headers = HTTPHeaders()
-            headers.add(name: "content-type", value: "application/octet-stream")
+            headers.add(name: "content-type", value: query["type"] ?? "application/octet-stream")
+            if let encoding = query["encoding"] { headers.add(name: "content-encoding", value: encoding) }
             if query["chunked"] == nil { headers.add(name: "content-length", value: String(total)) }
             try await outbound.write(.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers)))
             var remaining = total

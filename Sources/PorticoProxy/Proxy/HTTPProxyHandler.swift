@@ -339,19 +339,43 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate {
             exchange.responseStarted = true
             exchange.status = Int(head.status.code)
             exchange.upstreamKeepAlive = head.isKeepAlive
-            // An HTTP/1.0 client learns where a body of unknown length ends only from the close.
-            if exchange.requestHead.version.minor == 0, !head.headers.contains(name: "content-length") {
-                exchange.keepAlive = false
-            }
             var downstreamHead = ProxyHeaders.downstreamResponseHead(for: head, close: !exchange.keepAlive)
             if exchange.route?.cors != nil {
                 ProxyHeaders.applyCORS(exchange.corsHeaders, to: &downstreamHead.headers)
             }
+            if exchange.route?.definition.compression == true {
+                startGzipIfWanted(exchange, head: &downstreamHead, context: context)
+            }
+            // An HTTP/1.0 client learns where a body of unknown length ends only from the close.
+            if exchange.requestHead.version.minor == 0, exchange.keepAlive,
+                !downstreamHead.headers.contains(name: "content-length")
+            {
+                exchange.keepAlive = false
+                downstreamHead.headers.replaceOrAdd(name: "connection", value: "close")
+            }
             context.write(wrapOutboundOut(.head(downstreamHead)), promise: nil)
         case .body(let buffer):
-            exchange.bytesOut += buffer.readableBytes
-            context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+            var out = buffer
+            if let gzip = exchange.gzip {
+                do {
+                    out = try gzip.compress(buffer)
+                } catch {
+                    exchange.failureReason = "gzip: \(error)"
+                    close(context)
+                    return
+                }
+                if out.readableBytes == 0 { return }
+            }
+            exchange.bytesOut += out.readableBytes
+            context.write(wrapOutboundOut(.body(.byteBuffer(out))), promise: nil)
         case .end(let trailers):
+            if let gzip = exchange.gzip {
+                exchange.gzip = nil
+                if let tail = try? gzip.finish(), tail.readableBytes > 0 {
+                    exchange.bytesOut += tail.readableBytes
+                    context.write(wrapOutboundOut(.body(.byteBuffer(tail))), promise: nil)
+                }
+            }
             exchange.responseComplete = true
             if let connection = exchange.upstream {
                 exchange.upstream = nil
@@ -367,6 +391,31 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate {
                 exchange.keepAlive = false
             }
             writeEnd(trailers, for: exchange, context: context)
+        }
+    }
+
+    /// Gzips the response when SPEC §8 says so; an eligible response gets
+    /// `Vary: Accept-Encoding` whether or not this client accepts gzip, for caches.
+    private func startGzipIfWanted(_ exchange: ProxyExchange, head: inout HTTPResponseHead, context: ChannelHandlerContext) {
+        let headers = head.headers
+        guard
+            CompressionPolicy.isEligible(
+                requestMethod: exchange.requestHead.method.rawValue, status: Int(head.status.code),
+                contentType: headers.first(name: "content-type"), contentEncoding: headers.first(name: "content-encoding"),
+                contentLength: headers.first(name: "content-length").flatMap { Int($0) })
+        else { return }
+        if !headers[canonicalForm: "vary"].contains(where: { $0.lowercased() == "accept-encoding" || $0 == "*" }) {
+            head.headers.add(name: "vary", value: "Accept-Encoding")
+        }
+        guard CompressionPolicy.acceptsGzip(exchange.requestHead.headers["accept-encoding"]),
+            let gzip = try? GzipStream(allocator: context.channel.allocator)
+        else { return }
+        exchange.gzip = gzip
+        head.headers.remove(name: "content-length")
+        head.headers.replaceOrAdd(name: "content-encoding", value: "gzip")
+        // A strong validator names the identity body; the gzipped one is a different entity.
+        if let etag = head.headers.first(name: "etag"), !etag.hasPrefix("W/") {
+            head.headers.replaceOrAdd(name: "etag", value: "W/" + etag)
         }
     }
 

@@ -35,6 +35,8 @@ final class ProxyExchange {
     var upstream: UpstreamConnection?
     /// The CORS headers the response gets (the route has a policy and the origin is allowed).
     var corsHeaders: [(String, String)]?
+    /// Compresses the response body when it is gzipped on its way to the client.
+    var gzip: GzipStream?
     /// Request parts received while connecting.
     var bufferedParts: [HTTPClientRequestPart] = []
     var retried = false
