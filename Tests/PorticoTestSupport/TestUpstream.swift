@@ -13,6 +13,7 @@ import Synchronization
 ///   (64 KiB chunks, see ``TestBody``) with that content type and encoding.
 /// - `/slow?ms=N`, `/wait…?ms=N`: answers after N milliseconds.
 /// - `/close`: closes the connection without answering.
+/// - `/cors-page.html?target=URL`: a page whose script fetches `URL/allowed/…` and `URL/refused/…`.
 /// - `/stall…`: waits 2 s before reading the request body, then answers like `/upload`.
 /// - anything else: `200` with a body of `<method> <uri>` and one `name: value` line per header
 ///   (with CORS headers of its own when the request has `x-upstream-cors`).
@@ -144,6 +145,37 @@ public final class TestUpstream: Sendable {
                 remaining -= size
                 index += 1
             }
+            try await outbound.write(.end(nil))
+            return
+        }
+        if path == "/cors-page.html" {
+            // A page on this server's origin that calls the gateway's routes with fetch and
+            // writes what happened into the DOM, for the browser test.
+            let html = """
+                <!doctype html><html><body><script>
+                const target = new URLSearchParams(location.search).get('target');
+                async function attempt(path, options) {
+                  try { const response = await fetch(target + path, options); return String(response.status); }
+                  catch (error) { return 'cors-error'; }
+                }
+                (async () => {
+                  const result = {
+                    preflighted: await attempt('/allowed/x', {method: 'PUT', headers: {'Content-Type': 'application/json'}, body: '{}'}),
+                    credentials: await attempt('/allowed/y', {credentials: 'include'}),
+                    refused: await attempt('/refused/x', {}),
+                  };
+                  const out = document.createElement('pre');
+                  out.id = 'result';
+                  out.textContent = 'RESULT' + JSON.stringify(result) + 'END';
+                  document.body.appendChild(out);
+                })();
+                </script></body></html>
+                """
+            var headers = HTTPHeaders()
+            headers.add(name: "content-type", value: "text/html; charset=utf-8")
+            headers.add(name: "content-length", value: String(html.utf8.count))
+            try await outbound.write(.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers)))
+            try await outbound.write(.body(.byteBuffer(ByteBuffer(string: html))))
             try await outbound.write(.end(nil))
             return
         }
