@@ -36,6 +36,7 @@ BACKEND_PORT=18901 NGINX_PORT=18902 PORTICO_PORT=18903
 mkdir -p "$WORK/www" "$WORK/routes"
 head -c 100 /dev/zero | tr '\0' 'a' >"$WORK/www/small"
 head -c $((1024 * 1024)) /dev/urandom >"$WORK/www/big"
+python3 -c "import json; print(json.dumps([{'id': i, 'name': 'item %d' % i, 'tags': ['a', 'b']} for i in range(330)]))" | head -c 16384 >"$WORK/www/data.json"
 chmod -R a+rX "$WORK"
 
 nginx_conf() { # name, body of http{}
@@ -53,11 +54,13 @@ http {
 }
 CONF
 }
-nginx_conf backend "server { listen 127.0.0.1:$BACKEND_PORT; keepalive_requests 1000000; location / { root $WORK/www; } }"
+nginx_conf backend "types { application/json json; } server { listen 127.0.0.1:$BACKEND_PORT; keepalive_requests 1000000; location / { root $WORK/www; } }"
 nginx_conf proxy "upstream backend { server 127.0.0.1:$BACKEND_PORT; keepalive 64; keepalive_requests 1000000; }
     server { listen 127.0.0.1:$NGINX_PORT; keepalive_requests 1000000;
         location / { proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection \"\";
-                     proxy_buffering on; } }"
+                     proxy_buffering on; }
+        # Same zlib level as Portico (compress-nio's default, 6).
+        gzip on; gzip_comp_level 6; gzip_proxied any; gzip_min_length 1024; gzip_types application/json; }"
 cat >"$WORK/routes/bench.yaml" <<ROUTES
 upstreams: [{ name: backend, endpoints: ["127.0.0.1:$BACKEND_PORT"] }]
 routes: [{ name: bench, upstream: backend }]
@@ -75,10 +78,10 @@ sleep 1
 NGINX_WORKER=$(pgrep -P "$(cat "$WORK/proxy.pid")" | head -1)
 
 peak_kib() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
-# run NAME PORT PATH CONNECTIONS -> "rps p50_ms p99_ms"
+# run NAME PORT PATH CONNECTIONS [HEADER] -> "rps p50_ms p99_ms"
 run() {
     local out
-    out=$(taskset -c "$LOAD_CPU" wrk -t1 -c"$4" -d"${DURATION}s" --latency "http://127.0.0.1:$2$3")
+    out=$(taskset -c "$LOAD_CPU" wrk -t1 -c"$4" -d"${DURATION}s" --latency ${5:+-H "$5"} "http://127.0.0.1:$2$3")
     local rps p50 p99
     rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
     p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
@@ -98,12 +101,13 @@ taskset -c "$LOAD_CPU" wrk -t1 -c16 -d2s "http://127.0.0.1:$PORTICO_PORT/small" 
 
 printf '%-22s %12s %10s %10s %12s\n' "case" "requests/s" "p50 ms" "p99 ms" "peak RSS MiB"
 declare -A RESULT
-for spec in "small-body-64c:/small:64" "1MiB-body-8c:/big:8"; do
-    IFS=: read -r name path conns <<<"$spec"
+for spec in "small-body-64c:/small:64:" "1MiB-body-8c:/big:8:" "16KiB-json-gzip-64c:/data.json:64:Accept-Encoding@ gzip"; do
+    IFS=: read -r name path conns header <<<"$spec"
+    header=${header//@/:}
     for proxy in nginx portico; do
         port=$NGINX_PORT; pid=$NGINX_WORKER
         [ "$proxy" = portico ] && port=$PORTICO_PORT && pid=$PORTICO_PID
-        read -r rps p50 p99 < <(run "$proxy" "$port" "$path" "$conns")
+        read -r rps p50 p99 < <(run "$proxy" "$port" "$path" "$conns" "$header")
         rss=$(( $(peak_kib "$pid") / 1024 ))
         RESULT[$name.$proxy]="$rps $p50 $p99 $rss"
         printf '%-22s %12s %10s %10s %12s\n' "$name $proxy" "$rps" "$p50" "$p99" "$rss"
