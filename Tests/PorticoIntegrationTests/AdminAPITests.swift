@@ -40,21 +40,18 @@ func apiRoute(_ name: String, prefix: String, upstream: String = "app") -> Strin
     }
 
     @Test func generatesAPrivateTokenFileWhenNoTokenIsGiven() async throws {
-        let folder = try TemporaryFolder()
-        defer { folder.remove() }
-        try folder.write("routes/a.yaml", "")
-        let process = try PorticoProcess.start(
-            ["--http-addr", "127.0.0.1:\(try await closedLoopbackPort())", "--admin-addr", "127.0.0.1:\(try await closedLoopbackPort())"],
-            environment: ["PORTICO_LOG_LEVEL": "info"], directory: folder.url)
-        try await process.waitForLog("admin listening")
-        let path = folder.url.appendingPathComponent(".portico/admin.token").path
+        // An empty PORTICO_ADMIN_TOKEN counts as unset.
+        let gateway = try await ServingGateway.start(
+            routes: "", environment: ["PORTICO_ADMIN_TOKEN": "", "PORTICO_LOG_LEVEL": "info"])
+        let path = gateway.folder.url.appendingPathComponent(".portico/admin.token").path
         let token = try String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
         let mode = try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int
         #expect(mode == 0o600)
         #expect(token.count >= 32)
-        #expect(process.log.contains("admin.token"))
-        #expect(!process.log.contains(token))
-        await process.stop()
+        #expect(gateway.process.log.contains("admin.token"))
+        #expect(!gateway.process.log.contains(token))
+        #expect(try await AdminClient(port: gateway.adminPort, token: token).send(.GET, "/v1/status").status == 200)
+        await gateway.stop()
     }
 
     @Test func routesAddedThroughTheAPIServeTrafficAndRefuseBadChanges() async throws {

@@ -206,20 +206,26 @@ public struct ServingGateway: Sendable {
     public static func start(
         in folder: TemporaryFolder, arguments: [String] = [], environment: [String: String] = [:]
     ) async throws -> ServingGateway {
-        let port = try await closedLoopbackPort()
-        let adminPort = try await closedLoopbackPort()
         var env = ["PORTICO_ADMIN_TOKEN": adminToken]
         env.merge(environment) { _, new in new }
-        let process = try PorticoProcess.start(
-            ["serve", "--http-addr", "127.0.0.1:\(port)", "--admin-addr", "127.0.0.1:\(adminPort)"] + arguments,
-            environment: env, directory: folder.url)
-        do {
-            try await process.waitForLog("admin listening")
-        } catch {
-            await process.stop()
-            throw error
+        // A port found free can be taken by another test's connection before the gateway binds
+        // it; such a start is tried again on other ports (three times at most).
+        var attempt = 0
+        while true {
+            attempt += 1
+            let port = try await closedLoopbackPort()
+            let adminPort = try await closedLoopbackPort()
+            let process = try PorticoProcess.start(
+                ["serve", "--http-addr", "127.0.0.1:\(port)", "--admin-addr", "127.0.0.1:\(adminPort)"] + arguments,
+                environment: env, directory: folder.url)
+            do {
+                try await process.waitForLog("admin listening")
+                return ServingGateway(process: process, folder: folder, port: port, adminPort: adminPort)
+            } catch {
+                await process.stop()
+                guard attempt < 3, process.log.contains("cannot listen") else { throw error }
+            }
         }
-        return ServingGateway(process: process, folder: folder, port: port, adminPort: adminPort)
     }
 
     /// Stops the process and removes its folder.

@@ -70,6 +70,9 @@ final class GlueHandler: ChannelDuplexHandler {
         if let channelEvent = event as? ChannelEvent, case .inputClosed = channelEvent {
             partner?.partnerWriteEOF()
         }
+        if event is IdleStateHandler.IdleStateEvent {
+            context.close(promise: nil)  // an idle pipe ends; the partner follows
+        }
         context.fireUserInboundEventTriggered(event)
     }
 

@@ -9,7 +9,7 @@ final class EventLoopState {
     let pool: UpstreamConnectionPool
     let metrics: RequestMetricsCache
     /// Open downstream connections, so that retired routes can be drained on them.
-    private var connections: [ObjectIdentifier: HTTPProxyHandler] = [:]
+    private var connections: [ObjectIdentifier: any DrainableConnection] = [:]
 
     init(eventLoop: EventLoop, pool: UpstreamConnectionPool, metrics: RequestMetricsCache) {
         self.eventLoop = eventLoop
@@ -17,12 +17,12 @@ final class EventLoopState {
         self.metrics = metrics
     }
 
-    func register(_ handler: HTTPProxyHandler) {
-        connections[ObjectIdentifier(handler)] = handler
+    func register(_ connection: any DrainableConnection) {
+        connections[ObjectIdentifier(connection)] = connection
     }
 
-    func deregister(_ handler: HTTPProxyHandler) {
-        connections[ObjectIdentifier(handler)] = nil
+    func deregister(_ connection: any DrainableConnection) {
+        connections[ObjectIdentifier(connection)] = nil
     }
 
     /// Requests being served on this loop now.
@@ -38,6 +38,15 @@ final class EventLoopState {
             }
         }
     }
+}
+
+/// A downstream connection that a route retirement can reach: an HTTP connection with its
+/// running exchange, or a tunnel made by an upgrade.
+protocol DrainableConnection: AnyObject {
+    /// Whether a request (or a tunnel) is running on it now.
+    var hasActiveExchange: Bool { get }
+    /// A new snapshot retired these routes; work running on one of them ends at `deadline`.
+    func drain(retired: Set<ObjectIdentifier>, deadline: NIODeadline)
 }
 
 /// The ``EventLoopState`` of every event loop that has served a connection.

@@ -7,7 +7,7 @@ import PorticoCore
 /// answers locally or streams it to a pooled upstream connection, and streams the response
 /// back, with backpressure both ways (reads on one side wait while the other side is not
 /// writable, as in swift-nio-examples' connect-proxy `GlueHandler`).
-final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate {
+final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate, DrainableConnection {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundIn = HTTPServerResponsePart
     typealias OutboundOut = HTTPServerResponsePart
@@ -447,6 +447,12 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate {
             GlueHandler.join(clientGlue, upstreamGlue)
             try downstreamSync.addHandler(clientGlue, position: .after(requestDecoder))
             try upstreamSync.addHandler(upstreamGlue, position: .after(responseDecoder))
+            // The pipe keeps the idle timeout, and the drain of its route.
+            let idle = TimeAmount.milliseconds(environment.configuration.idleTimeout.wholeMilliseconds)
+            try downstreamSync.addHandler(IdleStateHandler(allTimeout: idle), position: .before(clientGlue))
+            if let route = exchange.route {
+                Tunnel(route: route, downstream: downstream, upstream: upstream, state: state).start()
+            }
             // Encoders and HTTP handlers first, so nothing writes through them; then the
             // decoders, which hand their leftover bytes to the glue.
             upstreamSync.removeHandler(try upstreamSync.handler(type: HTTPRequestEncoder.self), promise: nil)

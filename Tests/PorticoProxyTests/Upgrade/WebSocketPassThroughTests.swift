@@ -70,4 +70,64 @@ private func clientFrame(opcode: UInt8, payload: [UInt8]) -> [UInt8] {
         await gateway.stop()
         await echo.stop()
     }
+
+    /// Opens a WebSocket through `gateway` and returns how long until the gateway ends it.
+    private func timeUntilClosed(gateway: ProxyFixture, after action: () async throws -> Void) async throws -> Duration {
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connect(host: "127.0.0.1", port: gateway.port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                }
+            }
+        return try await channel.executeThenClose { inbound, outbound in
+            var iterator = inbound.makeAsyncIterator()
+            try await outbound.write(
+                ByteBuffer(
+                    string: "GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                        + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"))
+            var head = ""
+            while !head.contains("\r\n\r\n"), let chunk = try await iterator.next() { head += String(buffer: chunk) }
+            #expect(head.hasPrefix("HTTP/1.1 101"))
+            let started = ContinuousClock.now
+            try await action()
+            // Read until the gateway closes the pipe (bounded by the test's own timeout).
+            let deadline = started + .seconds(10)
+            while ContinuousClock.now < deadline, (try? await iterator.next()) != nil {}
+            return ContinuousClock.now - started
+        }
+    }
+
+    @Test func anIdlePipeIsClosedAfterTheIdleTimeout() async throws {
+        let echo = try await WebSocketEchoServer.start()
+        var configuration = ProxyConfiguration()
+        configuration.idleTimeout = .milliseconds(500)
+        let gateway = try await ProxyFixture.start(
+            routes: """
+                upstreams: [{ name: ws, endpoints: ["127.0.0.1:\(echo.port)"] }]
+                routes: [{ name: ws, upstream: ws }]
+                """, configuration: configuration)
+        let elapsed = try await timeUntilClosed(gateway: gateway) {}
+        #expect(elapsed >= .milliseconds(400))
+        #expect(elapsed < .seconds(5))
+        await gateway.stop()
+        await echo.stop()
+    }
+
+    @Test func aPipeOnARemovedRouteIsClosedAtTheDrainDeadline() async throws {
+        let echo = try await WebSocketEchoServer.start()
+        let gateway = try await ProxyFixture.start(
+            routes: """
+                upstreams: [{ name: ws, endpoints: ["127.0.0.1:\(echo.port)"] }]
+                routes: [{ name: ws, upstream: ws }]
+                """)
+        let elapsed = try await timeUntilClosed(gateway: gateway) {
+            let table = try TestRoutes.table("routes: [{ name: other, respond: { status: 200 } }]", version: 2)
+            let (retired, _) = await gateway.dataPlane.publish(table, drainTimeout: .milliseconds(700))
+            #expect(retired.first?.inFlightRequests == 1)  // the pipe counts as running on its route
+        }
+        #expect(elapsed >= .milliseconds(600))
+        #expect(elapsed < .seconds(5))
+        await gateway.stop()
+        await echo.stop()
+    }
 }

@@ -1,0 +1,42 @@
+import NIOCore
+import PorticoCore
+
+/// A byte pipe made by an upgrade (WebSocket), registered with its event loop so that the
+/// drain of its route still reaches it: when a new snapshot removes or changes the route,
+/// the pipe is closed at the drain deadline.
+final class Tunnel: DrainableConnection {
+    private let route: CompiledRoute
+    private let downstream: Channel
+    private let upstream: Channel
+    private let state: EventLoopState
+    private var drainTask: Scheduled<Void>?
+
+    init(route: CompiledRoute, downstream: Channel, upstream: Channel, state: EventLoopState) {
+        self.route = route
+        self.downstream = downstream
+        self.upstream = upstream
+        self.state = state
+    }
+
+    /// Registers the tunnel until either side closes; counts it as running on its route.
+    func start() {
+        state.register(self)
+        route.requestStarted()
+        downstream.closeFuture.assumeIsolated().whenComplete { _ in
+            self.drainTask?.cancel()
+            self.state.deregister(self)
+            self.route.requestEnded()
+            self.upstream.close(promise: nil)
+        }
+    }
+
+    var hasActiveExchange: Bool { true }
+
+    func drain(retired: Set<ObjectIdentifier>, deadline: NIODeadline) {
+        guard drainTask == nil, retired.contains(ObjectIdentifier(route)) else { return }
+        drainTask = downstream.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [downstream, upstream] in
+            downstream.close(promise: nil)
+            upstream.close(promise: nil)
+        }
+    }
+}
