@@ -424,6 +424,9 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate, 
     /// Bytes either decoder had read past the handshake are passed on, not lost.
     private func becomeTunnel(_ exchange: ProxyExchange, connection: UpstreamConnection, context: ChannelHandlerContext) {
         guard self.exchange === exchange, !closing, connection.channel.isActive else {
+            environment.accessLogger.warning(
+                "upgrade abandoned",
+                metadata: ["same": "\(self.exchange === exchange)", "closing": "\(closing)", "upstreamActive": "\(connection.channel.isActive)"])
             connection.channel.close(promise: nil)
             close(context)
             return
@@ -464,6 +467,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate, 
             downstream.read()
             upstream.read()
         } catch {
+            environment.accessLogger.warning("upgrade failed", metadata: ["error": "\(error)"])
             upstream.close(promise: nil)
             downstream.close(promise: nil)
         }
