@@ -80,7 +80,6 @@ public enum AdminAPI {
             let table = await controller.table
             let lastError = await controller.lastError
             let draining = await controller.drainingRoutes()
-            let formatter = ISO8601DateFormatter()
             return json([
                 "version": .integer(Int(table.version)),
                 "routes": .integer(table.routes.count),
@@ -90,7 +89,7 @@ public enum AdminAPI {
                     draining.map {
                         [
                             "route": .string($0.route.name), "inFlight": .integer($0.route.inFlightRequests),
-                            "deadline": .string(formatter.string(from: $0.deadline)),
+                            "deadline": .string(RFC3339.format(secondsSince1970: $0.deadline.timeIntervalSince1970)),
                         ]
                     }),
             ])

@@ -152,8 +152,8 @@ public actor RouteController {
     public static func document(of table: RouteTable) -> ConfigValue {
         [
             "version": .integer(Int(table.version)),
-            "upstreams": .array(table.upstreamOrder.compactMap { table.upstreams[$0]?.definition.configValue }),
-            "routes": .array(table.routes.map(\.definition.configValue)),
+            "upstreams": .array(UpstreamDefinition.all(in: table).map(\.configValue)),
+            "routes": .array(RouteDefinition.all(in: table).map(\.configValue)),
         ]
     }
 

@@ -86,7 +86,7 @@ public actor SQLiteStateStore: StateStore {
         }
         statements.append(
             ("INSERT OR REPLACE INTO config_history (version, created_at, snapshot) VALUES (?, ?, ?)",
-             [.integer(Int(configuration.version)), .text(ISO8601DateFormatter().string(from: Date())),
+             [.integer(Int(configuration.version)), .text(RFC3339.format(secondsSince1970: Date().timeIntervalSince1970)),
               .text(try Self.json(snapshot))]))
         statements.append(
             ("DELETE FROM config_history WHERE version <= ?", [.integer(Int(configuration.version) - Self.historyLimit)]))
