@@ -95,17 +95,14 @@ final class UpstreamConnectionPool {
             connection.channel.close(promise: nil)
             return
         }
-        let kept: Bool = {
-            // Mutated in place: copying the list out and back would copy it on every release.
-            var list = idle.removeValue(forKey: connection.endpoint) ?? []
-            defer { idle[connection.endpoint] = list }
-            if list.count >= configuration.maxIdlePerEndpoint {
-                list.removeAll { !$0.channel.isActive }
-            }
-            guard list.count < configuration.maxIdlePerEndpoint else { return false }
-            list.append(connection)
-            return true
-        }()
+        // Taken out and put back so the list is mutated in place, not copied on every release.
+        var list = idle.removeValue(forKey: connection.endpoint) ?? []
+        if list.count >= configuration.maxIdlePerEndpoint {
+            list.removeAll { !$0.channel.isActive }
+        }
+        let kept = list.count < configuration.maxIdlePerEndpoint
+        if kept { list.append(connection) }
+        idle[connection.endpoint] = list
         guard kept else {
             connection.channel.close(promise: nil)
             return
