@@ -14,23 +14,7 @@ DURATION="${1:-10}"
 PROXY_CPU="${PROXY_CPU:-0}"
 LOAD_CPU="${LOAD_CPU:-1}"
 
-need() { command -v "$1" >/dev/null 2>&1; }
-if ! need nginx || ! need wrk; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light wrk >/dev/null
-fi
-BIN=.build/release/portico
-[ -x "$BIN" ] || swift build -c release --product portico
-
-WORK=$(mktemp -d /tmp/portico-bench.XXXXXX)
-cleanup() {
-    [ -n "${PORTICO_PID:-}" ] && kill "$PORTICO_PID" 2>/dev/null || true
-    for conf in backend proxy; do
-        [ -f "$WORK/$conf.pid" ] && kill "$(cat "$WORK/$conf.pid")" 2>/dev/null || true
-    done
-    sleep 0.5
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
+source bench/common.sh
 
 BACKEND_PORT=18901 NGINX_PORT=18902 PORTICO_PORT=18903
 mkdir -p "$WORK/www" "$WORK/routes"
@@ -39,21 +23,6 @@ head -c $((1024 * 1024)) /dev/urandom >"$WORK/www/big"
 python3 -c "import json; print(json.dumps([{'id': i, 'name': 'item %d' % i, 'tags': ['a', 'b']} for i in range(330)]))" | head -c 16384 >"$WORK/www/data.json"
 chmod -R a+rX "$WORK"
 
-nginx_conf() { # name, body of http{}
-    cat >"$WORK/$1.conf" <<CONF
-worker_processes 1;
-pid $WORK/$1.pid;
-error_log $WORK/$1.error.log warn;
-user root;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    client_body_temp_path $WORK/$1-body;
-    proxy_temp_path $WORK/$1-proxy;
-    $2
-}
-CONF
-}
 nginx_conf backend "types { application/json json; } server { listen 127.0.0.1:$BACKEND_PORT; keepalive_requests 1000000; location / { root $WORK/www; } }"
 nginx_conf proxy "upstream backend { server 127.0.0.1:$BACKEND_PORT; keepalive 64; keepalive_requests 1000000; }
     server { listen 127.0.0.1:$NGINX_PORT; keepalive_requests 1000000;
@@ -76,24 +45,6 @@ PORTICO_LOG_LEVEL=$([ "${ACCESS_LOG:-off}" = on ] && echo info || echo warning) 
 PORTICO_PID=$!
 sleep 1
 NGINX_WORKER=$(pgrep -P "$(cat "$WORK/proxy.pid")" | head -1)
-
-peak_kib() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
-# run NAME PORT PATH CONNECTIONS [HEADER] -> "rps p50_ms p99_ms"
-run() {
-    local out
-    out=$(taskset -c "$LOAD_CPU" wrk -t1 -c"$4" -d"${DURATION}s" --latency ${5:+-H "$5"} "http://127.0.0.1:$2$3")
-    local rps p50 p99
-    rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
-    p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
-    p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
-    local errors
-    errors=$(awk '/Non-2xx|Socket errors/ {print}' <<<"$out")
-    [ -n "$errors" ] && echo "  $1 $3: $errors" >&2
-    echo "$rps $(to_ms "$p50") $(to_ms "$p99")"
-}
-to_ms() { # wrk prints 512.00us, 1.23ms, 1.02s
-    awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n = n; else if (v ~ /s$/) n *= 1000; printf "%.3f", n }'
-}
 
 # Warm both up.
 taskset -c "$LOAD_CPU" wrk -t1 -c16 -d2s "http://127.0.0.1:$NGINX_PORT/small" >/dev/null

@@ -9,10 +9,13 @@ protocol ConfigurationErrorPrintable: Error {
 
 extension ConfigurationErrorPrintable {
     func printProblems() {
-        for line in problemLines {
-            FileHandle.standardError.write(Data("portico: \(line)\n".utf8))
-        }
+        for line in problemLines { printProblem(line) }
     }
+}
+
+/// Prints one problem line to standard error.
+func printProblem(_ line: String) {
+    FileHandle.standardError.write(Data("portico: \(line)\n".utf8))
 }
 
 extension ConfigurationError: ConfigurationErrorPrintable {

@@ -8,7 +8,7 @@ import PorticoControl
 struct Portico: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "portico",
-        abstract: "A multi-tenant ingress gateway: host and path routing, hot-swapped route tables.",
-        subcommands: [Serve.self, Validate.self, Ports.self],
+        abstract: "A multi-tenant ingress gateway: host and path routing, TLS with SNI, hot-swapped route tables.",
+        subcommands: [Serve.self, Validate.self, Ports.self, Certs.self],
         defaultSubcommand: Serve.self)
 }

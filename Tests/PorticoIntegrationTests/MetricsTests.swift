@@ -4,15 +4,6 @@ import PorticoTestSupport
 import Testing
 
 /// Prometheus text as samples: `name{labels}` → value.
-private func samples(_ text: String) -> [String: Double] {
-    var result: [String: Double] = [:]
-    for line in text.split(separator: "\n") where !line.hasPrefix("#") {
-        guard let space = line.lastIndex(of: " "), let value = Double(line[line.index(after: space)...]) else { continue }
-        result[String(line[..<space])] = value
-    }
-    return result
-}
-
 @Suite struct MetricsTests {
     @Test func countersAndHistogramsMatchTheTrafficSent() async throws {
         let upstream = try await TestUpstream.start()
@@ -40,7 +31,7 @@ private func samples(_ text: String) -> [String: Double] {
         let response = try await AdminClient(port: gateway.adminPort, token: nil).send(.GET, "/metrics")
         #expect(response.status == 200)
         #expect(response.header("content-type")?.hasPrefix("text/plain") == true)
-        let metrics = samples(response.body)
+        let metrics = prometheusSamples(response.body)
         #expect(metrics[#"portico_requests_total{route="app",code="200"}"#] == 7)
         #expect(metrics[#"portico_requests_total{route="made",code="201"}"#] == 3)
         #expect(metrics[#"portico_requests_total{route="gone",code="502"}"#] == 2)

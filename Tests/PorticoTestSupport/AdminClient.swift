@@ -20,3 +20,13 @@ public struct AdminClient: Sendable {
         try await AdminAPIClient(port: port, token: token).send(method, path, json: body, headers: headers)
     }
 }
+
+/// The samples of a Prometheus text exposition, by series (`name{labels}`).
+public func prometheusSamples(_ text: String) -> [String: Double] {
+    var result: [String: Double] = [:]
+    for line in text.split(separator: "\n") where !line.hasPrefix("#") {
+        guard let space = line.lastIndex(of: " "), let value = Double(line[line.index(after: space)...]) else { continue }
+        result[String(line[..<space])] = value
+    }
+    return result
+}

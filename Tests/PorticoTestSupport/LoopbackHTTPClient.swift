@@ -1,6 +1,7 @@
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 
 /// What a test client received.
 public struct TestResponse: Sendable {
@@ -19,6 +20,8 @@ public struct TestResponse: Sendable {
 public struct LoopbackHTTPClient: Sendable {
     public let port: Int
     public var host = "127.0.0.1"
+    /// HTTPS (HTTP/1.1 by ALPN) when set.
+    public var tls: TestTLS?
 
     public init(port: Int) {
         self.port = port
@@ -70,8 +73,11 @@ public struct LoopbackHTTPClient: Sendable {
 
     private func connect() async throws -> NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart> {
         try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .connect(host: host, port: port) { channel in
+            .connect(host: host, port: port) { [tls] channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls {
+                        try channel.pipeline.syncOperations.addHandler(try tls.makeHandler(alpn: ["http/1.1"]))
+                    }
                     try channel.pipeline.syncOperations.addHTTPClientHandlers()
                     return try NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>(
                         wrappingChannelSynchronously: channel)
@@ -79,11 +85,11 @@ public struct LoopbackHTTPClient: Sendable {
             }
     }
 
-    private static func exchange(
+    static func exchange(
         inbound: NIOAsyncChannelInboundStream<HTTPClientResponsePart>,
         outbound: NIOAsyncChannelOutboundWriter<HTTPClientRequestPart>,
         method: HTTPMethod, uri: String, headers: [(String, String)], body: String?, streamedBody: StreamedBody?,
-        keepBodyUpTo: Int
+        keepBodyUpTo: Int, beforeReading: (@Sendable () async throws -> Void)? = nil
     ) async throws -> TestResponse {
         var head = HTTPRequestHead(version: .http1_1, method: method, uri: uri)
         for (name, value) in headers { head.headers.add(name: name, value: value) }
@@ -117,6 +123,7 @@ public struct LoopbackHTTPClient: Sendable {
                 return nil
             }
             group.addTask {
+                try await beforeReading?()
                 var iterator = inbound.makeAsyncIterator()
                 return try await readResponse(&iterator, keepBodyUpTo: keepBodyUpTo)
             }

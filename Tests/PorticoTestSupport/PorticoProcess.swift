@@ -187,6 +187,8 @@ public struct ServingGateway: Sendable {
     public let folder: TemporaryFolder
     public let port: Int
     public let adminPort: Int
+    /// The HTTPS listener's port; it listens once `certs/` of the folder holds a pair.
+    public let httpsPort: Int
     /// The admin token the process was started with.
     public static let adminToken = "test-admin-token"
 
@@ -215,12 +217,16 @@ public struct ServingGateway: Sendable {
             attempt += 1
             let port = try await closedLoopbackPort()
             let adminPort = try await closedLoopbackPort()
+            let httpsPort = try await closedLoopbackPort()
             let process = try PorticoProcess.start(
-                ["serve", "--http-addr", "127.0.0.1:\(port)", "--admin-addr", "127.0.0.1:\(adminPort)"] + arguments,
+                [
+                    "serve", "--http-addr", "127.0.0.1:\(port)", "--admin-addr", "127.0.0.1:\(adminPort)",
+                    "--https-addr", "127.0.0.1:\(httpsPort)",
+                ] + arguments,
                 environment: env, directory: folder.url)
             do {
                 try await process.waitForLog("admin listening")
-                return ServingGateway(process: process, folder: folder, port: port, adminPort: adminPort)
+                return ServingGateway(process: process, folder: folder, port: port, adminPort: adminPort, httpsPort: httpsPort)
             } catch {
                 await process.stop()
                 guard attempt < 3, process.log.contains("cannot listen") else { throw error }

@@ -28,14 +28,18 @@ public final class ProxyFixture: Sendable {
         self.dataPlane = dataPlane
     }
 
+    /// - Parameter certificates: Makes the listener HTTPS, serving these certificates.
     public static func start(
-        routes yaml: String, configuration: ProxyConfiguration = .init(), logLevel: Logger.Level = .warning
+        routes yaml: String, configuration: ProxyConfiguration = .init(), certificates: CertificateStore? = nil,
+        metrics: GatewayMetrics = .discarding, logLevel: Logger.Level = .warning
     ) async throws -> ProxyFixture {
         var logger = Logger(label: "portico.test")
         logger.logLevel = logLevel
-        let dataPlane = DataPlane(initialTable: try TestRoutes.table(yaml), configuration: configuration, logger: logger)
+        let dataPlane = DataPlane(
+            initialTable: try TestRoutes.table(yaml), configuration: configuration, metrics: metrics, logger: logger)
         let listener = try await HTTPListener.bind(
-            host: "127.0.0.1", port: 0, group: MultiThreadedEventLoopGroup.singleton, dataPlane: dataPlane)
+            host: "127.0.0.1", port: 0, group: MultiThreadedEventLoopGroup.singleton, dataPlane: dataPlane,
+            certificates: certificates)
         return ProxyFixture(listener: listener, dataPlane: dataPlane)
     }
 

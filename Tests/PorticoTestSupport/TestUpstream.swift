@@ -23,7 +23,7 @@ public final class TestUpstream: Sendable {
     private let connectionCount: Counter
     private let requestCount: Counter
     private let openCount: Counter
-    private let task: Task<Void, Never>
+    private let openChannels: OpenChannels
 
     /// Connections accepted so far.
     public var connectionsAccepted: Int { connectionCount.value.load(ordering: .relaxed) }
@@ -34,20 +34,21 @@ public final class TestUpstream: Sendable {
 
     private init(
         port: Int, serverChannel: Channel, connectionCount: Counter, requestCount: Counter, openCount: Counter,
-        task: Task<Void, Never>
+        openChannels: OpenChannels
     ) {
         self.openCount = openCount
         self.port = port
         self.serverChannel = serverChannel
         self.connectionCount = connectionCount
         self.requestCount = requestCount
-        self.task = task
+        self.openChannels = openChannels
     }
 
     public static func start(group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws -> TestUpstream {
         let connections = Counter()
         let requests = Counter()
         let open = Counter()
+        let openChannels = OpenChannels()
         let server = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .bind(host: "127.0.0.1", port: 0) { channel in
@@ -58,14 +59,19 @@ public final class TestUpstream: Sendable {
                 }
             }
         let port = server.channel.localAddress!.port!
-        let task = Task<Void, Never> {
+        // Never cancelled: a connection accepted as the server closes must still be taken
+        // from the sequence (NIO traps on a dropped, unused async channel); `stop` closes
+        // the server and every open connection, and the loops end on their own.
+        Task<Void, Never> {
             _ = try? await withThrowingDiscardingTaskGroup { group in
                 try await server.executeThenClose { inbound in
                     for try await connection in inbound {
                         connections.increment()
                         open.increment()
+                        openChannels.insert(connection.channel)
                         group.addTask {
                             try? await serve(connection, requests: requests)
+                            openChannels.remove(connection.channel)
                             open.decrement()
                         }
                     }
@@ -74,12 +80,12 @@ public final class TestUpstream: Sendable {
         }
         return TestUpstream(
             port: port, serverChannel: server.channel, connectionCount: connections, requestCount: requests, openCount: open,
-            task: task)
+            openChannels: openChannels)
     }
 
     public func stop() async {
         try? await serverChannel.close()
-        task.cancel()
+        openChannels.closeAll()
     }
 
     private static func serve(
@@ -209,6 +215,26 @@ public final class TestUpstream: Sendable {
 }
 
 /// A counter shared by the upstream's connection tasks.
+/// The connections a test server has open, so that stopping it can close them.
+final class OpenChannels: Sendable {
+    private let channels = Mutex<[ObjectIdentifier: Channel]>([:])
+    private let stopped = Atomic<Bool>(false)
+
+    func insert(_ channel: Channel) {
+        channels.withLock { $0[ObjectIdentifier(channel)] = channel }
+        if stopped.load(ordering: .relaxed) { channel.close(promise: nil) }
+    }
+
+    func remove(_ channel: Channel) {
+        _ = channels.withLock { $0.removeValue(forKey: ObjectIdentifier(channel)) }
+    }
+
+    func closeAll() {
+        stopped.store(true, ordering: .relaxed)
+        for channel in channels.withLock({ Array($0.values) }) { channel.close(promise: nil) }
+    }
+}
+
 final class Counter: Sendable {
     let value = Atomic<Int>(0)
     func increment() { value.wrappingAdd(1, ordering: .relaxed) }

@@ -21,13 +21,7 @@ public enum AdminToken {
             let hex = String(generator.next() as UInt64, radix: 16)
             return String(repeating: "0", count: 16 - hex.count) + hex
         }.joined()
-        guard FileManager.default.createFile(
-            atPath: path, contents: Data((token + "\n").utf8), attributes: [.posixPermissions: 0o600])
-        else {
-            throw StateStoreError("cannot write the admin token file \(path)")
-        }
-        // createFile keeps an existing file's mode; make sure it is private either way.
-        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: path)
+        try PrivateFile.write(token + "\n", to: path)
         logger.info("admin token generated", metadata: ["path": "\(path)"])
         return token
     }

@@ -44,7 +44,7 @@ public enum RouteFolderLoader {
     }
 
     /// Whether a file name is read as a route file: a visible `.yaml`, `.yml` or `.json` file.
-    static func isRouteFile(_ name: String) -> Bool {
+    @Sendable static func isRouteFile(_ name: String) -> Bool {
         !name.hasPrefix(".") && extensions.contains((name as NSString).pathExtension.lowercased())
     }
 

@@ -6,6 +6,7 @@ import NIOPosix
 import PorticoCore
 import PorticoProxy
 import ServiceLifecycle
+import Synchronization
 
 /// Why the gateway could not start; printed one line per problem by the CLI.
 public struct GatewayStartupError: Error, CustomStringConvertible {
@@ -20,8 +21,8 @@ public struct GatewayStartupError: Error, CustomStringConvertible {
 }
 
 /// The running gateway: the first snapshot from the routes folder and the state store, the
-/// data-plane listener, the tenant port forwarders, the admin API and the routes-folder
-/// watcher, until graceful shutdown,
+/// HTTP and HTTPS listeners, the tenant port forwarders, the admin API and the watchers of
+/// the routes and certificates folders, until graceful shutdown,
 /// when it stops accepting and lets in-flight requests finish for up to the drain timeout.
 public final class Gateway: Service, Sendable {
     /// The settings it runs with.
@@ -84,16 +85,17 @@ public final class Gateway: Service, Sendable {
         let token = try AdminToken.resolve(
             configured: settings.adminToken, stateDirectory: settings.stateDirectory, logger: logger)
 
-        let listener: HTTPListener
-        do {
-            listener = try await HTTPListener.bind(
-                host: settings.httpAddress.host, port: settings.httpAddress.port, group: group, dataPlane: dataPlane)
-        } catch {
-            throw GatewayStartupError(problems: [
-                "\(GatewaySettings.Key.httpAddress.rawValue) \(settings.httpAddress): cannot listen: \(Self.describe(error))"
-            ])
+        let listener = try await bind(.httpAddress, settings.httpAddress, dataPlane: dataPlane)
+        // HTTPS is on when the certificates folder holds a usable pair, now or later (SPEC §2).
+        let certificates = CertificateReloader(directory: settings.certsDirectory, logger: logger)
+        let httpsListener = LateListener()
+        if !certificates.store.current.isEmpty {
+            httpsListener.set(
+                try await bind(.httpsAddress, settings.httpsAddress, dataPlane: dataPlane, certificates: certificates.store))
+        } else {
+            logger.info("no certificate in the certificates folder: HTTPS is off until one is added",
+                        metadata: ["folder": "\(settings.certsDirectory)"])
         }
-        logger.info("listening", metadata: ["protocol": "http", "address": "\(listener.localAddress.map { "\($0)" } ?? "?")"])
 
         var reserved = Set([settings.httpAddress.port, settings.httpsAddress.port, settings.adminAddress.port])
         for range in settings.reservedPorts { reserved.formUnion(range) }
@@ -119,7 +121,9 @@ public final class Gateway: Service, Sendable {
             },
             eventLoopGroupProvider: .shared(group),
             logger: logger)
-        let watcher = RouteFolderWatcher(directory: settings.routesDirectory, controller: controller, logger: logger)
+        let routesWatcher = FolderWatcher(directory: settings.routesDirectory, includes: RouteFolderLoader.isRouteFile)
+        let certificatesWatcher = FolderWatcher(
+            directory: settings.certsDirectory, includes: CertificateFolderLoader.isCertificateFile)
         let adminAddress = settings.adminAddress
 
         // The admin API runs in a group of its own, outside the service group's graceful
@@ -147,12 +151,36 @@ public final class Gateway: Service, Sendable {
 
         await withTaskCancellationHandler {
             await withDiscardingTaskGroup { tasks in
-                tasks.addTask { await watcher.run() }
+                tasks.addTask {
+                    await routesWatcher.run {
+                        logger.info("routes folder changed", metadata: ["folder": "\(routesWatcher.directory)"])
+                        let files = Result { () throws(ConfigurationError) in
+                            try RouteFolderLoader.load(directory: routesWatcher.directory)
+                        }
+                        await controller.applyFiles(files)
+                    }
+                }
+                tasks.addTask {
+                    await certificatesWatcher.run {
+                        logger.info("certificates folder changed", metadata: ["folder": "\(certificatesWatcher.directory)"])
+                        certificates.reload()
+                        guard !httpsListener.isBound, !certificates.store.current.isEmpty else { return }
+                        do {
+                            httpsListener.set(
+                                try await self.bind(
+                                    .httpsAddress, self.settings.httpsAddress, dataPlane: dataPlane,
+                                    certificates: certificates.store))
+                        } catch {
+                            logger.error("HTTPS stays off", metadata: ["error": "\(error)"])
+                        }
+                    }
+                }
                 // Serve until the service group asks us to stop (SIGTERM, SIGINT).
                 try? await gracefulShutdown()
                 readiness.markNotReady()
                 logger.info("stopping: no longer ready nor accepting connections; in-flight requests may finish")
                 try? await listener.close()
+                await httpsListener.close()
                 await self.waitForInFlightRequests(dataPlane)
                 await ports.stopForwarding()
             }
@@ -161,6 +189,26 @@ public final class Gateway: Service, Sendable {
         }
         await adminGroup.triggerGracefulShutdown()
         _ = await adminTask.result
+    }
+
+    /// Binds a data-plane listener; a failure names the setting.
+    private func bind(
+        _ key: GatewaySettings.Key, _ address: ListenAddress, dataPlane: DataPlane, certificates: CertificateStore? = nil
+    ) async throws -> HTTPListener {
+        let listener: HTTPListener
+        do {
+            listener = try await HTTPListener.bind(
+                host: address.host, port: address.port, group: group, dataPlane: dataPlane, certificates: certificates)
+        } catch {
+            throw GatewayStartupError(problems: ["\(key.rawValue) \(address): cannot listen: \(Self.describe(error))"])
+        }
+        logger.info(
+            "listening",
+            metadata: [
+                "protocol": "\(certificates == nil ? "http" : "https")",
+                "address": "\(listener.localAddress.map { "\($0)" } ?? "?")",
+            ])
+        return listener
     }
 
     /// Waits until no request is running, or the drain timeout has passed.
@@ -200,5 +248,23 @@ public final class Gateway: Service, Sendable {
             return ioError.description
         }
         return "\(error)"
+    }
+}
+
+/// The HTTPS listener, which starts with the gateway or later, when the first certificate
+/// arrives in the certificates folder.
+private final class LateListener: Sendable {
+    private let listener = Mutex<HTTPListener?>(nil)
+
+    var isBound: Bool { listener.withLock { $0 != nil } }
+
+    func set(_ bound: HTTPListener) {
+        listener.withLock { $0 = bound }
+    }
+
+    /// Stops accepting connections.
+    func close() async {
+        let bound = listener.withLock { $0 }
+        try? await bound?.close()
     }
 }

@@ -12,6 +12,7 @@ public final class DataPlane: Sendable {
     public let routeTables: RouteTableStore
     let environment: ProxyEnvironment
     let states: EventLoopStates
+    let logger: Logger
 
     /// The gateway's metrics.
     public let metrics: GatewayMetrics
@@ -21,6 +22,7 @@ public final class DataPlane: Sendable {
         logger: Logger
     ) {
         self.metrics = metrics
+        self.logger = logger
         metrics.routeTableVersion.record(Int64(initialTable.version))
         routeTables = RouteTableStore(initialTable)
         var poolConfiguration = UpstreamConnectionPool.Configuration()

@@ -1,13 +1,17 @@
 import Logging
 import NIOCore
 import NIOHTTP1
+import NIOHTTP2
 import NIOPosix
+import NIOSSL
+import NIOTLS
 
-/// A bound plain-HTTP listener of the data plane.
+/// A bound listener of the data plane: plain HTTP/1.1, or HTTPS with the certificate chosen
+/// by SNI and HTTP/2 or HTTP/1.1 chosen by ALPN (SPEC §9).
 ///
-/// Each accepted connection gets NIO's HTTP/1.1 server pipeline (with the header-size limit
-/// of SPEC §8 and without NIO's own error responder: ``HTTPProxyHandler`` answers malformed
-/// requests itself) and one ``HTTPProxyHandler``, which also closes idle keep-alive connections.
+/// Every request — HTTP/1.1 on a connection, or one HTTP/2 stream translated to HTTP/1
+/// parts by NIOHTTP2's codec — is served by one ``HTTPProxyHandler``: one routing and
+/// proxying path for both protocols.
 public final class HTTPListener: Sendable {
     /// The listening channel.
     public let channel: Channel
@@ -19,37 +23,22 @@ public final class HTTPListener: Sendable {
     /// The address the listener is bound to (with the real port when 0 was asked for).
     public var localAddress: SocketAddress? { channel.localAddress }
 
-    /// Binds a listener on `host:port` that serves requests with `dataPlane`.
-    public static func bind(host: String, port: Int, group: EventLoopGroup, dataPlane: DataPlane) async throws
-        -> HTTPListener
-    {
-        let configuration = dataPlane.environment.configuration
-        var decoderLimits = NIOHTTPDecoderLimitConfiguration()
-        decoderLimits.maxHeaderListSize = configuration.maxHeaderBytes
-        decoderLimits.maxHeaderFieldSize = configuration.maxHeaderBytes
-        let limits = decoderLimits
+    /// Binds a listener on `host:port` that serves requests with `dataPlane`; with
+    /// `certificates`, it terminates TLS with the set active when each connection arrives.
+    public static func bind(
+        host: String, port: Int, group: EventLoopGroup, dataPlane: DataPlane, certificates: CertificateStore? = nil
+    ) async throws -> HTTPListener {
+        let pipelines = PipelineFactory(dataPlane: dataPlane, tls: certificates != nil)
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.maxMessagesPerRead, value: 16)
             .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    let sync = channel.pipeline.syncOperations
-                    try sync.configureHTTPServerPipeline(
-                        // HTTPProxyHandler orders pipelined requests itself: NIO's pipeline
-                        // handler stops reading during every response, which costs two
-                        // epoll_ctl calls per request.
-                        withPipeliningAssistance: false,
-                        withErrorHandling: false,
-                        // Response heads are built from heads llhttp already parsed, and from
-                        // the gateway's own constants: no CR, LF or NUL can reach them.
-                        withOutboundHeaderValidation: false,
-                        withEncoderConfiguration: .init(),
-                        withDecoderLimitConfiguration: limits)
-                    try sync.addHandler(
-                        HTTPProxyHandler(environment: dataPlane.environment, state: dataPlane.state(for: channel.eventLoop)))
+                if let certificates {
+                    return pipelines.configureTLS(channel, certificates: certificates)
                 }
+                return channel.eventLoop.makeCompletedFuture { try pipelines.configureHTTP1(channel) }
             }
         let channel = try await bootstrap.bind(host: host, port: port).get()
         return HTTPListener(channel: channel)
@@ -58,5 +47,106 @@ public final class HTTPListener: Sendable {
     /// Stops accepting connections.
     public func close() async throws {
         try await channel.close()
+    }
+}
+
+/// Builds the pipelines of accepted connections.
+private struct PipelineFactory: Sendable {
+    let dataPlane: DataPlane
+    let environment: ProxyEnvironment
+    let decoderLimits: NIOHTTPDecoderLimitConfiguration
+
+    init(dataPlane: DataPlane, tls: Bool) {
+        self.dataPlane = dataPlane
+        var environment = dataPlane.environment
+        environment.scheme = tls ? "https" : "http"
+        self.environment = environment
+        var limits = NIOHTTPDecoderLimitConfiguration()
+        limits.maxHeaderListSize = environment.configuration.maxHeaderBytes
+        limits.maxHeaderFieldSize = environment.configuration.maxHeaderBytes
+        decoderLimits = limits
+    }
+
+    /// NIO's HTTP/1.1 server pipeline (with the header-size limit of SPEC §8 and without
+    /// NIO's own error responder: ``HTTPProxyHandler`` answers malformed requests itself).
+    func configureHTTP1(_ channel: Channel) throws {
+        let sync = channel.pipeline.syncOperations
+        try sync.configureHTTPServerPipeline(
+            // HTTPProxyHandler orders pipelined requests itself: NIO's pipeline handler stops
+            // reading during every response, which costs two epoll_ctl calls per request.
+            withPipeliningAssistance: false,
+            withErrorHandling: false,
+            // Response heads are built from heads llhttp already parsed, and from the
+            // gateway's own constants: no CR, LF or NUL can reach them.
+            withOutboundHeaderValidation: false,
+            withEncoderConfiguration: .init(),
+            withDecoderLimitConfiguration: decoderLimits)
+        try sync.addHandler(HTTPProxyHandler(environment: environment, state: dataPlane.state(for: channel.eventLoop)))
+    }
+
+    /// Reads the ClientHello's server name, adds a TLS handler with the matching certificate's
+    /// context, and after the handshake the HTTP/2 or HTTP/1.1 pipeline that ALPN chose.
+    func configureTLS(_ channel: Channel, certificates: CertificateStore) -> EventLoopFuture<Void> {
+        let metrics = dataPlane.metrics
+        let logger = dataPlane.logger
+        let sniffer = SNIHandler { result in
+            let serverName: String?
+            if case .hostname(let name) = result { serverName = name } else { serverName = nil }
+            guard let context = certificates.current.context(serverName: serverName) else {
+                // Every certificate was removed since the listener started.
+                metrics.tlsHandshakesFailed.increment()
+                return channel.close()
+            }
+            return channel.eventLoop.makeCompletedFuture {
+                let sync = channel.pipeline.syncOperations
+                try sync.addHandler(NIOSSLServerHandler(context: context))
+                try sync.addHandler(TLSHandshakeObserver(metrics: metrics, logger: logger))
+                try sync.addHandler(
+                    ApplicationProtocolNegotiationHandler { negotiated in
+                        channel.eventLoop.makeCompletedFuture {
+                            if case .negotiated("h2") = negotiated {
+                                try configureHTTP2(channel)
+                            } else {
+                                try configureHTTP1(channel)
+                            }
+                        }
+                    })
+            }
+        }
+        return channel.eventLoop.makeCompletedFuture {
+            try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(sniffer))
+        }
+    }
+
+    /// HTTP/2 with NIOHTTP2: each client stream becomes a child channel that NIOHTTP2's codec
+    /// turns into HTTP/1 request parts for an ``HTTPProxyHandler``. Flow control is
+    /// end to end: the handler stops reading a stream while its upstream cannot take more
+    /// (the stream's window is then not reopened), and writes wait for the stream's window.
+    func configureHTTP2(_ channel: Channel) throws {
+        let configuration = environment.configuration
+        let connection = HTTP2ConnectionHandler(metrics: dataPlane.metrics, idleTimeout: configuration.idleTimeout)
+        let connectionOnLoop = NIOLoopBound(connection, eventLoop: channel.eventLoop)
+        var connectionSettings = NIOHTTP2Handler.ConnectionConfiguration()
+        connectionSettings.initialSettings = [
+            HTTP2Setting(parameter: .maxConcurrentStreams, value: configuration.maxConcurrentStreams),
+            HTTP2Setting(parameter: .maxHeaderListSize, value: configuration.maxHeaderBytes),
+        ]
+        let environment = self.environment
+        let dataPlane = self.dataPlane
+        let sync = channel.pipeline.syncOperations
+        _ = try sync.configureHTTP2Pipeline(
+            mode: .server, connectionConfiguration: connectionSettings, streamConfiguration: .init()
+        ) { stream in
+            stream.eventLoop.makeCompletedFuture {
+                let connection = connectionOnLoop.value
+                connection.streamOpened()
+                stream.closeFuture.assumeIsolated().whenComplete { _ in connection.streamClosed() }
+                try stream.pipeline.syncOperations.addHandler(HTTP2FramePayloadToHTTP1ServerCodec())
+                try stream.pipeline.syncOperations.addHandler(
+                    HTTPProxyHandler(
+                        environment: environment, state: dataPlane.state(for: stream.eventLoop), isHTTP2Stream: true))
+            }
+        }
+        try sync.addHandler(connection)
     }
 }

@@ -4,23 +4,26 @@ import Synchronization
 
 /// Settings of the data plane that do not change while it runs.
 public struct ProxyConfiguration: Sendable {
-    /// `http` or `https`: the scheme of the listener, sent as `X-Forwarded-Proto`.
-    public var scheme: String = "http"
     /// The HTTPS port that `httpsRedirect` points to (left out of the URL when 443).
     public var httpsRedirectPort: Int = 8443
     /// The largest request header block accepted; larger ones get 431.
     public var maxHeaderBytes: Int = 64 * 1024
     /// Keep-alive connections idle for this long between requests are closed.
     public var idleTimeout: Duration = .seconds(75)
+    /// Streams one HTTP/2 client may have open at once (nginx's default is 128).
+    public var maxConcurrentStreams: Int = 128
     /// Idle upstream connections kept per endpoint and event loop.
     public var maxIdleUpstreamConnectionsPerEndpoint: Int = 64
 
     public init() {}
 }
 
-/// What every downstream connection shares: the route table store, loggers and settings.
+/// What every downstream connection of a listener shares: the route table store, loggers
+/// and settings.
 struct ProxyEnvironment: Sendable {
     let configuration: ProxyConfiguration
+    /// `http` or `https`: how requests reach the listener, sent upstream as `X-Forwarded-Proto`.
+    var scheme = "http"
     let routeTables: RouteTableStore
     let metrics: GatewayMetrics
     let accessLogger: Logger

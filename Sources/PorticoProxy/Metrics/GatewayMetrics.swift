@@ -27,6 +27,10 @@ public final class GatewayMetrics: Sendable {
     public let portPoolAllocated: Gauge
     /// Tenant ports that can be allocated at all.
     public let portPoolCapacity: Gauge
+    /// TLS handshakes completed on the HTTPS listener.
+    public let tlsHandshakesCompleted: Counter
+    /// TLS handshakes that failed (bad protocol version, no shared cipher, client gave up with an alert).
+    public let tlsHandshakesFailed: Counter
 
     public init(factory: any MetricsFactory) {
         self.factory = factory
@@ -37,6 +41,8 @@ public final class GatewayMetrics: Sendable {
         configReloadsRejected = Counter(label: "portico_config_reloads_total", dimensions: [("result", "rejected")], factory: factory)
         portPoolAllocated = Gauge(label: "portico_port_pool_allocated", factory: factory)
         portPoolCapacity = Gauge(label: "portico_port_pool_capacity", factory: factory)
+        tlsHandshakesCompleted = Counter(label: "portico_tls_handshakes_total", dimensions: [("result", "success")], factory: factory)
+        tlsHandshakesFailed = Counter(label: "portico_tls_handshakes_total", dimensions: [("result", "failure")], factory: factory)
     }
 
     /// Metrics that go nowhere, for tests that do not look at them.

@@ -3,7 +3,8 @@ import NIOCore
 import NIOHTTP1
 import PorticoCore
 
-/// Serves one downstream HTTP/1.1 connection: routes each request by the active snapshot,
+/// Serves one downstream HTTP/1.1 connection, or one HTTP/2 stream that NIOHTTP2's codec
+/// presents as HTTP/1 parts: routes each request by the active snapshot,
 /// answers locally or streams it to a pooled upstream connection, and streams the response
 /// back, with backpressure both ways (reads on one side wait while the other side is not
 /// writable, as in swift-nio-examples' connect-proxy `GlueHandler`).
@@ -14,6 +15,8 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate, 
 
     private let environment: ProxyEnvironment
     private let state: EventLoopState
+    /// An HTTP/2 stream is a request, not a connection: its connection is counted elsewhere.
+    private let isHTTP2Stream: Bool
     private var pool: UpstreamConnectionPool { state.pool }
     private var context: ChannelHandlerContext?
     private var exchange: ProxyExchange?
@@ -30,15 +33,16 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate, 
     private var lastActivity = NIODeadline.now()
     private lazy var timer = ConnectionTimer { [unowned self] in self.timerFired() }
 
-    init(environment: ProxyEnvironment, state: EventLoopState) {
+    init(environment: ProxyEnvironment, state: EventLoopState, isHTTP2Stream: Bool = false) {
         self.environment = environment
         self.state = state
+        self.isHTTP2Stream = isHTTP2Stream
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         state.register(self)
-        environment.metrics.activeConnections.increment()
+        if !isHTTP2Stream { environment.metrics.activeConnections.increment() }
         if let address = context.channel.remoteAddress?.ipAddress {
             clientAddress = address
         }
@@ -47,7 +51,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate, 
 
     func handlerRemoved(context: ChannelHandlerContext) {
         state.deregister(self)
-        environment.metrics.activeConnections.decrement()
+        if !isHTTP2Stream { environment.metrics.activeConnections.decrement() }
         timer.cancel()
         self.context = nil
     }
@@ -196,7 +200,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate, 
                 return refuse("invalid host")
             }
             host = normalized
-        } else if head.version.minor >= 1 {
+        } else if head.version != .http1_0 {  // HTTP/1.1 needs Host; HTTP/2 has :authority
             return refuse("missing Host header")
         }
 
@@ -227,7 +231,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate, 
             }
             exchange.corsHeaders = cors.responseHeaders(origin: origin)
         }
-        if route.definition.httpsRedirect, environment.configuration.scheme == "http" {
+        if route.definition.httpsRedirect, environment.scheme == "http" {
             return answerRedirect(exchange, host: host ?? "localhost", target: target, context: context)
         }
         switch route.definition.action {
@@ -244,7 +248,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate, 
             exchange.upstreamHead = ProxyHeaders.upstreamRequestHead(
                 for: head, uri: route.upstreamPath(for: target.path) + target.query,
                 absoluteFormAuthority: target.authority, forwardedHost: authority, clientAddress: clientAddress,
-                scheme: environment.configuration.scheme,
+                scheme: environment.scheme,
                 requestID: clientRequestID == nil ? requestID : nil, chunked: chunked)
             if ProxyHeaders.isUpgradeRequest(head), var upstreamHead = exchange.upstreamHead {
                 // Upgrade and Connection are hop-by-hop; an upgrade passes them on explicitly.
@@ -347,7 +351,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate, 
                 startGzipIfWanted(exchange, head: &downstreamHead, context: context)
             }
             // An HTTP/1.0 client learns where a body of unknown length ends only from the close.
-            if exchange.requestHead.version.minor == 0, exchange.keepAlive,
+            if exchange.requestHead.version == .http1_0, exchange.keepAlive,
                 !downstreamHead.headers.contains(name: "content-length")
             {
                 exchange.keepAlive = false

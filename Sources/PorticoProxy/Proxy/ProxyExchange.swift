@@ -67,7 +67,8 @@ final class ProxyExchange {
         self.path = path
         self.route = route
         self.startTime = startTime
-        self.keepAlive = requestHead.isKeepAlive
+        // An HTTP/2 stream ends with its exchange; its connection stays.
+        self.keepAlive = requestHead.version.major >= 2 || requestHead.isKeepAlive
     }
 
     /// Whether the request can be sent again on a fresh connection: nothing of its body was

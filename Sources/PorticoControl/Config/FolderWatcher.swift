@@ -1,0 +1,49 @@
+import Foundation
+import ServiceLifecycle
+
+/// Watches a folder (routes, certificates) and reports every settled change.
+///
+/// Polls the names and contents of the folder's files that `includes` accepts every
+/// `interval`. A change is reported only once it has settled — read again after
+/// `settleDelay` and found the same — so a file caught in the middle of an in-place write
+/// is never half-applied; a rename into place is seen whole. Polling needs no platform API
+/// and catches edits through any path (editors, ConfigMap and Secret symlink swaps,
+/// cert-manager renewals, `git pull`).
+public struct FolderWatcher: Sendable {
+    public var interval: Duration = .milliseconds(500)
+    public var settleDelay: Duration = .milliseconds(200)
+    /// The folder watched.
+    public let directory: String
+    private let includes: @Sendable (String) -> Bool
+
+    /// - Parameter includes: Whether a file name is part of what is watched.
+    public init(directory: String, includes: @escaping @Sendable (String) -> Bool) {
+        self.directory = directory
+        self.includes = includes
+    }
+
+    /// Calls `onChange` after each settled change, until graceful shutdown or cancellation.
+    public func run(onChange: () async -> Void) async {
+        var applied = contents()
+        while !Task.isCancelled, !Task.isShuttingDownGracefully {
+            try? await Task.sleep(for: interval)
+            let seen = contents()
+            guard seen != applied else { continue }
+            try? await Task.sleep(for: settleDelay)
+            guard contents() == seen else { continue }  // still being written
+            applied = seen
+            await onChange()
+        }
+    }
+
+    /// The watched files of the folder by name, with their bytes; empty when it cannot be read.
+    func contents() -> [String: Data] {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return [:] }
+        var contents: [String: Data] = [:]
+        for name in names where includes(name) {
+            let path = (directory as NSString).appendingPathComponent(name)
+            contents[name] = (try? Data(contentsOf: URL(fileURLWithPath: path))) ?? Data()
+        }
+        return contents
+    }
+}

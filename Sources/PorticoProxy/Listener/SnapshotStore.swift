@@ -1,0 +1,33 @@
+import PorticoCore
+import Synchronization
+
+/// Holds an immutable snapshot — a route table, a certificate set — and publishes new ones
+/// with one reference store.
+///
+/// The data plane reads ``current`` once per request head (or TLS handshake) and keeps that
+/// snapshot to the end, so a swap never changes what is already running.
+public final class SnapshotStore<Snapshot: Sendable>: Sendable {
+    private let snapshot: Mutex<Snapshot>
+
+    public init(_ initial: Snapshot) {
+        snapshot = Mutex(initial)
+    }
+
+    /// The active snapshot.
+    public var current: Snapshot {
+        snapshot.withLock { $0 }
+    }
+
+    /// Makes `newSnapshot` the active one and returns the one it replaced.
+    @discardableResult
+    public func publish(_ newSnapshot: Snapshot) -> Snapshot {
+        snapshot.withLock { active in
+            let previous = active
+            active = newSnapshot
+            return previous
+        }
+    }
+}
+
+/// The active ``RouteTable``.
+public typealias RouteTableStore = SnapshotStore<RouteTable>
