@@ -37,6 +37,11 @@ enum ProxyHeaders {
     ) -> HTTPRequestHead {
         var headers = head.headers
         removeHopByHop(&headers)
+        if head.version.major >= 2 {
+            // HTTP/2 clients may split cookies into crumbs; HTTP/1.1 needs one header (RFC 9113 §8.2.3).
+            let cookies = headers["cookie"]
+            if cookies.count > 1 { headers.replaceOrAdd(name: "cookie", value: cookies.joined(separator: "; ")) }
+        }
         if let absoluteFormAuthority {
             // An absolute-form authority replaces Host (RFC 9112 §3.2.2).
             headers.replaceOrAdd(name: "host", value: absoluteFormAuthority)

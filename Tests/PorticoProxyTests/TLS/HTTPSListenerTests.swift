@@ -119,6 +119,10 @@ import Testing
             #expect(plain.body.hasPrefix("GET /hello?x=1\n"))
             #expect(plain.body.contains("host: api.veni.test\n"))
             #expect(plain.body.contains("x-forwarded-proto: https\n"))
+            // Cookie crumbs of an HTTP/2 request reach the HTTP/1.1 upstream as one header.
+            let crumbs = try await connection.send(
+                .GET, "/cookies", authority: "api.veni.test", headers: [("cookie", "a=1"), ("cookie", "b=2")])
+            #expect(crumbs.body.contains("cookie: a=1; b=2\n"))
             await connection.close()
         }
     }
