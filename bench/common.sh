@@ -52,3 +52,13 @@ to_ms() { # wrk prints 512.00us, 1.23ms, 1.02s
     awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n = n; else if (v ~ /s$/) n *= 1000; printf "%.3f", n }'
 }
 
+# Writes Portico's routes to the backend and starts the backend and proxy nginx configs
+# (backend beside wrk on LOAD_CPU, proxy on PROXY_CPU).
+start_nginx_pair() {
+    cat >"$WORK/routes/bench.yaml" <<ROUTES
+upstreams: [{ name: backend, endpoints: ["127.0.0.1:$BACKEND_PORT"] }]
+routes: [{ name: bench, upstream: backend }]
+ROUTES
+    taskset -c "$LOAD_CPU" nginx -p "$WORK" -c "$WORK/backend.conf"
+    taskset -c "$PROXY_CPU" nginx -p "$WORK" -c "$WORK/proxy.conf"
+}

@@ -30,13 +30,7 @@ nginx_conf proxy "upstream backend { server 127.0.0.1:$BACKEND_PORT; keepalive 6
                      proxy_buffering on; }
         # Same zlib level as Portico (compress-nio's default, 6).
         gzip on; gzip_comp_level 6; gzip_proxied any; gzip_min_length 1024; gzip_types application/json; }"
-cat >"$WORK/routes/bench.yaml" <<ROUTES
-upstreams: [{ name: backend, endpoints: ["127.0.0.1:$BACKEND_PORT"] }]
-routes: [{ name: bench, upstream: backend }]
-ROUTES
-
-taskset -c "$LOAD_CPU" nginx -p "$WORK" -c "$WORK/backend.conf"
-taskset -c "$PROXY_CPU" nginx -p "$WORK" -c "$WORK/proxy.conf"
+start_nginx_pair
 # ACCESS_LOG=on runs Portico with its JSON access log (one line per request) written to a
 # file, to measure its cost; metrics are always recorded.
 PORTICO_LOG_LEVEL=$([ "${ACCESS_LOG:-off}" = on ] && echo info || echo warning) PORTICO_LOG_FORMAT=json \

@@ -31,13 +31,7 @@ nginx_conf proxy "upstream backend { server 127.0.0.1:$BACKEND_PORT; keepalive 6
         ssl_certificate $WORK/certs/localhost.crt; ssl_certificate_key $WORK/certs/localhost.key;
         ssl_protocols TLSv1.2 TLSv1.3; ssl_ciphers $CIPHERS; ssl_session_cache off; ssl_session_tickets off;
         location / { proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection \"\"; } }"
-cat >"$WORK/routes/bench.yaml" <<ROUTES
-upstreams: [{ name: backend, endpoints: ["127.0.0.1:$BACKEND_PORT"] }]
-routes: [{ name: bench, upstream: backend }]
-ROUTES
-
-taskset -c "$LOAD_CPU" nginx -p "$WORK" -c "$WORK/backend.conf"
-taskset -c "$PROXY_CPU" nginx -p "$WORK" -c "$WORK/proxy.conf"
+start_nginx_pair
 PORTICO_LOG_LEVEL=warning taskset -c "$PROXY_CPU" "$BIN" serve --http-addr "127.0.0.1:$PORTICO_HTTP_PORT" \
     --https-addr "127.0.0.1:$PORTICO_PORT" --admin-addr 127.0.0.1:0 --routes-dir "$WORK/routes" \
     --certs-dir "$WORK/certs" --state-dir "$WORK/state" >"$WORK/portico.log" 2>&1 &
