@@ -29,25 +29,15 @@ private let chromium: String? = ["/usr/bin/chromium", "/usr/bin/chromium-browser
                     upstream: api
                     cors: { allowOrigins: ["https://other.example"], allowMethods: [GET] }
                 """)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: browser)
-        process.arguments = [
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-            "--user-data-dir=\(gateway.folder.url.appendingPathComponent("chromium").path)",
-            "--virtual-time-budget=10000", "--dump-dom",
-            "\(pageOrigin)/cors-page.html?target=http://localhost:\(gateway.port)",
-        ]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let killer = Task {
-            try await Task.sleep(for: .seconds(60))
-            process.terminate()
-        }
-        let dom = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        killer.cancel()
+        let dom = try await ChildProcess.run(
+            browser,
+            [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+                "--user-data-dir=\(gateway.folder.url.appendingPathComponent("chromium").path)",
+                "--virtual-time-budget=10000", "--dump-dom",
+                "\(pageOrigin)/cors-page.html?target=http://localhost:\(gateway.port)",
+            ], includeErrors: false, timeout: .seconds(60)
+        ).output
 
         // The script's own text holds the markers too: the result is the <pre> it added.
         let start = try #require(dom.range(of: #"id="result">RESULT"#), "no result in the page: \(dom.prefix(600))")

@@ -99,7 +99,11 @@ import Testing
         let gateway = try await ServingGateway.start(routes: catchAllRoutes(upstreamPort: upstream.port))
         async let reply = RawSocketClient.send(
             "GET /slow?ms=1500 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", port: gateway.port, timeout: .seconds(10))
-        try await Task.sleep(for: .milliseconds(300))
+        // SIGTERM once the request is running (it reached the upstream), however loaded the machine.
+        let sent = ContinuousClock.now
+        while upstream.requestsReceived == 0, ContinuousClock.now - sent < .seconds(10) {
+            try await Task.sleep(for: .milliseconds(10))
+        }
         let health = AdminClient(port: gateway.adminPort, token: nil)
         #expect(try await health.send(.GET, "/health/ready").status == 200)
         gateway.process.signal(SIGTERM)

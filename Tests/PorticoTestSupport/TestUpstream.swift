@@ -59,9 +59,10 @@ public final class TestUpstream: Sendable {
                 }
             }
         let port = server.channel.localAddress!.port!
-        // Never cancelled: a connection accepted as the server closes must still be taken
-        // from the sequence (NIO traps on a dropped, unused async channel); `stop` closes
-        // the server and every open connection, and the loops end on their own.
+        // Never cancelled, and the listening socket is never closed: NIO traps when an
+        // accepted connection's async channel is dropped unused, which happens to one
+        // accepted just as the server closes. `stop` closes every connection instead, and
+        // any accepted later at once.
         Task<Void, Never> {
             _ = try? await withThrowingDiscardingTaskGroup { group in
                 try await server.executeThenClose { inbound in
@@ -83,8 +84,8 @@ public final class TestUpstream: Sendable {
             openChannels: openChannels)
     }
 
+    /// Closes every connection, and any accepted from now on (see ``start(group:)``).
     public func stop() async {
-        try? await serverChannel.close()
         openChannels.closeAll()
     }
 

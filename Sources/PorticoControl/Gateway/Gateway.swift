@@ -160,6 +160,11 @@ public final class Gateway: Service, Sendable {
                         await controller.applyFiles(files)
                     }
                 }
+                if let shared = store as? PostgresStateStore {
+                    tasks.addTask {
+                        await SharedStoreFollower(store: shared, controller: controller, ports: ports, logger: logger).run()
+                    }
+                }
                 tasks.addTask {
                     await certificatesWatcher.run {
                         logger.info("certificates folder changed", metadata: ["folder": "\(certificatesWatcher.directory)"])
@@ -224,17 +229,20 @@ public final class Gateway: Service, Sendable {
         }
     }
 
+    /// The store as problems name it; a URL's password is left out.
     private var storeDescription: String {
-        settings.stateStore.map { "\(GatewaySettings.Key.stateStore.rawValue) \($0)" }
+        settings.stateStore.map { "\(GatewaySettings.Key.stateStore.rawValue) \(PostgresStateStore.redacted($0))" }
             ?? "\((settings.stateDirectory as NSString).appendingPathComponent("state.sqlite"))"
     }
 
     private func openStore() async throws -> any StateStore {
         let location = settings.stateStore ?? (settings.stateDirectory as NSString).appendingPathComponent("state.sqlite")
         if location.hasPrefix("postgres://") || location.hasPrefix("postgresql://") {
-            throw GatewayStartupError(problems: [
-                "\(GatewaySettings.Key.stateStore.rawValue): the shared PostgreSQL store is not available in this build"
-            ])
+            do {
+                return try await PostgresStateStore.open(url: location, logger: logger)
+            } catch {
+                throw GatewayStartupError(problems: ["\(storeDescription): cannot open the shared PostgreSQL store: \(error)"])
+            }
         }
         do {
             return try await SQLiteStateStore.open(path: location, logger: logger)

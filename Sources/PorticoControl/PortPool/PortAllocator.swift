@@ -136,6 +136,23 @@ public actor PortAllocator {
         pool.allocations(ofTenant: tenant)
     }
 
+    /// Takes in what replicas sharing the store allocated and freed: the pool follows the
+    /// store's allocations, and forwarders start and stop with them.
+    public func sync() async throws {
+        let recorded = try await store.portAllocations()
+        let keys = Set(recorded.map(\.key))
+        for allocation in pool.all where !keys.contains(allocation.key) {
+            pool.free(allocation.key)
+            if let forwarder = forwarders.removeValue(forKey: allocation.key) {
+                await forwarder.stop()
+            }
+        }
+        for allocation in recorded where pool.allocation(for: allocation.key) == nil {
+            pool.commit(allocation)
+            await startForwarding(allocation)
+        }
+    }
+
     /// Stops every forwarder (shutdown).
     public func stopForwarding() async {
         for forwarder in forwarders.values {

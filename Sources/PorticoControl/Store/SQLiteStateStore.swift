@@ -51,23 +51,18 @@ public actor SQLiteStateStore: StateStore {
         }
     }
 
+    public func currentVersion() async throws -> UInt64 {
+        let version = try await connection.query("SELECT MAX(version) AS version FROM config_history")
+        return UInt64(version.first?.column("version")?.integer ?? 0)
+    }
+
     public func load() async throws -> StoredConfiguration {
         var configuration = StoredConfiguration()
-        let version = try await connection.query("SELECT MAX(version) AS version FROM config_history")
-        configuration.version = UInt64(version.first?.column("version")?.integer ?? 0)
+        configuration.version = try await currentVersion()
         let rows = try await connection.query("SELECT kind, name, document FROM api_definitions ORDER BY position")
         for row in rows {
             guard let kind = row.column("kind")?.string, let text = row.column("document")?.string else { continue }
-            let value = try JSONDecoder().decode(ConfigValue.self, from: Data(text.utf8))
-            do {
-                switch kind {
-                case "upstream": configuration.upstreams.append(try RouteFileDecoder.decodeUpstream(value))
-                case "route": configuration.routes.append(try RouteFileDecoder.decodeRoute(value))
-                default: continue
-                }
-            } catch {
-                throw StateStoreError("stored \(kind) \(row.column("name")?.string ?? "?") is invalid: \(error)")
-            }
+            try configuration.appendStored(kind: kind, name: row.column("name")?.string ?? "?", document: text)
         }
         return configuration
     }
@@ -77,21 +72,22 @@ public actor SQLiteStateStore: StateStore {
         for (position, upstream) in configuration.upstreams.enumerated() {
             statements.append(
                 ("INSERT INTO api_definitions (kind, name, position, document) VALUES ('upstream', ?, ?, ?)",
-                 [.text(upstream.name), .integer(position), .text(try Self.json(upstream.configValue))]))
+                 [.text(upstream.name), .integer(position), .text(try upstream.configValue.jsonText())]))
         }
         for (position, route) in configuration.routes.enumerated() {
             statements.append(
                 ("INSERT INTO api_definitions (kind, name, position, document) VALUES ('route', ?, ?, ?)",
-                 [.text(route.name), .integer(position), .text(try Self.json(route.configValue))]))
+                 [.text(route.name), .integer(position), .text(try route.configValue.jsonText())]))
         }
         statements.append(
             ("INSERT OR REPLACE INTO config_history (version, created_at, snapshot) VALUES (?, ?, ?)",
              [.integer(Int(configuration.version)), .text(RFC3339.format(secondsSince1970: Date().timeIntervalSince1970)),
-              .text(try Self.json(snapshot))]))
+              .text(try snapshot.jsonText())]))
         statements.append(
             ("DELETE FROM config_history WHERE version <= ?", [.integer(Int(configuration.version) - Self.historyLimit)]))
         _ = try await connection.query("BEGIN IMMEDIATE")
         do {
+            guard try await currentVersion() < configuration.version else { throw StateStoreError.versionTaken }
             for (sql, binds) in statements {
                 _ = try await connection.query(sql, binds)
             }
@@ -105,8 +101,7 @@ public actor SQLiteStateStore: StateStore {
     public func snapshot(version: UInt64) async throws -> ConfigValue? {
         let rows = try await connection.query(
             "SELECT snapshot FROM config_history WHERE version = ?", [.integer(Int(version))])
-        guard let text = rows.first?.column("snapshot")?.string else { return nil }
-        return try JSONDecoder().decode(ConfigValue.self, from: Data(text.utf8))
+        return try rows.first?.column("snapshot")?.string.map(ConfigValue.decodeJSON)
     }
 
     public func portAllocations() async throws -> [PortAllocation] {
@@ -143,8 +138,32 @@ public actor SQLiteStateStore: StateStore {
     public func close() async {
         try? await connection.close()
     }
+}
 
-    static func json(_ value: ConfigValue) throws -> String {
-        String(decoding: try JSONEncoder().encode(value), as: UTF8.self)
+extension StoredConfiguration {
+    /// Adds a definition kept as a JSON document in a store (`kind` is `upstream` or `route`).
+    mutating func appendStored(kind: String, name: String, document: String) throws {
+        let value = try ConfigValue.decodeJSON(document)
+        do {
+            switch kind {
+            case "upstream": upstreams.append(try RouteFileDecoder.decodeUpstream(value))
+            case "route": routes.append(try RouteFileDecoder.decodeRoute(value))
+            default: return
+            }
+        } catch {
+            throw StateStoreError("stored \(kind) \(name) is invalid: \(error)")
+        }
+    }
+}
+
+extension ConfigValue {
+    /// The value as compact JSON text, as stores keep it.
+    func jsonText() throws -> String {
+        String(decoding: try JSONEncoder().encode(self), as: UTF8.self)
+    }
+
+    /// Reads JSON text a store kept.
+    static func decodeJSON(_ text: String) throws -> ConfigValue {
+        try JSONDecoder().decode(ConfigValue.self, from: Data(text.utf8))
     }
 }

@@ -22,11 +22,15 @@ public protocol StateStore: Sendable {
     /// Reads what was saved last.
     func load() async throws -> StoredConfiguration
     /// Saves a new version: the API-managed definitions, and the whole snapshot for history.
+    /// `configuration.version` must follow the store's last version by one; when another
+    /// writer got there first (a replica sharing the store), throws ``StateStoreError/versionTaken``.
     func save(_ configuration: StoredConfiguration, snapshot: ConfigValue) async throws
     /// The snapshot of an earlier version, if the history still holds it.
     func snapshot(version: UInt64) async throws -> ConfigValue?
     /// Releases the store's resources.
     func close() async
+    /// The last version recorded, cheaply (replicas compare it with their own).
+    func currentVersion() async throws -> UInt64
 
     /// Every tenant port allocation.
     func portAllocations() async throws -> [PortAllocation]
@@ -42,6 +46,8 @@ public struct StateStoreError: Error, CustomStringConvertible {
     public var description: String
     /// Set when a unique constraint refused a port allocation.
     public var isConflict = false
+    /// Set when another writer recorded the version first.
+    public var isVersionTaken = false
 
     public init(_ description: String) {
         self.description = description
@@ -51,6 +57,13 @@ public struct StateStoreError: Error, CustomStringConvertible {
     public static let portTaken: StateStoreError = {
         var error = StateStoreError("the port or the tenant and name are allocated already")
         error.isConflict = true
+        return error
+    }()
+
+    /// Another writer sharing the store recorded the version first.
+    public static let versionTaken: StateStoreError = {
+        var error = StateStoreError("another replica recorded a newer version first")
+        error.isVersionTaken = true
         return error
     }()
 }

@@ -440,10 +440,19 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate, 
         exchange.responseComplete = true
         connection.handler.delegate = nil
         closing = true  // this handler is done with the connection; the pipe owns it now
-        finish(exchange, context: context)
-        timer.cancel()
         let downstream = context.channel
         let upstream = connection.channel
+        // The pipe counts on its route before the exchange stops counting, so a drain never
+        // misses it; a drain that reached the exchange carries over to the pipe.
+        if let route = exchange.route {
+            let tunnel = Tunnel(route: route, downstream: downstream, upstream: upstream, state: state)
+            tunnel.start()
+            if let drainDeadline = exchange.drainDeadline {
+                tunnel.drain(retired: [ObjectIdentifier(route)], deadline: drainDeadline)
+            }
+        }
+        finish(exchange, context: context)
+        timer.cancel()
         do {
             let downstreamSync = downstream.pipeline.syncOperations
             let upstreamSync = upstream.pipeline.syncOperations
@@ -457,9 +466,6 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate, 
             // The pipe keeps the idle timeout, and the drain of its route.
             let idle = TimeAmount.milliseconds(environment.configuration.idleTimeout.wholeMilliseconds)
             try downstreamSync.addHandler(IdleStateHandler(allTimeout: idle), position: .before(clientGlue))
-            if let route = exchange.route {
-                Tunnel(route: route, downstream: downstream, upstream: upstream, state: state).start()
-            }
             // Encoders and HTTP handlers first, so nothing writes through them; then the
             // decoders, which hand their leftover bytes to the glue.
             upstreamSync.removeHandler(try upstreamSync.handler(type: HTTPRequestEncoder.self), promise: nil)

@@ -5,7 +5,7 @@ import PorticoProxy
 import Synchronization
 import Testing
 
-/// A store kept in memory, which can be told to fail.
+/// A store kept in memory, which can be told to fail, and written by "another replica".
 actor MemoryStore: StateStore {
     var saved: [StoredConfiguration] = []
     var failing = false
@@ -13,10 +13,20 @@ actor MemoryStore: StateStore {
     func setFailing(_ value: Bool) { failing = value }
 
     func load() async throws -> StoredConfiguration { saved.last ?? StoredConfiguration() }
+    func currentVersion() async throws -> UInt64 { saved.last?.version ?? 0 }
 
     func save(_ configuration: StoredConfiguration, snapshot: ConfigValue) async throws {
         if failing { throw StateStoreError("disk full") }
+        guard configuration.version > (saved.last?.version ?? 0) else { throw StateStoreError.versionTaken }
         saved.append(configuration)
+    }
+
+    /// What another replica sharing the store records: `change` applied to the last state.
+    func recordFromAnotherReplica(_ change: (inout StoredConfiguration) -> Void) {
+        var next = saved.last ?? StoredConfiguration()
+        next.version += 1
+        change(&next)
+        saved.append(next)
     }
 
     func snapshot(version: UInt64) async throws -> ConfigValue? { nil }
@@ -118,5 +128,37 @@ private let respondRoute = RouteDefinition(name: "r", action: .respond(StaticRes
         #expect(Set(old.routesRetired(by: try table([changed, proxy])).map(\.name)) == ["same", "gone"])
         // A changed upstream retires the routes that use it.
         #expect(Set(old.routesRetired(by: try table([same, proxy], upstreamPort: 2)).map(\.name)) == ["proxy", "gone"])
+    }
+
+    @Test func aChangeWhoseVersionAnotherReplicaTookIsAppliedOnTopOfTheOtherChange() async throws {
+        let store = MemoryStore()
+        let (controller, dataPlane) = try makeController(store: store)
+        try await controller.recordInitialSnapshot()
+        await store.recordFromAnotherReplica { $0.routes.append(RouteDefinition(name: "theirs", action: .respond(StaticResponse(status: 201)))) }
+        // This replica has not seen version 2 yet: its change of version 2 is refused by the
+        // store, then it adopts version 2 and records its change as version 3.
+        try await controller.add(RouteDefinition(name: "mine", action: .respond(StaticResponse(status: 200))))
+        let table = dataPlane.routeTables.current
+        #expect(table.version == 3)
+        #expect(table.routes.map(\.name).sorted() == ["mine", "theirs"])
+        #expect(await store.saved.last?.routes.map(\.name) == ["theirs", "mine"])
+        // A check that depends on the other replica's change sees it.
+        await #expect(throws: ControlPlaneError.self) {
+            try await controller.add(RouteDefinition(name: "theirs", action: .respond(StaticResponse(status: 200))))
+        }
+    }
+
+    @Test func catchUpAdoptsANewerSharedVersionUnderItsNumber() async throws {
+        let store = MemoryStore()
+        let (controller, dataPlane) = try makeController(store: store)
+        try await controller.recordInitialSnapshot()
+        await store.recordFromAnotherReplica { $0.routes.append(RouteDefinition(name: "a", action: .respond(StaticResponse(status: 200)))) }
+        await store.recordFromAnotherReplica { $0.routes.append(RouteDefinition(name: "b", action: .respond(StaticResponse(status: 200)))) }
+        await controller.catchUp()
+        #expect(dataPlane.routeTables.current.version == 3)
+        #expect(dataPlane.routeTables.current.routes.map(\.name).sorted() == ["a", "b"])
+        #expect(await controller.storeVersion == 3)
+        await controller.catchUp()  // nothing newer: no new table
+        #expect(dataPlane.routeTables.current.version == 3)
     }
 }

@@ -1,0 +1,348 @@
+import Foundation
+import Logging
+import NIOSSL
+import PorticoCore
+import PostgresNIO
+import Synchronization
+
+/// The shared store for several replicas (SPEC §2 `PORTICO_STATE=postgres://…`): API-managed
+/// definitions, the version history and the tenant port allocations in one PostgreSQL
+/// database.
+///
+/// The database decides what replicas must agree on: a version is recorded only if it
+/// follows the last one (`versionTaken` otherwise), and the unique constraints on the port
+/// and on tenant and name decide port allocations. Each recorded version is announced with
+/// `NOTIFY portico_config`; ``changes()`` turns those into a stream, and replicas also
+/// compare ``currentVersion()`` periodically in case a notification was missed.
+public final class PostgresStateStore: StateStore {
+    /// How many versions of history are kept.
+    public static let historyLimit = SQLiteStateStore.historyLimit
+    /// No query waits longer than this: a lost database gives a prompt error, not a hang.
+    public static let queryTimeout: Duration = .seconds(3)
+    static let notificationChannel = "portico_config"
+
+    private let client: PostgresClient
+    private let logger: Logger
+    private let runTask: Task<Void, Never>
+
+    private init(client: PostgresClient, logger: Logger) {
+        self.client = client
+        self.logger = logger
+        runTask = Task { await client.run() }
+    }
+
+    /// Connects to the database at `url` and creates or migrates its schema.
+    ///
+    /// `url` is `postgres://user:password@host:port/database`, with `?sslmode=` `disable`,
+    /// `prefer` (the default, as libpq: TLS when the server offers it, unverified), `require`
+    /// (TLS, unverified) or `verify-full` (TLS, certificate and host name verified).
+    public static func open(url: String, logger: Logger) async throws -> PostgresStateStore {
+        let configuration = try clientConfiguration(url: url)
+        let store = PostgresStateStore(client: PostgresClient(configuration: configuration, backgroundLogger: logger), logger: logger)
+        do {
+            try await store.migrate()
+        } catch {
+            await store.close()
+            throw error
+        }
+        return store
+    }
+
+    /// `location` with the password of a URL replaced by `***`, for logs and errors.
+    public static func redacted(_ location: String) -> String {
+        guard var url = URLComponents(string: location), url.password != nil else { return location }
+        url.password = "***"
+        return url.string ?? location
+    }
+
+    /// Parses a `postgres://` URL into the client's configuration.
+    static func clientConfiguration(url text: String) throws -> PostgresClient.Configuration {
+        guard let url = URLComponents(string: text), url.scheme == "postgres" || url.scheme == "postgresql",
+            let host = url.host, !host.isEmpty, let user = url.user, !user.isEmpty
+        else {
+            throw StateStoreError("expected postgres://user:password@host:port/database")
+        }
+        let database = url.path.hasPrefix("/") ? String(url.path.dropFirst()) : url.path
+        let sslMode = url.queryItems?.first { $0.name == "sslmode" }?.value ?? "prefer"
+        let tls: PostgresClient.Configuration.TLS
+        switch sslMode {
+        case "disable": tls = .disable
+        case "prefer", "allow":
+            var unverified = TLSConfiguration.makeClientConfiguration()
+            unverified.certificateVerification = .none
+            tls = .prefer(unverified)
+        case "require":
+            var unverified = TLSConfiguration.makeClientConfiguration()
+            unverified.certificateVerification = .none
+            tls = .require(unverified)
+        case "verify-full", "verify-ca":
+            tls = .require(TLSConfiguration.makeClientConfiguration())
+        default:
+            throw StateStoreError("sslmode must be disable, prefer, require or verify-full, found \"\(sslMode)\"")
+        }
+        var configuration = PostgresClient.Configuration(
+            host: host, port: url.port ?? 5432, username: user, password: url.password,
+            database: database.isEmpty ? user : database, tls: tls)
+        configuration.options.minimumConnections = 1
+        configuration.options.maximumConnections = 4
+        configuration.options.connectTimeout = .seconds(3)
+        return configuration
+    }
+
+    /// Versioned migrations, run under an advisory lock so that replicas starting at once
+    /// apply each exactly once.
+    private static let migrations: [String] = [
+        """
+        CREATE TABLE portico_state (id INTEGER PRIMARY KEY CHECK (id = 1), version BIGINT NOT NULL);
+        INSERT INTO portico_state (id, version) VALUES (1, 0);
+        CREATE TABLE api_definitions (
+            kind TEXT NOT NULL, name TEXT NOT NULL, position INTEGER NOT NULL, document TEXT NOT NULL,
+            PRIMARY KEY (kind, name));
+        CREATE TABLE config_history (version BIGINT PRIMARY KEY, created_at TEXT NOT NULL, snapshot TEXT NOT NULL);
+        CREATE TABLE port_allocations (
+            tenant TEXT NOT NULL, name TEXT NOT NULL, port INTEGER NOT NULL UNIQUE, target TEXT,
+            created_at DOUBLE PRECISION NOT NULL, PRIMARY KEY (tenant, name));
+        """
+    ]
+
+    private func migrate() async throws {
+        try await withTimeout { _ in
+            try await self.client.withTransaction(logger: self.logger) { connection in
+                try await connection.query("SELECT pg_advisory_xact_lock(7428001)", logger: self.logger)
+                try await connection.query(
+                    "CREATE TABLE IF NOT EXISTS portico_schema_migrations (version INTEGER PRIMARY KEY)", logger: self.logger)
+                let applied = try await connection.query(
+                    "SELECT COALESCE(MAX(version), 0) FROM portico_schema_migrations", logger: self.logger)
+                var current = 0
+                for try await version in applied.decode(Int.self) { current = version }
+                for (index, migration) in Self.migrations.enumerated() where index + 1 > current {
+                    for statement in migration.split(separator: ";") where !statement.allSatisfy(\.isWhitespace) {
+                        try await connection.query(PostgresQuery(unsafeSQL: String(statement)), logger: self.logger)
+                    }
+                    try await connection.query(
+                        "INSERT INTO portico_schema_migrations (version) VALUES (\(index + 1))", logger: self.logger)
+                    self.logger.info("state store schema migrated", metadata: ["version": "\(index + 1)"])
+                }
+            }
+        }
+    }
+
+    public func currentVersion() async throws -> UInt64 {
+        try await withTimeout { _ in
+            let rows = try await self.client.query("SELECT version FROM portico_state WHERE id = 1", logger: self.logger)
+            var version: Int64 = 0
+            for try await value in rows.decode(Int64.self) { version = value }
+            return UInt64(version)
+        }
+    }
+
+    public func load() async throws -> StoredConfiguration {
+        try await withTimeout { _ in
+            try await self.client.withConnection { connection in
+                var configuration = StoredConfiguration()
+                // One snapshot of the database: the version and the definitions it names.
+                try await connection.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", logger: self.logger)
+                do {
+                    let version = try await connection.query("SELECT version FROM portico_state WHERE id = 1", logger: self.logger)
+                    for try await value in version.decode(Int64.self) { configuration.version = UInt64(value) }
+                    let rows = try await connection.query(
+                        "SELECT kind, name, document FROM api_definitions ORDER BY position", logger: self.logger)
+                    for try await (kind, name, document) in rows.decode((String, String, String).self) {
+                        try configuration.appendStored(kind: kind, name: name, document: document)
+                    }
+                    try await connection.query("COMMIT", logger: self.logger)
+                } catch {
+                    _ = try? await connection.query("ROLLBACK", logger: self.logger)
+                    throw error
+                }
+                return configuration
+            }
+        }
+    }
+
+    public func save(_ configuration: StoredConfiguration, snapshot: ConfigValue) async throws {
+        let version = Int64(configuration.version)
+        let snapshotText = try snapshot.jsonText()
+        var definitions: [(kind: String, name: String, document: String)] = []
+        for upstream in configuration.upstreams {
+            definitions.append(("upstream", upstream.name, try upstream.configValue.jsonText()))
+        }
+        for route in configuration.routes {
+            definitions.append(("route", route.name, try route.configValue.jsonText()))
+        }
+        let createdAt = RFC3339.format(secondsSince1970: Date().timeIntervalSince1970)
+        do {
+            try await withTimeout { [definitions] deadline in
+                try await self.record(definitions, version: version, createdAt: createdAt, snapshot: snapshotText, deadline: deadline)
+            }
+        } catch let error as PostgresTransactionError {
+            throw (error.closureError as? StateStoreError) ?? error
+        }
+    }
+
+    private func record(
+        _ definitions: [(kind: String, name: String, document: String)], version: Int64, createdAt: String,
+        snapshot snapshotText: String, deadline: Deadline
+    ) async throws {
+            try await self.client.withTransaction(logger: self.logger) { connection in
+                try deadline.check()
+                // The row lock orders writers; the condition refuses a version another replica took.
+                let claimed = try await connection.query(
+                    "UPDATE portico_state SET version = \(version) WHERE id = 1 AND version = \(version - 1) RETURNING version",
+                    logger: self.logger)
+                var won = false
+                for try await _ in claimed.decode(Int64.self) { won = true }
+                guard won else { throw StateStoreError.versionTaken }
+                try await connection.query("DELETE FROM api_definitions", logger: self.logger)
+                for (position, definition) in definitions.enumerated() {
+                    try await connection.query(
+                        """
+                        INSERT INTO api_definitions (kind, name, position, document)
+                        VALUES (\(definition.kind), \(definition.name), \(position), \(definition.document))
+                        """, logger: self.logger)
+                }
+                try await connection.query(
+                    """
+                    INSERT INTO config_history (version, created_at, snapshot) VALUES (\(version), \(createdAt), \(snapshotText))
+                    ON CONFLICT (version) DO UPDATE SET created_at = EXCLUDED.created_at, snapshot = EXCLUDED.snapshot
+                    """, logger: self.logger)
+                try await connection.query(
+                    "DELETE FROM config_history WHERE version <= \(version - Int64(Self.historyLimit))", logger: self.logger)
+                try await connection.query(
+                    "SELECT pg_notify(\(Self.notificationChannel), \(String(version)))", logger: self.logger)
+                try deadline.check()
+            }
+    }
+
+    public func snapshot(version: UInt64) async throws -> ConfigValue? {
+        try await withTimeout { _ in
+            let rows = try await self.client.query(
+                "SELECT snapshot FROM config_history WHERE version = \(Int64(version))", logger: self.logger)
+            var text: String?
+            for try await value in rows.decode(String.self) { text = value }
+            return try text.map(ConfigValue.decodeJSON)
+        }
+    }
+
+    public func portAllocations() async throws -> [PortAllocation] {
+        try await withTimeout { _ in
+            let rows = try await self.client.query(
+                "SELECT tenant, name, port, target, created_at FROM port_allocations ORDER BY port", logger: self.logger)
+            var allocations: [PortAllocation] = []
+            for try await (tenant, name, port, target, createdAt) in rows.decode((String, String, Int, String?, Double).self) {
+                allocations.append(
+                    PortAllocation(
+                        tenant: tenant, name: name, port: port, target: target.flatMap { Endpoint(parsing: $0) },
+                        createdAt: createdAt))
+            }
+            return allocations
+        }
+    }
+
+    public func insertPortAllocation(_ allocation: PortAllocation) async throws {
+        do {
+            try await withTimeout { _ in
+                try await self.client.query(
+                    """
+                    INSERT INTO port_allocations (tenant, name, port, target, created_at)
+                    VALUES (\(allocation.tenant), \(allocation.name), \(allocation.port), \(allocation.target?.description),
+                            \(allocation.createdAt))
+                    """, logger: self.logger)
+            }
+        } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {  // unique_violation
+            throw StateStoreError.portTaken
+        }
+    }
+
+    public func deletePortAllocation(tenant: String, name: String) async throws -> Bool {
+        try await withTimeout { _ in
+            let rows = try await self.client.query(
+                "DELETE FROM port_allocations WHERE tenant = \(tenant) AND name = \(name) RETURNING port", logger: self.logger)
+            var deleted = false
+            for try await _ in rows.decode(Int.self) { deleted = true }
+            return deleted
+        }
+    }
+
+    /// Versions recorded by any replica, as `NOTIFY` announces them; the stream ends with
+    /// the calling task. While the database is unreachable it listens again every second.
+    public func changes() -> AsyncStream<UInt64> {
+        let (stream, continuation) = AsyncStream.makeStream(of: UInt64.self, bufferingPolicy: .bufferingNewest(16))
+        let client = self.client
+        let logger = self.logger
+        let task = Task {
+            while !Task.isCancelled {
+                do {
+                    try await client.withConnection { connection in
+                        try await connection.listen(on: Self.notificationChannel) { notifications in
+                            for try await notification in notifications {
+                                if let version = UInt64(notification.payload) { continuation.yield(version) }
+                            }
+                        }
+                    }
+                } catch {
+                    if Task.isCancelled { break }
+                    logger.warning("listening for state store changes failed; trying again", metadata: ["error": "\(error)"])
+                }
+                try? await Task.sleep(for: .seconds(1))
+            }
+            continuation.finish()
+        }
+        continuation.onTermination = { _ in task.cancel() }
+        return stream
+    }
+
+    public func close() async {
+        runTask.cancel()
+        _ = await runTask.value
+    }
+
+    /// Runs `operation`, failing with a clear error if it takes longer than ``queryTimeout``.
+    /// The caller is answered at the timeout even if the operation is still waiting for a
+    /// connection (it is cancelled and left to end on its own); writes check their
+    /// ``Deadline`` inside the transaction, so a late one rolls back instead of landing.
+    private func withTimeout<Result: Sendable>(
+        _ operation: @escaping @Sendable (Deadline) async throws -> Result
+    ) async throws -> Result {
+        let deadline = Deadline(at: .now + Self.queryTimeout)
+        let answered = AnswerOnce()
+        return try await withCheckedThrowingContinuation { continuation in
+            let work = Task {
+                let result: Swift.Result<Result, Error>
+                do {
+                    result = .success(try await operation(deadline))
+                } catch {
+                    result = .failure(error)
+                }
+                if answered.claim() { continuation.resume(with: result) }
+            }
+            Task {
+                try? await Task.sleep(until: deadline.instant)
+                if answered.claim() {
+                    work.cancel()
+                    continuation.resume(throwing: StateStoreError("the database did not answer within \(Self.queryTimeout)"))
+                }
+            }
+        }
+    }
+
+    /// Lets exactly one of the operation and its timeout answer the caller.
+    private final class AnswerOnce: Sendable {
+        private let answered = Atomic<Bool>(false)
+        func claim() -> Bool { !answered.exchange(true, ordering: .acquiringAndReleasing) }
+    }
+
+    /// When an operation's caller stops waiting for it.
+    struct Deadline: Sendable {
+        let instant: ContinuousClock.Instant
+
+        init(at instant: ContinuousClock.Instant) {
+            self.instant = instant
+        }
+
+        /// Throws once the caller has been answered with a timeout.
+        func check() throws {
+            if ContinuousClock.now >= instant { throw StateStoreError("the database answered too late; nothing was changed") }
+        }
+    }
+}

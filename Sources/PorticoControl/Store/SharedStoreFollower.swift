@@ -1,0 +1,47 @@
+import Logging
+import ServiceLifecycle
+
+/// Keeps a replica in step with a state store that other replicas write too: on each
+/// version another replica announces (`NOTIFY`), and at least every `checkInterval` in case
+/// an announcement was missed (or the database was away), it adopts newer route tables and
+/// port allocations.
+struct SharedStoreFollower: Sendable {
+    var checkInterval: Duration = .seconds(1)
+    let store: PostgresStateStore
+    let controller: RouteController
+    let ports: PortAllocator
+    let logger: Logger
+
+    /// Runs until graceful shutdown or cancellation.
+    func run() async {
+        await withDiscardingTaskGroup { tasks in
+            tasks.addTask {
+                for await version in store.changes().cancelOnGracefulShutdown() {
+                    if version != (await controller.storeVersion) { await controller.catchUp() }
+                    try? await ports.sync()
+                }
+            }
+            tasks.addTask {
+                var reachable = true
+                while !Task.isCancelled, !Task.isShuttingDownGracefully {
+                    try? await Task.sleep(for: checkInterval)
+                    do {
+                        if try await store.currentVersion() != (await controller.storeVersion) {
+                            await controller.catchUp()
+                        }
+                        try await ports.sync()
+                        if !reachable { logger.info("the shared state store is reachable again") }
+                        reachable = true
+                    } catch {
+                        if reachable {
+                            logger.error(
+                                "the shared state store is unreachable; serving the last table, admin changes answer 503",
+                                metadata: ["error": "\(error)"])
+                        }
+                        reachable = false
+                    }
+                }
+            }
+        }
+    }
+}
