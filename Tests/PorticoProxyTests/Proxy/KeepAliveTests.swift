@@ -4,9 +4,11 @@ import PorticoTestSupport
 import Testing
 
 @Suite struct KeepAliveTests {
+    /// Short, yet long enough that a loaded two-core machine (the suite starts processes and
+    /// database clusters beside these tests) does not look idle to the gateway.
     static var shortIdle: ProxyConfiguration {
         var configuration = ProxyConfiguration()
-        configuration.idleTimeout = .milliseconds(400)
+        configuration.idleTimeout = .milliseconds(1200)
         return configuration
     }
 
@@ -14,19 +16,19 @@ import Testing
         try await withGateway(routes: standardRoutes, configuration: Self.shortIdle) { gateway, _ in
             let started = ContinuousClock.now
             let reply = try await RawSocketClient.send(
-                "GET /static HTTP/1.1\r\nHost: a\r\n\r\n", port: gateway.port, timeout: .seconds(5))
+                "GET /static HTTP/1.1\r\nHost: a\r\n\r\n", port: gateway.port, timeout: .seconds(8))
             let elapsed = ContinuousClock.now - started
             #expect(reply.status == 201)
             #expect(reply.closed)
-            #expect(elapsed >= .milliseconds(350))
-            #expect(elapsed < .seconds(3))
+            #expect(elapsed >= .milliseconds(1200))
+            #expect(elapsed < .seconds(5))
         }
     }
 
     @Test func aRequestLongerThanTheIdleTimeoutIsNotCut() async throws {
         try await withGateway(routes: standardRoutes, configuration: Self.shortIdle) { gateway, _ in
             // The route timeout (60 s) governs a running request, not the idle timeout.
-            let response = try await gateway.client.send(.GET, "/wait/slow?ms=900")
+            let response = try await gateway.client.send(.GET, "/wait/slow?ms=2000")
             #expect(response.status == 200)
         }
     }
