@@ -13,6 +13,7 @@ import Synchronization
 ///   (64 KiB chunks, see ``TestBody``) with that content type and encoding.
 /// - `/slow?ms=N`, `/wait…?ms=N`: answers after N milliseconds.
 /// - `/close`: closes the connection without answering.
+/// - `/health`: an empty answer with the status set by ``setHealthStatus(_:)`` (200 at first).
 /// - `/cors-page.html?target=URL`: a page whose script fetches `URL/allowed/…` and `URL/refused/…`.
 /// - `/stall…`: waits 2 s before reading the request body, then answers like `/upload`.
 /// - anything else: `200` with a body of `<method> <uri>` and one `name: value` line per header
@@ -24,17 +25,18 @@ public final class TestUpstream: Sendable {
     private let requestCount: Counter
     private let openCount: Counter
     private let openChannels: OpenChannels
+    private let health: HealthStatus
 
     /// Connections accepted so far.
     public var connectionsAccepted: Int { connectionCount.value.load(ordering: .relaxed) }
-    /// Requests received so far.
+    /// Requests received so far, health checks left out.
     public var requestsReceived: Int { requestCount.value.load(ordering: .relaxed) }
     /// Connections open now.
     public var openConnections: Int { openCount.value.load(ordering: .relaxed) }
 
     private init(
         port: Int, serverChannel: Channel, connectionCount: Counter, requestCount: Counter, openCount: Counter,
-        openChannels: OpenChannels
+        openChannels: OpenChannels, health: HealthStatus
     ) {
         self.openCount = openCount
         self.port = port
@@ -42,13 +44,23 @@ public final class TestUpstream: Sendable {
         self.connectionCount = connectionCount
         self.requestCount = requestCount
         self.openChannels = openChannels
+        self.health = health
     }
+
+    /// The status `/health` answers with from now on.
+    public func setHealthStatus(_ status: Int) {
+        health.status.store(status, ordering: .relaxed)
+    }
+
+    /// Requests for `/health` received so far.
+    public var healthChecksReceived: Int { health.checks.value.load(ordering: .relaxed) }
 
     public static func start(group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws -> TestUpstream {
         let connections = Counter()
         let requests = Counter()
         let open = Counter()
         let openChannels = OpenChannels()
+        let health = HealthStatus()
         let server = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .bind(host: "127.0.0.1", port: 0) { channel in
@@ -71,7 +83,7 @@ public final class TestUpstream: Sendable {
                         open.increment()
                         openChannels.insert(connection.channel)
                         group.addTask {
-                            try? await serve(connection, requests: requests)
+                            try? await serve(connection, requests: requests, health: health)
                             openChannels.remove(connection.channel)
                             open.decrement()
                         }
@@ -81,7 +93,7 @@ public final class TestUpstream: Sendable {
         }
         return TestUpstream(
             port: port, serverChannel: server.channel, connectionCount: connections, requestCount: requests, openCount: open,
-            openChannels: openChannels)
+            openChannels: openChannels, health: health)
     }
 
     /// Closes every connection, and any accepted from now on (see ``start(group:)``).
@@ -90,7 +102,7 @@ public final class TestUpstream: Sendable {
     }
 
     private static func serve(
-        _ connection: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, requests: Counter
+        _ connection: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, requests: Counter, health: HealthStatus
     ) async throws {
         try await connection.executeThenClose { inbound, outbound in
             var head: HTTPRequestHead?
@@ -98,7 +110,7 @@ public final class TestUpstream: Sendable {
             for try await part in inbound {
                 switch part {
                 case .head(let requestHead):
-                    requests.increment()
+                    if requestHead.uri != "/health" { requests.increment() }  // counted apart
                     head = requestHead
                     checksum = BodyChecksum()
                     if requestHead.uri.hasPrefix("/echo") {
@@ -119,7 +131,16 @@ public final class TestUpstream: Sendable {
                 case .end:
                     guard let requestHead = head else { continue }
                     head = nil
-                    try await respond(to: requestHead, checksum: checksum, outbound: outbound)
+                    if requestHead.uri == "/health" {
+                        health.checks.increment()
+                        let status = HTTPResponseStatus(statusCode: health.status.load(ordering: .relaxed))
+                        var headers = HTTPHeaders()
+                        headers.add(name: "content-length", value: "0")
+                        try await outbound.write(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers)))
+                        try await outbound.write(.end(nil))
+                    } else {
+                        try await respond(to: requestHead, checksum: checksum, outbound: outbound)
+                    }
                     if !requestHead.isKeepAlive { return }
                 }
             }
@@ -216,6 +237,12 @@ public final class TestUpstream: Sendable {
 }
 
 /// A counter shared by the upstream's connection tasks.
+/// What `/health` answers, and how often it was asked.
+final class HealthStatus: Sendable {
+    let status = Atomic<Int>(200)
+    let checks = Counter()
+}
+
 /// The connections a test server has open, so that stopping it can close them.
 final class OpenChannels: Sendable {
     private let channels = Mutex<[ObjectIdentifier: Channel]>([:])

@@ -160,6 +160,7 @@ public final class Gateway: Service, Sendable {
                         await controller.applyFiles(files)
                     }
                 }
+                tasks.addTask { await HealthChecker(dataPlane: dataPlane, group: self.group, logger: logger).run() }
                 if let shared = store as? PostgresStateStore {
                     tasks.addTask {
                         await SharedStoreFollower(store: shared, controller: controller, ports: ports, logger: logger).run()

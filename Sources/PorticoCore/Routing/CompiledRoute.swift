@@ -91,13 +91,18 @@ public final class UpstreamTarget: Sendable {
     /// The upstream's name.
     public var name: String { definition.name }
 
-    /// The next endpoint in round robin; `nil` when the upstream has no endpoint.
-    public func nextEndpoint() -> Endpoint? {
+    /// The next endpoint in round robin that `skip` does not exclude (out of rotation, or
+    /// tried already); `nil` when no endpoint is left.
+    public func nextEndpoint(skipping skip: (Endpoint) -> Bool = { _ in false }) -> Endpoint? {
         let endpoints = definition.endpoints
         guard !endpoints.isEmpty else { return nil }
-        if endpoints.count == 1 { return endpoints[0] }
-        let index = nextIndex.wrappingAdd(1, ordering: .relaxed).oldValue
-        return endpoints[Int(UInt(bitPattern: index) % UInt(endpoints.count))]
+        if endpoints.count == 1 { return skip(endpoints[0]) ? nil : endpoints[0] }
+        let start = Int(UInt(bitPattern: nextIndex.wrappingAdd(1, ordering: .relaxed).oldValue) % UInt(endpoints.count))
+        for offset in 0..<endpoints.count {
+            let endpoint = endpoints[(start + offset) % endpoints.count]
+            if !skip(endpoint) { return endpoint }
+        }
+        return nil
     }
 }
 

@@ -10,6 +10,8 @@ import PorticoCore
 public final class DataPlane: Sendable {
     /// The active route table.
     public let routeTables: RouteTableStore
+    /// Endpoints that active health checks took out of rotation.
+    public let endpointHealth = SnapshotStore(UnhealthyEndpoints())
     let environment: ProxyEnvironment
     let states: EventLoopStates
     let logger: Logger
@@ -31,8 +33,8 @@ public final class DataPlane: Sendable {
         var accessLogger = logger
         accessLogger[metadataKey: "log"] = "access"
         environment = ProxyEnvironment(
-            configuration: configuration, routeTables: routeTables, metrics: metrics, accessLogger: accessLogger,
-            requestIDs: RequestIDGenerator())
+            configuration: configuration, routeTables: routeTables, endpointHealth: endpointHealth, metrics: metrics,
+            accessLogger: accessLogger, requestIDs: RequestIDGenerator())
     }
 
     /// Swaps in `table` and drains what it retires: requests running on routes it removes or

@@ -1,5 +1,6 @@
 import Logging
 import NIOCore
+import PorticoCore
 import Synchronization
 
 /// Settings of the data plane that do not change while it runs.
@@ -25,6 +26,7 @@ struct ProxyEnvironment: Sendable {
     /// `http` or `https`: how requests reach the listener, sent upstream as `X-Forwarded-Proto`.
     var scheme = "http"
     let routeTables: RouteTableStore
+    let endpointHealth: SnapshotStore<UnhealthyEndpoints>
     let metrics: GatewayMetrics
     let accessLogger: Logger
     let requestIDs: RequestIDGenerator

@@ -241,7 +241,10 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate, 
             answer(
                 exchange, status: response.status, headers: headers, body: response.body, context: context)
         case .upstream:
-            guard let upstream = route.upstream, let endpoint = upstream.nextEndpoint() else {
+            let unhealthy = environment.endpointHealth.current
+            guard let upstream = route.upstream,
+                let endpoint = upstream.nextEndpoint(skipping: { unhealthy.contains(upstream: upstream.name, endpoint: $0) })
+            else {
                 return answerError(.noHealthyUpstream, route: route.name, exchange: exchange, context: context)
             }
             let chunked = head.headers.contains(name: "transfer-encoding")
@@ -282,8 +285,21 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate, 
             case .success(let connection):
                 self.attach(connection, to: exchange, context: context)
             case .failure(let error):
-                exchange.failureReason = "connect to \(endpoint): \(error)"
                 self.recordUpstreamError(exchange, kind: "connect")
+                // Nothing reached the upstream: the request goes to another endpoint, whatever
+                // its method (a rolling deployment must not show errors to clients).
+                exchange.endpointsTried.append(endpoint)
+                let unhealthy = self.environment.endpointHealth.current
+                if let upstream = exchange.route?.upstream,
+                    let next = upstream.nextEndpoint(skipping: {
+                        exchange.endpointsTried.contains($0) || unhealthy.contains(upstream: upstream.name, endpoint: $0)
+                    })
+                {
+                    exchange.endpoint = next
+                    self.connect(exchange, to: next, connectTimeout: connectTimeout, context: context)
+                    return
+                }
+                exchange.failureReason = "connect to \(endpoint): \(error)"
                 self.failBeforeResponse(exchange, code: .upstreamUnreachable, context: context)
             }
         }
@@ -498,16 +514,31 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate, 
         let connection = exchange.upstream
         exchange.upstream = nil
         if !exchange.responseStarted {
-            if let connection, connection.requestCount > 1, exchange.canRetryOnFreshConnection,
-                let endpoint = exchange.endpoint, let upstream = exchange.route?.upstream
+            if let connection, exchange.canRetryOnFreshConnection, let endpoint = exchange.endpoint,
+                let upstream = exchange.route?.upstream
             {
-                // A reused keep-alive connection was closed by the upstream as the request went
-                // out: nothing was processed, so one retry on a fresh connection is safe.
-                exchange.retried = true
-                exchange.phase = .connecting
-                exchange.bufferedParts = [.end(nil)]
-                connect(exchange, to: endpoint, connectTimeout: upstream.definition.connectTimeout, context: context)
-                return
+                var retryEndpoint: Endpoint?
+                if connection.requestCount > 1 {
+                    // A reused keep-alive connection was closed by the upstream as the request
+                    // went out: nothing was processed, so a fresh connection is safe.
+                    retryEndpoint = endpoint
+                } else if ProxyHeaders.isIdempotent(exchange.requestHead.method) {
+                    // A fresh connection reset before any response byte (an endpoint going
+                    // away): an idempotent request without a body may go to another endpoint.
+                    exchange.endpointsTried.append(endpoint)
+                    let unhealthy = environment.endpointHealth.current
+                    retryEndpoint = upstream.nextEndpoint(skipping: {
+                        exchange.endpointsTried.contains($0) || unhealthy.contains(upstream: upstream.name, endpoint: $0)
+                    })
+                }
+                if let retryEndpoint {
+                    exchange.retried = true
+                    exchange.endpoint = retryEndpoint
+                    exchange.phase = .connecting
+                    exchange.bufferedParts = [.end(nil)]
+                    connect(exchange, to: retryEndpoint, connectTimeout: upstream.definition.connectTimeout, context: context)
+                    return
+                }
             }
             exchange.failureReason = exchange.failureReason ?? "upstream closed the connection before responding"
             recordUpstreamError(exchange, kind: "reset")

@@ -40,6 +40,8 @@ final class ProxyExchange {
     /// Request parts received while connecting.
     var bufferedParts: [HTTPClientRequestPart] = []
     var retried = false
+    /// Endpoints whose connection failed for this request (it goes to another one).
+    var endpointsTried: [Endpoint] = []
     /// The request asks for an `Upgrade` (WebSocket), passed through to the upstream.
     var isUpgrade = false
 

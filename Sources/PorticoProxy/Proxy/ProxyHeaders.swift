@@ -28,6 +28,15 @@ enum ProxyHeaders {
         headers = kept
     }
 
+    /// Whether a method is idempotent (RFC 9110 §9.2.2), so that a request the upstream
+    /// may have seen can be sent again.
+    static func isIdempotent(_ method: HTTPMethod) -> Bool {
+        switch method {
+        case .GET, .HEAD, .OPTIONS, .TRACE, .PUT, .DELETE: return true
+        default: return false
+        }
+    }
+
     /// The head sent upstream for a downstream request. `forwardedHost` is the host as the
     /// client sent it (port included), for `X-Forwarded-Host`; `requestID` is added as
     /// `X-Request-Id` when the client sent none.

@@ -1,0 +1,94 @@
+import Logging
+import NIOCore
+import PorticoCore
+import PorticoProxy
+import ServiceLifecycle
+
+/// Runs the active health checks of SPEC §3 `healthCheck`: one schedule per endpoint of
+/// every upstream that has one, following the active route table. Results go through
+/// ``EndpointHealth`` (3 failures take an endpoint out, 2 passes bring it back) and are
+/// published to the data plane as an immutable ``UnhealthyEndpoints`` snapshot, which
+/// requests read without a lock of their own.
+public actor HealthChecker {
+    /// One endpoint's check, as the active table defines it.
+    struct Target: Hashable {
+        var key: UnhealthyEndpoints.Key
+        var check: HealthCheckDefinition
+    }
+
+    /// How often the set of checks is compared with the active table.
+    static let reconcileInterval: Duration = .milliseconds(250)
+    /// The longest a check may take (less when the interval is shorter).
+    static let maximumTimeout: Duration = .seconds(2)
+
+    private let dataPlane: DataPlane
+    private let group: EventLoopGroup
+    private let logger: Logger
+    private var schedules: [Target: Task<Void, Never>] = [:]
+    private var health: [UnhealthyEndpoints.Key: EndpointHealth] = [:]
+
+    public init(dataPlane: DataPlane, group: EventLoopGroup, logger: Logger) {
+        self.dataPlane = dataPlane
+        self.group = group
+        self.logger = logger
+    }
+
+    /// Runs until graceful shutdown or cancellation.
+    public func run() async {
+        while !Task.isCancelled, !Task.isShuttingDownGracefully {
+            reconcile(with: dataPlane.routeTables.current)
+            try? await Task.sleep(for: Self.reconcileInterval)
+        }
+        for schedule in schedules.values { schedule.cancel() }
+        schedules.removeAll()
+    }
+
+    /// Starts the checks the table names and stops the others.
+    private func reconcile(with table: RouteTable) {
+        var wanted = Set<Target>()
+        for upstream in table.upstreams.values {
+            guard let check = upstream.definition.healthCheck else { continue }
+            for endpoint in upstream.definition.endpoints {
+                wanted.insert(Target(key: .init(upstream: upstream.name, endpoint: endpoint), check: check))
+            }
+        }
+        var changed = false
+        for (target, schedule) in schedules where !wanted.contains(target) {
+            schedule.cancel()
+            schedules[target] = nil
+            if health.removeValue(forKey: target.key) != nil { changed = true }
+        }
+        for target in wanted where schedules[target] == nil {
+            let group = self.group
+            schedules[target] = Task { [weak self] in
+                let timeout = min(target.check.interval, Self.maximumTimeout)
+                while !Task.isCancelled {
+                    let passed = await HealthProbe.check(target.key.endpoint, path: target.check.path, timeout: timeout, group: group)
+                    guard !Task.isCancelled, let self else { return }
+                    await self.record(passed, for: target)
+                    try? await Task.sleep(for: target.check.interval)
+                }
+            }
+        }
+        if changed { publish() }
+    }
+
+    private func record(_ passed: Bool, for target: Target) {
+        guard schedules[target] != nil else { return }  // stopped meanwhile
+        var state = health[target.key] ?? EndpointHealth()
+        let changed = state.record(passed: passed)
+        health[target.key] = state
+        guard changed else { return }
+        let metadata: Logger.Metadata = ["upstream": "\(target.key.upstream)", "endpoint": "\(target.key.endpoint)"]
+        if state.isHealthy {
+            logger.info("endpoint passed its health checks; back in rotation", metadata: metadata)
+        } else {
+            logger.warning("endpoint failed its health checks; out of rotation", metadata: metadata)
+        }
+        publish()
+    }
+
+    private func publish() {
+        dataPlane.endpointHealth.publish(UnhealthyEndpoints(Set(health.filter { !$0.value.isHealthy }.keys)))
+    }
+}

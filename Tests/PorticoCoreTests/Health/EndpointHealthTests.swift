@@ -1,0 +1,33 @@
+import PorticoCore
+import Testing
+
+@Suite struct EndpointHealthTests {
+    @Test func threeFailuresTakeAnEndpointOutAndTwoPassesBringItBack() {
+        var health = EndpointHealth()
+        #expect(health.isHealthy)
+        // A pass in the middle resets the streak: no flapping.
+        let changes = [false, false, true, false, false, false].map { health.record(passed: $0) }
+        #expect(changes == [false, false, false, false, false, true])
+        #expect(!health.isHealthy)
+        let back = [true, false, true, true].map { health.record(passed: $0) }
+        #expect(back == [false, false, false, true])
+        #expect(health.isHealthy)
+    }
+
+    @Test func roundRobinSkipsEndpointsOutOfRotation() throws {
+        let table = try RouteTable.build(
+            version: 1,
+            from: RouteSet(
+                upstreams: [(UpstreamDefinition(name: "app", endpoints: [
+                    Endpoint(host: "10.0.0.1", port: 80), Endpoint(host: "10.0.0.2", port: 80), Endpoint(host: "10.0.0.3", port: 80),
+                ]), .api)],
+                routes: []))
+        let upstream = try #require(table.upstreams["app"])
+        let down = Endpoint(host: "10.0.0.2", port: 80)
+        let picks = (0..<30).compactMap { _ in upstream.nextEndpoint(skipping: { $0 == down }) }
+        #expect(picks.count == 30)
+        #expect(!picks.contains(down))
+        #expect(Set(picks).count == 2)
+        #expect(upstream.nextEndpoint(skipping: { _ in true }) == nil)
+    }
+}

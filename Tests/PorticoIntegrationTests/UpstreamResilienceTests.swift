@@ -1,0 +1,108 @@
+import Foundation
+import PorticoTestSupport
+import Testing
+
+/// Active health checks and connect-failure retries in a real `portico` process.
+@Suite struct UpstreamResilienceTests {
+    private func routes(_ endpoints: [Int], healthCheck: Bool = true) -> String {
+        let list = endpoints.map { "\"127.0.0.1:\($0)\"" }.joined(separator: ", ")
+        let check = healthCheck ? ", healthCheck: { path: /health, interval: 200ms }" : ""
+        return """
+            upstreams: [{ name: app, endpoints: [\(list)]\(check) }]
+            routes: [{ name: app, upstream: app }]
+            """
+    }
+
+    /// Sends `count` GETs one after another; returns their statuses.
+    private func statuses(_ count: Int, to gateway: ServingGateway) async throws -> [Int] {
+        var statuses: [Int] = []
+        for index in 0..<count { statuses.append(try await gateway.client.send(.GET, "/r\(index)").status) }
+        return statuses
+    }
+
+    @Test func anEndpointFailingItsHealthCheckLeavesTheRotationAndComesBack() async throws {
+        let good = try await TestUpstream.start()
+        let flaky = try await TestUpstream.start()
+        let gateway = try await ServingGateway.start(routes: routes([good.port, flaky.port]))
+        #expect(try await statuses(10, to: gateway).allSatisfy { $0 == 200 })
+        #expect(flaky.requestsReceived > 0)
+
+        flaky.setHealthStatus(503)
+        // Out after 3 failed checks 200 ms apart; well within 2 s on a loaded machine.
+        try await gateway.process.waitForLog("failed its health checks", timeout: .seconds(5))
+        let before = flaky.requestsReceived
+        #expect(try await statuses(20, to: gateway).allSatisfy { $0 == 200 })
+        #expect(flaky.requestsReceived == before, "an endpoint out of rotation received traffic")
+
+        flaky.setHealthStatus(200)
+        try await gateway.process.waitForLog("passed its health checks", timeout: .seconds(5))
+        #expect(try await statuses(10, to: gateway).allSatisfy { $0 == 200 })
+        #expect(flaky.requestsReceived > before, "the endpoint did not come back")
+        #expect(flaky.healthChecksReceived >= 5)
+
+        // Every endpoint unhealthy: 503 naming the route.
+        good.setHealthStatus(500)
+        flaky.setHealthStatus(500)
+        let deadline = ContinuousClock.now + .seconds(5)
+        var response = try await gateway.client.send(.GET, "/x")
+        while response.status != 503, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(100))
+            response = try await gateway.client.send(.GET, "/x")
+        }
+        #expect(response.status == 503)
+        #expect(response.body == #"{"error":"no_healthy_upstream","route":"app"}"#)
+        await gateway.stop()
+        await good.stop()
+        await flaky.stop()
+    }
+
+    @Test func aRefusedConnectionIsRetriedOnAnotherEndpoint() async throws {
+        let live = try await TestUpstream.start()
+        let gone = try await closedLoopbackPort()
+        let gateway = try await ServingGateway.start(routes: routes([gone, live.port], healthCheck: false))
+        // Round robin sends every other request to the closed port first; none may fail,
+        // whatever the method (nothing reached an upstream before the retry).
+        #expect(try await statuses(10, to: gateway).allSatisfy { $0 == 200 })
+        let post = try await gateway.client.send(.POST, "/upload", body: "hello")
+        #expect(post.status == 200)
+        let second = try await gateway.client.send(.POST, "/upload", body: "hello")
+        #expect(second.status == 200)
+        #expect(live.requestsReceived == 12)
+        await gateway.stop()
+        await live.stop()
+    }
+
+    @Test func killingOneOfTwoEndpointsUnderLoadGivesNoClientErrors() async throws {
+        // The endpoints are `portico` processes answering by themselves, so one can be killed
+        // outright (SIGKILL: its port refuses connections, its connections reset).
+        let endpointRoutes = "routes: [{ name: ok, respond: { status: 200, body: ok } }]\n"
+        let first = try await ServingGateway.start(routes: endpointRoutes)
+        let second = try await ServingGateway.start(routes: endpointRoutes)
+        let gateway = try await ServingGateway.start(routes: routes([first.port, second.port], healthCheck: false))
+        // Four clients, 60 GETs each (bounded); the second endpoint dies a little way in.
+        let failures = try await withThrowingTaskGroup(of: Int.self) { group in
+            for client in 0..<4 {
+                group.addTask {
+                    var failures = 0
+                    for index in 0..<60 {
+                        let response = try await gateway.client.send(.GET, "/c\(client)/\(index)")
+                        if response.status != 200 { failures += 1 }
+                    }
+                    return failures
+                }
+            }
+            group.addTask {
+                try await Task.sleep(for: .milliseconds(200))
+                second.process.signal(SIGKILL)
+                return 0
+            }
+            var total = 0
+            for try await failures in group { total += failures }
+            return total
+        }
+        #expect(failures == 0)
+        await gateway.stop()
+        await first.stop()
+        await second.stop()
+    }
+}
