@@ -11,6 +11,9 @@ extension UpstreamDefinition {
             pairs.append(
                 ("healthCheck", ["path": .string(healthCheck.path), "interval": .string(healthCheck.interval.configString)]))
         }
+        if loadBalancing != .roundRobin {
+            pairs.append(("loadBalancing", .string(loadBalancing.rawValue)))
+        }
         return .object(pairs)
     }
 }

@@ -62,7 +62,7 @@ public struct RouteFileDecoder {
     private mutating func upstream(_ value: ConfigValue, at path: String) -> UpstreamDefinition? {
         guard
             let fields = object(
-                value, at: path, allowed: ["name", "endpoints", "connectTimeout", "healthCheck"])
+                value, at: path, allowed: ["name", "endpoints", "connectTimeout", "healthCheck", "loadBalancing"])
         else { return nil }
         let problemCount = problems.count
         let name = requiredName(fields, at: path)
@@ -105,8 +105,18 @@ public struct RouteFileDecoder {
                 healthCheck = HealthCheckDefinition(path: checkPathValue, interval: interval)
             }
         }
+        var loadBalancing = LoadBalancingPolicy.roundRobin
+        if let value = fields["loadBalancing"], let text = string(value, at: join(path, "loadBalancing")) {
+            if let policy = LoadBalancingPolicy(rawValue: text) {
+                loadBalancing = policy
+            } else {
+                report(join(path, "loadBalancing"), "expected round_robin, least_request or random, found \"\(text)\"")
+            }
+        }
         guard problems.count == problemCount, let name else { return nil }
-        return UpstreamDefinition(name: name, endpoints: endpoints, connectTimeout: connectTimeout, healthCheck: healthCheck)
+        return UpstreamDefinition(
+            name: name, endpoints: endpoints, connectTimeout: connectTimeout, healthCheck: healthCheck,
+            loadBalancing: loadBalancing)
     }
 
     private mutating func route(_ value: ConfigValue, at path: String) -> RouteDefinition? {

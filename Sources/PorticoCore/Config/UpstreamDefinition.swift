@@ -51,6 +51,17 @@ public struct HealthCheckDefinition: Hashable, Sendable {
     }
 }
 
+/// How an upstream spreads requests over its endpoints (`loadBalancing`).
+public enum LoadBalancingPolicy: String, Hashable, Sendable, CaseIterable {
+    /// Each endpoint in turn (the default).
+    case roundRobin = "round_robin"
+    /// The endpoint with the fewest requests running through this gateway process; ties go
+    /// in turn. Suits endpoints whose response times differ.
+    case leastRequest = "least_request"
+    /// An endpoint chosen at random.
+    case random
+}
+
 /// A named group of endpoints that routes send traffic to (SPEC §3 `upstreams`).
 public struct UpstreamDefinition: Hashable, Sendable {
     /// The default time allowed to open a connection to an endpoint.
@@ -58,22 +69,26 @@ public struct UpstreamDefinition: Hashable, Sendable {
 
     /// Unique across every file and the API.
     public var name: String
-    /// Endpoints, used in round robin.
+    /// Endpoints, used as ``loadBalancing`` says.
     public var endpoints: [Endpoint]
     /// Time allowed to open a connection to one endpoint.
     public var connectTimeout: Duration
     /// Optional active health check.
     public var healthCheck: HealthCheckDefinition?
+    /// How requests are spread over the endpoints.
+    public var loadBalancing: LoadBalancingPolicy
 
     public init(
         name: String,
         endpoints: [Endpoint],
         connectTimeout: Duration = UpstreamDefinition.defaultConnectTimeout,
-        healthCheck: HealthCheckDefinition? = nil
+        healthCheck: HealthCheckDefinition? = nil,
+        loadBalancing: LoadBalancingPolicy = .roundRobin
     ) {
         self.name = name
         self.endpoints = endpoints
         self.connectTimeout = connectTimeout
         self.healthCheck = healthCheck
+        self.loadBalancing = loadBalancing
     }
 }

@@ -83,27 +83,58 @@ public final class UpstreamTarget: Sendable {
     /// The definition it was built from.
     public let definition: UpstreamDefinition
     private let nextIndex = Atomic<Int>(0)
+    /// Requests running per endpoint (same order as the definition's), for `least_request`.
+    private let running: [RunningRequests]
 
     init(definition: UpstreamDefinition) {
         self.definition = definition
+        running = definition.loadBalancing == .leastRequest ? definition.endpoints.map { _ in RunningRequests() } : []
     }
 
     /// The upstream's name.
     public var name: String { definition.name }
 
-    /// The next endpoint in round robin that `skip` does not exclude (out of rotation, or
-    /// tried already); `nil` when no endpoint is left.
+    /// The endpoint the upstream's policy picks among those `skip` does not exclude (out of
+    /// rotation, or tried already); `nil` when no endpoint is left.
     public func nextEndpoint(skipping skip: (Endpoint) -> Bool = { _ in false }) -> Endpoint? {
         let endpoints = definition.endpoints
         guard !endpoints.isEmpty else { return nil }
         if endpoints.count == 1 { return skip(endpoints[0]) ? nil : endpoints[0] }
-        let start = Int(UInt(bitPattern: nextIndex.wrappingAdd(1, ordering: .relaxed).oldValue) % UInt(endpoints.count))
-        for offset in 0..<endpoints.count {
-            let endpoint = endpoints[(start + offset) % endpoints.count]
-            if !skip(endpoint) { return endpoint }
+        let start: Int
+        switch definition.loadBalancing {
+        case .roundRobin, .leastRequest:
+            start = Int(UInt(bitPattern: nextIndex.wrappingAdd(1, ordering: .relaxed).oldValue) % UInt(endpoints.count))
+        case .random:
+            start = Int.random(in: 0..<endpoints.count)
         }
-        return nil
+        var chosen: Int?
+        for offset in 0..<endpoints.count {
+            let index = (start + offset) % endpoints.count
+            guard !skip(endpoints[index]) else { continue }
+            guard definition.loadBalancing == .leastRequest else { return endpoints[index] }
+            if chosen == nil || running[index].count < running[chosen!].count { chosen = index }
+        }
+        return chosen.map { endpoints[$0] }
     }
+
+    /// A request began running on `endpoint` (counted for `least_request` only).
+    public func requestStarted(on endpoint: Endpoint) {
+        guard !running.isEmpty, let index = definition.endpoints.firstIndex(of: endpoint) else { return }
+        running[index].add(1)
+    }
+
+    /// A request that ``requestStarted(on:)`` counted ended.
+    public func requestEnded(on endpoint: Endpoint) {
+        guard !running.isEmpty, let index = definition.endpoints.firstIndex(of: endpoint) else { return }
+        running[index].add(-1)
+    }
+}
+
+/// A count of requests running on one endpoint, shared by every event loop.
+final class RunningRequests: Sendable {
+    private let value = Atomic<Int>(0)
+    var count: Int { value.load(ordering: .relaxed) }
+    func add(_ delta: Int) { value.wrappingAdd(delta, ordering: .relaxed) }
 }
 
 /// A compiled `regex` path condition, anchored at both ends.

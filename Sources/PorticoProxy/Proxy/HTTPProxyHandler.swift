@@ -260,13 +260,21 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate, 
                 upstreamHead.headers.replaceOrAdd(name: "upgrade", value: head.headers["upgrade"].joined(separator: ", "))
                 exchange.upstreamHead = upstreamHead
             }
-            exchange.endpoint = endpoint
+            select(endpoint, for: exchange)
             exchange.phase = .connecting
             let deadline = exchange.startTime + .milliseconds(route.definition.timeout.wholeMilliseconds)
             exchange.deadline = deadline
             timer.arm(at: deadline, on: context.eventLoop)
             connect(exchange, to: endpoint, connectTimeout: upstream.definition.connectTimeout, context: context)
         }
+    }
+
+    /// Makes `endpoint` the one the exchange goes to, and counts it there (least_request).
+    private func select(_ endpoint: Endpoint, for exchange: ProxyExchange) {
+        guard let upstream = exchange.route?.upstream else { return }
+        if let previous = exchange.endpoint { upstream.requestEnded(on: previous) }
+        upstream.requestStarted(on: endpoint)
+        exchange.endpoint = endpoint
     }
 
     private func connect(_ exchange: ProxyExchange, to endpoint: Endpoint, connectTimeout: Duration, context: ChannelHandlerContext) {
@@ -295,7 +303,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate, 
                         exchange.endpointsTried.contains($0) || unhealthy.contains(upstream: upstream.name, endpoint: $0)
                     })
                 {
-                    exchange.endpoint = next
+                    self.select(next, for: exchange)
                     self.connect(exchange, to: next, connectTimeout: connectTimeout, context: context)
                     return
                 }
@@ -533,7 +541,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate, 
                 }
                 if let retryEndpoint {
                     exchange.retried = true
-                    exchange.endpoint = retryEndpoint
+                    select(retryEndpoint, for: exchange)
                     exchange.phase = .connecting
                     exchange.bufferedParts = [.end(nil)]
                     connect(exchange, to: retryEndpoint, connectTimeout: upstream.definition.connectTimeout, context: context)
@@ -688,6 +696,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate, 
         guard self.exchange === exchange else { return }
         self.exchange = nil
         exchange.route?.requestEnded()
+        if let endpoint = exchange.endpoint { exchange.route?.upstream?.requestEnded(on: endpoint) }
         exchange.deadline = nil
         exchange.drainDeadline = nil
         lastActivity = .now()
