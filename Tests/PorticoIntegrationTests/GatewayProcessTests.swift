@@ -70,7 +70,7 @@ import Testing
             """)
         try folder.write("routes/broken.yml", "routes: [ { name: x\n")
         let gateway = try PorticoProcess.start(
-            ["--http-addr", "127.0.0.1:\(try await closedLoopbackPort())", "--admin-addr", "127.0.0.1:0"], directory: folder.url)
+            ["--http-addr", "127.0.0.1:\(try await freeLoopbackPort())", "--admin-addr", "127.0.0.1:0"], directory: folder.url)
         let status = try await gateway.waitForExit()
         #expect(status != 0)
         #expect(gateway.log.contains("routes/hrm.yaml: routes[1].match.path: exactly one of prefix, exact, regex"))
@@ -82,7 +82,7 @@ import Testing
         defer { folder.remove() }
         try folder.write("routes/a.yaml", "routes: [{ name: r, upstream: nowhere }]\n")
         let gateway = try PorticoProcess.start(
-            ["--http-addr", "127.0.0.1:\(try await closedLoopbackPort())", "--admin-addr", "127.0.0.1:0"], directory: folder.url)
+            ["--http-addr", "127.0.0.1:\(try await freeLoopbackPort())", "--admin-addr", "127.0.0.1:0"], directory: folder.url)
         #expect(try await gateway.waitForExit() != 0)
         #expect(gateway.log.contains("routes/a.yaml: routes[0].upstream: unknown upstream \"nowhere\""))
     }
@@ -108,7 +108,7 @@ import Testing
         #expect(try await gateway.waitForExit() != 0)
         #expect(gateway.log.contains("PORTICO_HTTP_ADDR 127.0.0.1:\(upstream.port): cannot listen"))
         let adminTaken = try PorticoProcess.start(
-            ["--http-addr", "127.0.0.1:\(try await closedLoopbackPort())", "--admin-addr", "127.0.0.1:\(upstream.port)"],
+            ["--http-addr", "127.0.0.1:\(try await freeLoopbackPort())", "--admin-addr", "127.0.0.1:\(upstream.port)"],
             directory: folder.url)
         #expect(try await adminTaken.waitForExit() != 0)
         #expect(adminTaken.log.contains("PORTICO_ADMIN_ADDR 127.0.0.1:\(upstream.port): cannot listen"))

@@ -7,7 +7,7 @@ import Testing
 @Suite struct MetricsTests {
     @Test func countersAndHistogramsMatchTheTrafficSent() async throws {
         let upstream = try await TestUpstream.start()
-        let closed = try await closedLoopbackPort()
+        let closed = try refusingLoopbackPort()
         let gateway = try await ServingGateway.start(
             routes: """
                 upstreams:

@@ -152,7 +152,7 @@ private func allocate(_ admin: AdminClient, _ tenant: String, _ name: String, ta
     @Test func anUnreachableTargetClosesTheClient() async throws {
         let gateway = try await gateway(range: 21600...21609)
         let admin = AdminClient(port: gateway.adminPort)
-        let closed = try await closedLoopbackPort()
+        let closed = try refusingLoopbackPort()
         let port = try #require(try await allocate(admin, "acme", "gone", target: "127.0.0.1:\(closed)").json["port"] as? Int)
         let reply = try await RawSocketClient.send("hello", port: port, timeout: .seconds(3))
         #expect(reply.closed)

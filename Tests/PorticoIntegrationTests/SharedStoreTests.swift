@@ -2,138 +2,140 @@ import Foundation
 import PorticoTestSupport
 import Testing
 
-/// Several `portico` processes sharing one PostgreSQL store (SPEC §2 `PORTICO_STATE`).
-/// Each test makes its own throwaway cluster on a loopback port.
-@Suite(.serialized, .enabled(if: TestPostgres.shouldRun, "needs a PostgreSQL server (Debian's postgresql)"))
-struct SharedStoreTests {
-    private func withReplicas(
-        _ count: Int, _ body: (TestPostgres, [ServingGateway]) async throws -> Void
-    ) async throws {
-        let database = try await TestPostgres.start()
-        var replicas: [ServingGateway] = []
-        do {
-            for _ in 0..<count {
-                replicas.append(
-                    try await ServingGateway.start(
-                        routes: "routes: [{ name: local, match: { path: { prefix: /local } }, respond: { status: 200, body: local } }]\n",
-                        arguments: ["--state", database.url]))
+extension HeavyIntegrationTests {
+    /// Several `portico` processes sharing one PostgreSQL store (SPEC §2 `PORTICO_STATE`).
+    /// Each test makes its own throwaway cluster on a loopback port.
+    @Suite(.serialized, .enabled(if: TestPostgres.shouldRun, "needs a PostgreSQL server (Debian's postgresql)"))
+    struct SharedStoreTests {
+        private func withReplicas(
+            _ count: Int, _ body: (TestPostgres, [ServingGateway]) async throws -> Void
+        ) async throws {
+            let database = try await TestPostgres.start()
+            var replicas: [ServingGateway] = []
+            do {
+                for _ in 0..<count {
+                    replicas.append(
+                        try await ServingGateway.start(
+                            routes: "routes: [{ name: local, match: { path: { prefix: /local } }, respond: { status: 200, body: local } }]\n",
+                            arguments: ["--state", database.url]))
+                }
+                try await body(database, replicas)
+            } catch {
+                for replica in replicas { await replica.stop() }
+                await database.destroy()
+                throw error
             }
-            try await body(database, replicas)
-        } catch {
             for replica in replicas { await replica.stop() }
             await database.destroy()
-            throw error
         }
-        for replica in replicas { await replica.stop() }
-        await database.destroy()
-    }
 
-    private func addRoute(_ name: String, on replica: ServingGateway) async throws -> Int {
-        try await AdminClient(port: replica.adminPort).send(
-            .POST, "/v1/routes",
-            json: #"{"name": "\#(name)", "match": {"path": {"prefix": "/\#(name)"}}, "respond": {"status": 200, "body": "\#(name)"}}"#
-        ).status
-    }
-
-    private func version(of replica: ServingGateway) async throws -> Int? {
-        try await AdminClient(port: replica.adminPort).send(.GET, "/v1/config").json["version"] as? Int
-    }
-
-    /// Polls `replica` until `path` answers 200, for at most `limit`; returns how long it took.
-    private func timeUntilServed(_ path: String, by replica: ServingGateway, limit: Duration = .seconds(5)) async throws -> Duration {
-        let started = ContinuousClock.now
-        while ContinuousClock.now - started < limit {
-            if try await replica.client.send(.GET, path).status == 200 { return ContinuousClock.now - started }
-            try await Task.sleep(for: .milliseconds(20))
+        private func addRoute(_ name: String, on replica: ServingGateway) async throws -> Int {
+            try await AdminClient(port: replica.adminPort).send(
+                .POST, "/v1/routes",
+                json: #"{"name": "\#(name)", "match": {"path": {"prefix": "/\#(name)"}}, "respond": {"status": 200, "body": "\#(name)"}}"#
+            ).status
         }
-        return ContinuousClock.now - started
-    }
 
-    @Test func aRouteAddedOnOneReplicaIsServedByTheOthersWithinASecond() async throws {
-        try await withReplicas(3) { _, replicas in
-            #expect(try await addRoute("shared", on: replicas[0]) == 201)
-            for replica in replicas.dropFirst() {
-                let elapsed = try await timeUntilServed("/shared", by: replica)
-                #expect(elapsed < .seconds(1), "served after \(elapsed)")
-            }
-            let versions = try await replicas.asyncMap { try await version(of: $0) }
-            #expect(Set(versions).count == 1, "replicas disagree on the version: \(versions)")
-            // The other way round, and a deletion.
-            #expect(try await addRoute("back", on: replicas[2]) == 201)
-            #expect(try await timeUntilServed("/back", by: replicas[0]) < .seconds(1))
-            #expect(try await AdminClient(port: replicas[1].adminPort).send(.DELETE, "/v1/routes/shared").status == 200)
+        private func version(of replica: ServingGateway) async throws -> Int? {
+            try await AdminClient(port: replica.adminPort).send(.GET, "/v1/config").json["version"] as? Int
+        }
+
+        /// Polls `replica` until `path` answers 200, for at most `limit`; returns how long it took.
+        private func timeUntilServed(_ path: String, by replica: ServingGateway, limit: Duration = .seconds(5)) async throws -> Duration {
             let started = ContinuousClock.now
-            while try await replicas[0].client.send(.GET, "/shared").status != 404, ContinuousClock.now - started < .seconds(5) {
+            while ContinuousClock.now - started < limit {
+                if try await replica.client.send(.GET, path).status == 200 { return ContinuousClock.now - started }
                 try await Task.sleep(for: .milliseconds(20))
             }
-            #expect(ContinuousClock.now - started < .seconds(1))
+            return ContinuousClock.now - started
         }
-    }
 
-    @Test func allocationsSplitAcrossTwoReplicasAtOnceAreDistinct() async throws {
-        try await withReplicas(2) { _, replicas in
-            let ports = try await withThrowingTaskGroup(of: Int?.self) { group in
-                for index in 0..<100 {
-                    let admin = AdminClient(port: replicas[index % 2].adminPort)
-                    group.addTask {
-                        try await admin.send(.POST, "/v1/tenants/t\(index % 7)/ports", json: #"{"name": "n\#(index)"}"#).json["port"] as? Int
-                    }
+        @Test func aRouteAddedOnOneReplicaIsServedByTheOthersWithinASecond() async throws {
+            try await withReplicas(3) { _, replicas in
+                #expect(try await addRoute("shared", on: replicas[0]) == 201)
+                for replica in replicas.dropFirst() {
+                    let elapsed = try await timeUntilServed("/shared", by: replica)
+                    #expect(elapsed < .seconds(1), "served after \(elapsed)")
                 }
-                var ports: [Int] = []
-                for try await port in group { if let port { ports.append(port) } }
-                return ports
-            }
-            #expect(ports.count == 100)
-            #expect(Set(ports).count == 100)
-            // Each replica learns the other's allocations.
-            try await Task.sleep(for: .milliseconds(1500))
-            for replica in replicas {
-                #expect(try await AdminClient(port: replica.adminPort).send(.GET, "/v1/ports").json["allocated"] as? Int == 100)
+                let versions = try await replicas.asyncMap { try await version(of: $0) }
+                #expect(Set(versions).count == 1, "replicas disagree on the version: \(versions)")
+                // The other way round, and a deletion.
+                #expect(try await addRoute("back", on: replicas[2]) == 201)
+                #expect(try await timeUntilServed("/back", by: replicas[0]) < .seconds(1))
+                #expect(try await AdminClient(port: replicas[1].adminPort).send(.DELETE, "/v1/routes/shared").status == 200)
+                let started = ContinuousClock.now
+                while try await replicas[0].client.send(.GET, "/shared").status != 404, ContinuousClock.now - started < .seconds(5) {
+                    try await Task.sleep(for: .milliseconds(20))
+                }
+                #expect(ContinuousClock.now - started < .seconds(1))
             }
         }
-    }
 
-    @Test func aRestartedReplicaServesTheCurrentVersionAtOnce() async throws {
-        try await withReplicas(2) { database, replicas in
-            await replicas[1].process.stop()
-            #expect(try await addRoute("while-away", on: replicas[0]) == 201)
-            let restarted = try await ServingGateway.start(in: replicas[1].folder, arguments: ["--state", database.url])
-            let response = try await restarted.client.send(.GET, "/while-away")
-            #expect(response.status == 200)
-            #expect(try await version(of: restarted) == (try await version(of: replicas[0])))
-            await restarted.process.stop()
+        @Test func allocationsSplitAcrossTwoReplicasAtOnceAreDistinct() async throws {
+            try await withReplicas(2) { _, replicas in
+                let ports = try await withThrowingTaskGroup(of: Int?.self) { group in
+                    for index in 0..<100 {
+                        let admin = AdminClient(port: replicas[index % 2].adminPort)
+                        group.addTask {
+                            try await admin.send(.POST, "/v1/tenants/t\(index % 7)/ports", json: #"{"name": "n\#(index)"}"#).json["port"] as? Int
+                        }
+                    }
+                    var ports: [Int] = []
+                    for try await port in group { if let port { ports.append(port) } }
+                    return ports
+                }
+                #expect(ports.count == 100)
+                #expect(Set(ports).count == 100)
+                // Each replica learns the other's allocations.
+                try await Task.sleep(for: .milliseconds(1500))
+                for replica in replicas {
+                    #expect(try await AdminClient(port: replica.adminPort).send(.GET, "/v1/ports").json["allocated"] as? Int == 100)
+                }
+            }
         }
-    }
 
-    @Test func losingTheDatabaseKeepsTrafficAndRefusesWritesThenCatchesUp() async throws {
-        try await withReplicas(2) { database, replicas in
-            #expect(try await addRoute("before", on: replicas[0]) == 201)
-            #expect(try await timeUntilServed("/before", by: replicas[1]) < .seconds(1))
-            try await database.stop()
-
-            for replica in replicas {
-                #expect(try await replica.client.send(.GET, "/before").status == 200)
-                #expect(try await replica.client.send(.GET, "/local").status == 200)
+        @Test func aRestartedReplicaServesTheCurrentVersionAtOnce() async throws {
+            try await withReplicas(2) { database, replicas in
+                await replicas[1].process.stop()
+                #expect(try await addRoute("while-away", on: replicas[0]) == 201)
+                let restarted = try await ServingGateway.start(in: replicas[1].folder, arguments: ["--state", database.url])
+                let response = try await restarted.client.send(.GET, "/while-away")
+                #expect(response.status == 200)
+                #expect(try await version(of: restarted) == (try await version(of: replicas[0])))
+                await restarted.process.stop()
             }
-            let started = ContinuousClock.now
-            let refused = try await AdminClient(port: replicas[0].adminPort).send(
-                .POST, "/v1/routes", json: #"{"name": "during", "respond": {"status": 200}}"#)
-            #expect(refused.status == 503)
-            #expect(refused.json["error"] as? String == "store_unavailable")
-            #expect(ContinuousClock.now - started < .seconds(8), "the write hung for \(ContinuousClock.now - started)")
-            #expect(try await replicas[1].client.send(.GET, "/before").status == 200)
+        }
 
-            try await database.restart()
-            // The replicas reconnect on their own; a new write propagates.
-            var status = 0
-            let deadline = ContinuousClock.now + .seconds(15)
-            while status != 201, ContinuousClock.now < deadline {
-                status = try await addRoute("after", on: replicas[0])
-                if status != 201 { try await Task.sleep(for: .milliseconds(250)) }
+        @Test func losingTheDatabaseKeepsTrafficAndRefusesWritesThenCatchesUp() async throws {
+            try await withReplicas(2) { database, replicas in
+                #expect(try await addRoute("before", on: replicas[0]) == 201)
+                #expect(try await timeUntilServed("/before", by: replicas[1]) < .seconds(1))
+                try await database.stop()
+
+                for replica in replicas {
+                    #expect(try await replica.client.send(.GET, "/before").status == 200)
+                    #expect(try await replica.client.send(.GET, "/local").status == 200)
+                }
+                let started = ContinuousClock.now
+                let refused = try await AdminClient(port: replicas[0].adminPort).send(
+                    .POST, "/v1/routes", json: #"{"name": "during", "respond": {"status": 200}}"#)
+                #expect(refused.status == 503)
+                #expect(refused.json["error"] as? String == "store_unavailable")
+                #expect(ContinuousClock.now - started < .seconds(8), "the write hung for \(ContinuousClock.now - started)")
+                #expect(try await replicas[1].client.send(.GET, "/before").status == 200)
+
+                try await database.restart()
+                // The replicas reconnect on their own; a new write propagates.
+                var status = 0
+                let deadline = ContinuousClock.now + .seconds(15)
+                while status != 201, ContinuousClock.now < deadline {
+                    status = try await addRoute("after", on: replicas[0])
+                    if status != 201 { try await Task.sleep(for: .milliseconds(250)) }
+                }
+                #expect(status == 201, "\(replicas[0].process.log.suffix(3000))")
+                try? replicas[0].process.log.write(toFile: "/tmp/replica0.log", atomically: true, encoding: .utf8)
+                #expect(try await timeUntilServed("/after", by: replicas[1]) < .seconds(3))
             }
-            #expect(status == 201, "\(replicas[0].process.log.suffix(3000))")
-            try? replicas[0].process.log.write(toFile: "/tmp/replica0.log", atomically: true, encoding: .utf8)
-            #expect(try await timeUntilServed("/after", by: replicas[1]) < .seconds(3))
         }
     }
 }

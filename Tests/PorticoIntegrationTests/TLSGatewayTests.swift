@@ -133,49 +133,51 @@ import Testing
     }
 }
 
-/// HTTP/2 streams keep backpressure end to end in the gateway process.
-@Suite(.serialized) struct HTTP2BackpressureTests {
-    static let size = 128 * 1024 * 1024
+extension HeavyIntegrationTests {
+    /// HTTP/2 streams keep backpressure end to end in the gateway process.
+    @Suite(.serialized) struct HTTP2BackpressureTests {
+        static let size = 128 * 1024 * 1024
 
-    private func withTLSGateway(_ body: (ServingGateway, HTTP2TestConnection) async throws -> Void) async throws {
-        let upstream = try await TestUpstream.start()
-        let folder = try TemporaryFolder()
-        try TestCertificate(dnsNames: ["api.veni.test"]).write(to: folder, name: "api")
-        try folder.write("routes/app.yaml", catchAllRoutes(upstreamPort: upstream.port))
-        let serving = try await ServingGateway.start(in: folder)
-        let connection = try await HTTP2TestConnection.connect(port: serving.httpsPort, tls: TestTLS(serverName: "api.veni.test"))
-        _ = try await connection.send(.GET, "/warm-up", authority: "api.veni.test")
-        try await body(serving, connection)
-        await connection.close()
-        await serving.stop()
-        await upstream.stop()
-    }
-
-    @Test func aStalledHTTP2StreamDoesNotMakeTheGatewayBufferTheDownload() async throws {
-        try await withTLSGateway { serving, connection in
-            let gateway = serving.process
-            let baseline = try #require(gateway.memoryKiB("VmRSS"))
-            let response = try await connection.send(.GET, "/download?bytes=\(Self.size)", authority: "api.veni.test") {
-                try await Task.sleep(for: .seconds(2))
-                let stalled = try #require(gateway.memoryKiB("VmRSS"))
-                #expect(stalled - baseline < 48 * 1024, "RSS grew by \((stalled - baseline) / 1024) MiB while the stream stalled")
-            }
-            #expect(response.checksum == TestBody.checksum(total: Self.size, chunkSize: 64 * 1024))
-            let peak = try #require(gateway.memoryKiB("VmHWM"))
-            #expect(peak - baseline < 64 * 1024, "peak RSS grew by \((peak - baseline) / 1024) MiB over the transfer")
+        private func withTLSGateway(_ body: (ServingGateway, HTTP2TestConnection) async throws -> Void) async throws {
+            let upstream = try await TestUpstream.start()
+            let folder = try TemporaryFolder()
+            try TestCertificate(dnsNames: ["api.veni.test"]).write(to: folder, name: "api")
+            try folder.write("routes/app.yaml", catchAllRoutes(upstreamPort: upstream.port))
+            let serving = try await ServingGateway.start(in: folder)
+            let connection = try await HTTP2TestConnection.connect(port: serving.httpsPort, tls: TestTLS(serverName: "api.veni.test"))
+            _ = try await connection.send(.GET, "/warm-up", authority: "api.veni.test")
+            try await body(serving, connection)
+            await connection.close()
+            await serving.stop()
+            await upstream.stop()
         }
-    }
 
-    @Test func aStalledUpstreamDoesNotMakeTheGatewayBufferAnHTTP2Upload() async throws {
-        try await withTLSGateway { serving, connection in
-            let gateway = serving.process
-            let baseline = try #require(gateway.memoryKiB("VmRSS"))
-            let response = try await connection.send(
-                .POST, "/stall", authority: "api.veni.test", streamedBody: .init(total: Self.size, chunkSize: 256 * 1024))
-            let expected = TestBody.checksum(total: Self.size, chunkSize: 256 * 1024)
-            #expect(response.body == "\(expected.length) \(String(expected.value, radix: 16))")
-            let peak = try #require(gateway.memoryKiB("VmHWM"))
-            #expect(peak - baseline < 64 * 1024, "peak RSS grew by \((peak - baseline) / 1024) MiB over the upload")
+        @Test func aStalledHTTP2StreamDoesNotMakeTheGatewayBufferTheDownload() async throws {
+            try await withTLSGateway { serving, connection in
+                let gateway = serving.process
+                let baseline = try #require(gateway.memoryKiB("VmRSS"))
+                let response = try await connection.send(.GET, "/download?bytes=\(Self.size)", authority: "api.veni.test") {
+                    try await Task.sleep(for: .seconds(2))
+                    let stalled = try #require(gateway.memoryKiB("VmRSS"))
+                    #expect(stalled - baseline < 48 * 1024, "RSS grew by \((stalled - baseline) / 1024) MiB while the stream stalled")
+                }
+                #expect(response.checksum == TestBody.checksum(total: Self.size, chunkSize: 64 * 1024))
+                let peak = try #require(gateway.memoryKiB("VmHWM"))
+                #expect(peak - baseline < 64 * 1024, "peak RSS grew by \((peak - baseline) / 1024) MiB over the transfer")
+            }
+        }
+
+        @Test func aStalledUpstreamDoesNotMakeTheGatewayBufferAnHTTP2Upload() async throws {
+            try await withTLSGateway { serving, connection in
+                let gateway = serving.process
+                let baseline = try #require(gateway.memoryKiB("VmRSS"))
+                let response = try await connection.send(
+                    .POST, "/stall", authority: "api.veni.test", streamedBody: .init(total: Self.size, chunkSize: 256 * 1024))
+                let expected = TestBody.checksum(total: Self.size, chunkSize: 256 * 1024)
+                #expect(response.body == "\(expected.length) \(String(expected.value, radix: 16))")
+                let peak = try #require(gateway.memoryKiB("VmHWM"))
+                #expect(peak - baseline < 64 * 1024, "peak RSS grew by \((peak - baseline) / 1024) MiB over the upload")
+            }
         }
     }
 }

@@ -24,7 +24,8 @@ import Testing
         let good = try await TestUpstream.start()
         let flaky = try await TestUpstream.start()
         let gateway = try await ServingGateway.start(routes: routes([good.port, flaky.port]))
-        #expect(try await statuses(10, to: gateway).allSatisfy { $0 == 200 })
+        let first = try await statuses(10, to: gateway)
+        #expect(first.allSatisfy { $0 == 200 }, "\(first) \(gateway.process.log.suffix(1500))")
         #expect(flaky.requestsReceived > 0)
 
         flaky.setHealthStatus(503)
@@ -33,6 +34,9 @@ import Testing
         let before = flaky.requestsReceived
         #expect(try await statuses(20, to: gateway).allSatisfy { $0 == 200 })
         #expect(flaky.requestsReceived == before, "an endpoint out of rotation received traffic")
+        let metrics = prometheusSamples(try await AdminClient(port: gateway.adminPort, token: nil).send(.GET, "/metrics").body)
+        #expect(metrics[#"portico_upstream_endpoint_healthy{upstream="app",endpoint="127.0.0.1:\#(flaky.port)"}"#] == 0)
+        #expect(metrics[#"portico_upstream_endpoint_healthy{upstream="app",endpoint="127.0.0.1:\#(good.port)"}"#] == 1)
 
         flaky.setHealthStatus(200)
         try await gateway.process.waitForLog("passed its health checks", timeout: .seconds(5))
@@ -58,7 +62,7 @@ import Testing
 
     @Test func aRefusedConnectionIsRetriedOnAnotherEndpoint() async throws {
         let live = try await TestUpstream.start()
-        let gone = try await closedLoopbackPort()
+        let gone = try refusingLoopbackPort()
         let gateway = try await ServingGateway.start(routes: routes([gone, live.port], healthCheck: false))
         // Round robin sends every other request to the closed port first; none may fail,
         // whatever the method (nothing reached an upstream before the retry).
@@ -68,6 +72,9 @@ import Testing
         let second = try await gateway.client.send(.POST, "/upload", body: "hello")
         #expect(second.status == 200)
         #expect(live.requestsReceived == 12)
+        let metrics = prometheusSamples(try await AdminClient(port: gateway.adminPort, token: nil).send(.GET, "/metrics").body)
+        #expect(metrics[#"portico_upstream_retries_total{upstream="app",kind="connect"}"#] == 6)
+        #expect(metrics[#"portico_upstream_errors_total{upstream="app",kind="connect"}"#] == 6)
         await gateway.stop()
         await live.stop()
     }
@@ -80,13 +87,13 @@ import Testing
         let second = try await ServingGateway.start(routes: endpointRoutes)
         let gateway = try await ServingGateway.start(routes: routes([first.port, second.port], healthCheck: false))
         // Four clients, 60 GETs each (bounded); the second endpoint dies a little way in.
-        let failures = try await withThrowingTaskGroup(of: Int.self) { group in
+        let failures = try await withThrowingTaskGroup(of: [String].self) { group in
             for client in 0..<4 {
                 group.addTask {
-                    var failures = 0
+                    var failures: [String] = []
                     for index in 0..<60 {
                         let response = try await gateway.client.send(.GET, "/c\(client)/\(index)")
-                        if response.status != 200 { failures += 1 }
+                        if response.status != 200 { failures.append("\(response.status) \(response.body)") }
                     }
                     return failures
                 }
@@ -94,13 +101,13 @@ import Testing
             group.addTask {
                 try await Task.sleep(for: .milliseconds(200))
                 second.process.signal(SIGKILL)
-                return 0
+                return []
             }
-            var total = 0
-            for try await failures in group { total += failures }
-            return total
+            var all: [String] = []
+            for try await failures in group { all += failures }
+            return all
         }
-        #expect(failures == 0)
+        #expect(failures.isEmpty, "\(failures); \(gateway.process.log.split(separator: "\n").filter { $0.contains("\"error\"") }.suffix(5))")
         await gateway.stop()
         await first.stop()
         await second.stop()

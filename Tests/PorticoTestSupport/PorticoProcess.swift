@@ -215,9 +215,9 @@ public struct ServingGateway: Sendable {
         var attempt = 0
         while true {
             attempt += 1
-            let port = try await closedLoopbackPort()
-            let adminPort = try await closedLoopbackPort()
-            let httpsPort = try await closedLoopbackPort()
+            let port = try await freeLoopbackPort()
+            let adminPort = try await freeLoopbackPort()
+            let httpsPort = try await freeLoopbackPort()
             let process = try PorticoProcess.start(
                 [
                     "serve", "--http-addr", "127.0.0.1:\(port)", "--admin-addr", "127.0.0.1:\(adminPort)",

@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import NIOCore
 import NIOPosix
@@ -74,11 +75,44 @@ public func withGateway<T>(
     }
 }
 
-/// A TCP port on 127.0.0.1 with nothing listening on it (bound once, then released).
-public func closedLoopbackPort() async throws -> Int {
-    let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-        .bind(host: "127.0.0.1", port: 0).get()
-    let port = channel.localAddress!.port!
-    try await channel.close()
-    return port
+/// A TCP port on 127.0.0.1 that is free now (bound once, then released), for a process to
+/// listen on; another test may take it meanwhile, so callers that start a process retry.
+///
+/// Taken from 23000–29999, outside the kernel's ephemeral range (32768–60999) from which
+/// the in-process servers' `bind(port: 0)` draw, and outside the tenant port ranges the
+/// tests configure: a port a stopped or killed process releases is then never handed to
+/// another test's server, which would receive traffic meant for the dead one.
+public func freeLoopbackPort() async throws -> Int {
+    for _ in 0..<100 {
+        let port = Int.random(in: 23000..<30000)
+        guard let channel = try? await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .bind(host: "127.0.0.1", port: port).get()
+        else { continue }
+        try await channel.close()
+        return port
+    }
+    throw TestClientError.noResponse
+}
+
+/// A TCP port on 127.0.0.1 that refuses connections for as long as the tests run: bound by
+/// a socket that never listens, so no other test's server can take it (a released port
+/// can be handed to the next server that binds port 0, which then gets the traffic).
+public func refusingLoopbackPort() throws -> Int {
+    let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard descriptor >= 0 else { throw TestClientError.noResponse }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = 0
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
+            bind(descriptor, pointer, length) == 0 && getsockname(descriptor, pointer, &length) == 0
+        }
+    }
+    guard bound else {
+        close(descriptor)
+        throw TestClientError.noResponse
+    }
+    return Int(UInt16(bigEndian: address.sin_port))  // the descriptor stays open on purpose
 }

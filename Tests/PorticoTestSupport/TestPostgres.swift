@@ -45,7 +45,7 @@ public final class TestPostgres: Sendable {
         if getuid() == 0 {
             try FileManager.default.setAttributes([.ownerAccountName: "postgres"], ofItemAtPath: directory)
         }
-        let server = TestPostgres(port: try await closedLoopbackPort(), dataDirectory: directory, binDirectory: binDirectory)
+        let server = TestPostgres(port: try await freeLoopbackPort(), dataDirectory: directory, binDirectory: binDirectory)
         try await server.runServerCommand("initdb", ["-D", directory + "/data", "-U", "portico", "--auth=trust", "-E", "UTF8", "--no-sync"])
         try await server.restart()
         try await server.runServerCommand(

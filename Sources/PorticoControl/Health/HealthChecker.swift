@@ -18,8 +18,9 @@ public actor HealthChecker {
 
     /// How often the set of checks is compared with the active table.
     static let reconcileInterval: Duration = .milliseconds(250)
-    /// The longest a check may take (less when the interval is shorter).
-    static let maximumTimeout: Duration = .seconds(2)
+    /// How long a check may take (Envoy's examples use 1 to 5 s): the next check of the
+    /// endpoint waits for it, so a short interval does not make a slow answer a failure.
+    static let timeout: Duration = .seconds(2)
 
     private let dataPlane: DataPlane
     private let group: EventLoopGroup
@@ -61,9 +62,9 @@ public actor HealthChecker {
         for target in wanted where schedules[target] == nil {
             let group = self.group
             schedules[target] = Task { [weak self] in
-                let timeout = min(target.check.interval, Self.maximumTimeout)
                 while !Task.isCancelled {
-                    let passed = await HealthProbe.check(target.key.endpoint, path: target.check.path, timeout: timeout, group: group)
+                    let passed = await HealthProbe.check(
+                        target.key.endpoint, path: target.check.path, timeout: Self.timeout, group: group)
                     guard !Task.isCancelled, let self else { return }
                     await self.record(passed, for: target)
                     try? await Task.sleep(for: target.check.interval)
@@ -73,11 +74,18 @@ public actor HealthChecker {
         if changed { publish() }
     }
 
+    private func recordGauge(_ target: Target, healthy: Bool) {
+        dataPlane.metrics.endpointHealthy(upstream: target.key.upstream, endpoint: target.key.endpoint.description)
+            .record(healthy ? 1 : 0)
+    }
+
     private func record(_ passed: Bool, for target: Target) {
         guard schedules[target] != nil else { return }  // stopped meanwhile
+        let first = health[target.key] == nil
         var state = health[target.key] ?? EndpointHealth()
         let changed = state.record(passed: passed)
         health[target.key] = state
+        if first || changed { recordGauge(target, healthy: state.isHealthy) }
         guard changed else { return }
         let metadata: Logger.Metadata = ["upstream": "\(target.key.upstream)", "endpoint": "\(target.key.endpoint)"]
         if state.isHealthy {

@@ -95,15 +95,18 @@ public final class UpstreamTarget: Sendable {
     public var name: String { definition.name }
 
     /// The endpoint the upstream's policy picks among those `skip` does not exclude (out of
-    /// rotation, or tried already); `nil` when no endpoint is left.
-    public func nextEndpoint(skipping skip: (Endpoint) -> Bool = { _ in false }) -> Endpoint? {
+    /// rotation, or tried already); `nil` when no endpoint is left. A retry passes
+    /// `advancing: false`, so that it takes the next endpoint without moving the rotation
+    /// of the requests that follow.
+    public func nextEndpoint(skipping skip: (Endpoint) -> Bool = { _ in false }, advancing: Bool = true) -> Endpoint? {
         let endpoints = definition.endpoints
         guard !endpoints.isEmpty else { return nil }
         if endpoints.count == 1 { return skip(endpoints[0]) ? nil : endpoints[0] }
         let start: Int
         switch definition.loadBalancing {
         case .roundRobin, .leastRequest:
-            start = Int(UInt(bitPattern: nextIndex.wrappingAdd(1, ordering: .relaxed).oldValue) % UInt(endpoints.count))
+            let index = advancing ? nextIndex.wrappingAdd(1, ordering: .relaxed).oldValue : nextIndex.load(ordering: .relaxed)
+            start = Int(UInt(bitPattern: index) % UInt(endpoints.count))
         case .random:
             start = Int.random(in: 0..<endpoints.count)
         }

@@ -56,8 +56,15 @@ public final class GatewayMetrics: Sendable {
         Timer(label: "portico_request_duration_seconds", dimensions: [("route", route)], preferredDisplayUnit: .seconds, factory: factory)
     }
 
-    func upstreamErrors(upstream: String, kind: String) -> Counter {
-        Counter(label: "portico_upstream_errors_total", dimensions: [("upstream", upstream), ("kind", kind)], factory: factory)
+    /// A counter of an upstream's events by kind: `portico_upstream_errors_total`,
+    /// `portico_upstream_retries_total`.
+    func upstreamCounter(_ label: String, upstream: String, kind: String) -> Counter {
+        Counter(label: label, dimensions: [("upstream", upstream), ("kind", kind)], factory: factory)
+    }
+
+    /// Whether an endpoint passes its active health checks (1) or not (0).
+    public func endpointHealthy(upstream: String, endpoint: String) -> Gauge {
+        Gauge(label: "portico_upstream_endpoint_healthy", dimensions: [("upstream", upstream), ("endpoint", endpoint)], factory: factory)
     }
 }
 
@@ -71,7 +78,7 @@ final class RequestMetricsCache {
 
     private let metrics: GatewayMetrics
     private var routes: [String: RouteHandles] = [:]
-    private var upstreamErrors: [String: Counter] = [:]
+    private var upstreamCounters: [String: Counter] = [:]
 
     init(metrics: GatewayMetrics) {
         self.metrics = metrics
@@ -95,12 +102,21 @@ final class RequestMetricsCache {
 
     /// Counts an upstream failure of `kind` (`connect`, `reset`, `timeout`).
     func recordUpstreamError(upstream: String, kind: String) {
-        let key = upstream + "\u{0}" + kind
-        if let counter = upstreamErrors[key] {
+        incrementUpstreamCounter("portico_upstream_errors_total", upstream: upstream, kind: kind)
+    }
+
+    /// Counts a request sent again after a failure of `kind` (`connect`, `reset`).
+    func recordRetry(upstream: String, kind: String) {
+        incrementUpstreamCounter("portico_upstream_retries_total", upstream: upstream, kind: kind)
+    }
+
+    private func incrementUpstreamCounter(_ label: String, upstream: String, kind: String) {
+        let key = label + "\u{0}" + upstream + "\u{0}" + kind
+        if let counter = upstreamCounters[key] {
             counter.increment()
         } else {
-            let counter = metrics.upstreamErrors(upstream: upstream, kind: kind)
-            upstreamErrors[key] = counter
+            let counter = metrics.upstreamCounter(label, upstream: upstream, kind: kind)
+            upstreamCounters[key] = counter
             counter.increment()
         }
     }

@@ -299,11 +299,13 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate, 
                 exchange.endpointsTried.append(endpoint)
                 let unhealthy = self.environment.endpointHealth.current
                 if let upstream = exchange.route?.upstream,
-                    let next = upstream.nextEndpoint(skipping: {
-                        exchange.endpointsTried.contains($0) || unhealthy.contains(upstream: upstream.name, endpoint: $0)
-                    })
+                    let next = upstream.nextEndpoint(
+                        skipping: {
+                            exchange.endpointsTried.contains($0) || unhealthy.contains(upstream: upstream.name, endpoint: $0)
+                        }, advancing: false)
                 {
                     self.select(next, for: exchange)
+                    self.state.metrics.recordRetry(upstream: upstream.name, kind: "connect")
                     self.connect(exchange, to: next, connectTimeout: connectTimeout, context: context)
                     return
                 }
@@ -526,22 +528,25 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate, 
                 let upstream = exchange.route?.upstream
             {
                 var retryEndpoint: Endpoint?
-                if connection.requestCount > 1 {
+                if connection.requestCount > 1, !exchange.retried {
                     // A reused keep-alive connection was closed by the upstream as the request
-                    // went out: nothing was processed, so a fresh connection is safe.
+                    // went out: nothing was processed, so a fresh connection is safe (once).
                     retryEndpoint = endpoint
                 } else if ProxyHeaders.isIdempotent(exchange.requestHead.method) {
                     // A fresh connection reset before any response byte (an endpoint going
-                    // away): an idempotent request without a body may go to another endpoint.
+                    // away): an idempotent request without a body may go to each other
+                    // endpoint once.
                     exchange.endpointsTried.append(endpoint)
                     let unhealthy = environment.endpointHealth.current
-                    retryEndpoint = upstream.nextEndpoint(skipping: {
-                        exchange.endpointsTried.contains($0) || unhealthy.contains(upstream: upstream.name, endpoint: $0)
-                    })
+                    retryEndpoint = upstream.nextEndpoint(
+                        skipping: {
+                            exchange.endpointsTried.contains($0) || unhealthy.contains(upstream: upstream.name, endpoint: $0)
+                        }, advancing: false)
                 }
                 if let retryEndpoint {
                     exchange.retried = true
                     select(retryEndpoint, for: exchange)
+                    state.metrics.recordRetry(upstream: upstream.name, kind: "reset")
                     exchange.phase = .connecting
                     exchange.bufferedParts = [.end(nil)]
                     connect(exchange, to: retryEndpoint, connectTimeout: upstream.definition.connectTimeout, context: context)

@@ -76,6 +76,6 @@ final class ProxyExchange {
     /// Whether the request can be sent again on a fresh connection: nothing of its body was
     /// streamed and no response byte was seen.
     var canRetryOnFreshConnection: Bool {
-        !retried && !responseStarted && requestComplete && !requestHadBody
+        !responseStarted && requestComplete && !requestHadBody
     }
 }

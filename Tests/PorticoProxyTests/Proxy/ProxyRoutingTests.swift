@@ -140,7 +140,7 @@ func standardRoutes(_ port: Int) -> String {
     }
 
     @Test func closedPortIs502() async throws {
-        let port = try await closedLoopbackPort()
+        let port = try refusingLoopbackPort()
         let fixture = try await ProxyFixture.start(
             routes: """
                 upstreams: [{ name: gone, endpoints: ["127.0.0.1:\(port)"] }]

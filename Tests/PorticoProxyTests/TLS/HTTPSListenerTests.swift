@@ -154,7 +154,7 @@ import Testing
     }
 
     @Test func anUpstreamFailureAnswersTheStreamAndKeepsTheConnection() async throws {
-        let closedPort = try await closedLoopbackPort()
+        let closedPort = try refusingLoopbackPort()
         let store = try TestCertificate.store([("api", api)])
         let gateway = try await ProxyFixture.start(
             routes: """

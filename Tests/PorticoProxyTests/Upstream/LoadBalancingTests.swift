@@ -16,8 +16,9 @@ import Testing
         let first = try await TestUpstream.start()
         let second = try await TestUpstream.start()
         let gateway = try await gateway(policy: "least_request", first, second)
-        // One slow request holds one endpoint busy...
-        async let slow = gateway.client.send(.GET, "/slow?ms=1500")
+        // One slow request holds one endpoint busy (long enough for ten quick requests on a
+        // loaded machine)...
+        async let slow = gateway.client.send(.GET, "/slow?ms=5000")
         let started = ContinuousClock.now
         while first.requestsReceived + second.requestsReceived == 0, ContinuousClock.now - started < .seconds(10) {
             try await Task.sleep(for: .milliseconds(10))
@@ -28,6 +29,7 @@ import Testing
         for index in 0..<10 {
             #expect(try await gateway.client.send(.GET, "/fast\(index)").status == 200)
         }
+        #expect(ContinuousClock.now - started < .seconds(5), "the slow request ended before the quick ones")
         #expect(busy.requestsReceived == 1)
         #expect(idle.requestsReceived == 10)
         #expect(try await slow.status == 200)
