@@ -131,6 +131,16 @@ func standardRoutes(_ port: Int) -> String {
         }
     }
 
+    @Test func aRedirectToPort443LeavesThePortOut() async throws {
+        var configuration = ProxyConfiguration()
+        configuration.httpsRedirectPort = 443
+        try await withGateway(routes: standardRoutes, configuration: configuration) { gateway, _ in
+            let response = try await gateway.client.send(.GET, "/secure/a?b=c&d", headers: [("host", "shop.example.com")])
+            #expect(response.status == 308)
+            #expect(response.headers["location"] == ["https://shop.example.com/secure/a?b=c&d"])
+        }
+    }
+
     @Test func noEndpointIs503NamingTheRoute() async throws {
         try await withGateway(routes: standardRoutes) { gateway, _ in
             let response = try await gateway.client.send(.GET, "/nobody")

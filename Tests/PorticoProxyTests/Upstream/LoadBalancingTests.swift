@@ -74,3 +74,26 @@ import Testing
         }
     }
 }
+
+/// What is sent again after an upstream resets a fresh connection before answering.
+@Suite struct ResetRetryTests {
+    @Test func aPostWhoseBodyWasSentIsNotRetriedButAnIdempotentGetIs() async throws {
+        let first = try await TestUpstream.start()
+        let second = try await TestUpstream.start()
+        let gateway = try await ProxyFixture.start(
+            routes: """
+                upstreams: [{ name: app, endpoints: ["127.0.0.1:\(first.port)", "127.0.0.1:\(second.port)"] }]
+                routes: [{ name: app, upstream: app }]
+                """)
+        // `/close` makes an upstream close the connection without answering.
+        let post = try await gateway.client.send(.POST, "/close", body: "order #1")
+        #expect(post.status == 502)
+        #expect(first.requestsReceived + second.requestsReceived == 1, "a POST with a body was sent twice")
+        let get = try await gateway.client.send(.GET, "/close")
+        #expect(get.status == 502)
+        #expect(first.requestsReceived + second.requestsReceived == 3, "an idempotent GET goes to the other endpoint once")
+        await gateway.stop()
+        await first.stop()
+        await second.stop()
+    }
+}
