@@ -14,6 +14,9 @@ extension UpstreamDefinition {
         if loadBalancing != .roundRobin {
             pairs.append(("loadBalancing", .string(loadBalancing.rawValue)))
         }
+        if let maxRequestsPerConnection {
+            pairs.append(("maxRequestsPerConnection", .integer(maxRequestsPerConnection)))
+        }
         return .object(pairs)
     }
 }

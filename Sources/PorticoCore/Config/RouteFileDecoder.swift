@@ -62,7 +62,7 @@ public struct RouteFileDecoder {
     private mutating func upstream(_ value: ConfigValue, at path: String) -> UpstreamDefinition? {
         guard
             let fields = object(
-                value, at: path, allowed: ["name", "endpoints", "connectTimeout", "healthCheck", "loadBalancing"])
+                value, at: path, allowed: ["name", "endpoints", "connectTimeout", "healthCheck", "loadBalancing", "maxRequestsPerConnection"])
         else { return nil }
         let problemCount = problems.count
         let name = requiredName(fields, at: path)
@@ -113,10 +113,18 @@ public struct RouteFileDecoder {
                 report(join(path, "loadBalancing"), "expected round_robin, least_request or random, found \"\(text)\"")
             }
         }
+        var maxRequestsPerConnection: Int?
+        if let value = fields["maxRequestsPerConnection"] {
+            if case .integer(let count) = value, count >= 1 {
+                maxRequestsPerConnection = count
+            } else {
+                report(join(path, "maxRequestsPerConnection"), "expected a whole number of at least 1")
+            }
+        }
         guard problems.count == problemCount, let name else { return nil }
         return UpstreamDefinition(
             name: name, endpoints: endpoints, connectTimeout: connectTimeout, healthCheck: healthCheck,
-            loadBalancing: loadBalancing)
+            loadBalancing: loadBalancing, maxRequestsPerConnection: maxRequestsPerConnection)
     }
 
     private mutating func route(_ value: ConfigValue, at path: String) -> RouteDefinition? {

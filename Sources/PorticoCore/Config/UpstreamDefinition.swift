@@ -77,18 +77,23 @@ public struct UpstreamDefinition: Hashable, Sendable {
     public var healthCheck: HealthCheckDefinition?
     /// How requests are spread over the endpoints.
     public var loadBalancing: LoadBalancingPolicy
+    /// A connection to an endpoint carries at most this many requests, then is closed
+    /// (`nil`: no limit; nginx's `keepalive_requests`, Envoy's `max_requests_per_connection`).
+    public var maxRequestsPerConnection: Int?
 
     public init(
         name: String,
         endpoints: [Endpoint],
         connectTimeout: Duration = UpstreamDefinition.defaultConnectTimeout,
         healthCheck: HealthCheckDefinition? = nil,
-        loadBalancing: LoadBalancingPolicy = .roundRobin
+        loadBalancing: LoadBalancingPolicy = .roundRobin,
+        maxRequestsPerConnection: Int? = nil
     ) {
         self.name = name
         self.endpoints = endpoints
         self.connectTimeout = connectTimeout
         self.healthCheck = healthCheck
         self.loadBalancing = loadBalancing
+        self.maxRequestsPerConnection = maxRequestsPerConnection
     }
 }

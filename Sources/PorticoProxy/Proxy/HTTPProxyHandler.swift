@@ -409,7 +409,8 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate, 
             exchange.responseComplete = true
             if let connection = exchange.upstream {
                 exchange.upstream = nil
-                if exchange.requestComplete, exchange.upstreamKeepAlive {
+                let limit = exchange.route?.upstream?.definition.maxRequestsPerConnection ?? .max
+                if exchange.requestComplete, exchange.upstreamKeepAlive, connection.requestCount < limit {
                     pool.release(connection)
                 } else {
                     connection.handler.delegate = nil

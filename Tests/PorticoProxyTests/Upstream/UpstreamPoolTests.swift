@@ -37,3 +37,32 @@ import Testing
         }
     }
 }
+
+@Suite struct MaxRequestsPerConnectionTests {
+    @Test func anUpstreamConnectionIsClosedAfterItsLimitOfRequests() async throws {
+        try await withGateway(routes: { port in
+            """
+            upstreams: [{ name: app, endpoints: ["127.0.0.1:\(port)"], maxRequestsPerConnection: 3 }]
+            routes: [{ name: app, upstream: app }]
+            """
+        }) { gateway, upstream in
+            // One client connection, so every request runs on the same event loop and pool.
+            let responses = try await gateway.client.sendSequentially((0..<9).map { "/r\($0)" })
+            #expect(responses.allSatisfy { $0.status == 200 })
+            #expect(upstream.requestsReceived == 9)
+            #expect(upstream.connectionsAccepted == 3)
+        }
+    }
+
+    @Test func theLimitIsValidated() throws {
+        do {
+            _ = try TestRoutes.table(
+                "upstreams: [{ name: app, endpoints: [\"127.0.0.1:1\"], maxRequestsPerConnection: 0 }]\nroutes: []\n")
+            Issue.record("a limit of 0 was accepted")
+        } catch let error as ConfigurationError {
+            #expect(error.problems.map(\.description) == [
+                "routes/test.yaml: upstreams[0].maxRequestsPerConnection: expected a whole number of at least 1"
+            ])
+        }
+    }
+}
