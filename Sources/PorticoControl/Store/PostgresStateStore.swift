@@ -184,34 +184,34 @@ public final class PostgresStateStore: StateStore {
         _ definitions: [(kind: String, name: String, document: String)], version: Int64, createdAt: String,
         snapshot snapshotText: String, deadline: Deadline
     ) async throws {
-            try await self.client.withTransaction(logger: self.logger) { connection in
-                try deadline.check()
-                // The row lock orders writers; the condition refuses a version another replica took.
-                let claimed = try await connection.query(
-                    "UPDATE portico_state SET version = \(version) WHERE id = 1 AND version = \(version - 1) RETURNING version",
-                    logger: self.logger)
-                var won = false
-                for try await _ in claimed.decode(Int64.self) { won = true }
-                guard won else { throw StateStoreError.versionTaken }
-                try await connection.query("DELETE FROM api_definitions", logger: self.logger)
-                for (position, definition) in definitions.enumerated() {
-                    try await connection.query(
-                        """
-                        INSERT INTO api_definitions (kind, name, position, document)
-                        VALUES (\(definition.kind), \(definition.name), \(position), \(definition.document))
-                        """, logger: self.logger)
-                }
+        try await self.client.withTransaction(logger: self.logger) { connection in
+            try deadline.check()
+            // The row lock orders writers; the condition refuses a version another replica took.
+            let claimed = try await connection.query(
+                "UPDATE portico_state SET version = \(version) WHERE id = 1 AND version = \(version - 1) RETURNING version",
+                logger: self.logger)
+            var won = false
+            for try await _ in claimed.decode(Int64.self) { won = true }
+            guard won else { throw StateStoreError.versionTaken }
+            try await connection.query("DELETE FROM api_definitions", logger: self.logger)
+            for (position, definition) in definitions.enumerated() {
                 try await connection.query(
                     """
-                    INSERT INTO config_history (version, created_at, snapshot) VALUES (\(version), \(createdAt), \(snapshotText))
-                    ON CONFLICT (version) DO UPDATE SET created_at = EXCLUDED.created_at, snapshot = EXCLUDED.snapshot
+                    INSERT INTO api_definitions (kind, name, position, document)
+                    VALUES (\(definition.kind), \(definition.name), \(position), \(definition.document))
                     """, logger: self.logger)
-                try await connection.query(
-                    "DELETE FROM config_history WHERE version <= \(version - Int64(Self.historyLimit))", logger: self.logger)
-                try await connection.query(
-                    "SELECT pg_notify(\(Self.notificationChannel), \(String(version)))", logger: self.logger)
-                try deadline.check()
             }
+            try await connection.query(
+                """
+                INSERT INTO config_history (version, created_at, snapshot) VALUES (\(version), \(createdAt), \(snapshotText))
+                ON CONFLICT (version) DO UPDATE SET created_at = EXCLUDED.created_at, snapshot = EXCLUDED.snapshot
+                """, logger: self.logger)
+            try await connection.query(
+                "DELETE FROM config_history WHERE version <= \(version - Int64(Self.historyLimit))", logger: self.logger)
+            try await connection.query(
+                "SELECT pg_notify(\(Self.notificationChannel), \(String(version)))", logger: self.logger)
+            try deadline.check()
+        }
     }
 
     public func snapshot(version: UInt64) async throws -> ConfigValue? {

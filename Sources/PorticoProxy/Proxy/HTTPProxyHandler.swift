@@ -241,10 +241,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate, 
             answer(
                 exchange, status: response.status, headers: headers, body: response.body, context: context)
         case .upstream:
-            let unhealthy = environment.endpointHealth.current
-            guard let upstream = route.upstream,
-                let endpoint = upstream.nextEndpoint(skipping: { unhealthy.contains(upstream: upstream.name, endpoint: $0) })
-            else {
+            guard let upstream = route.upstream, let endpoint = nextEndpoint(of: upstream, for: exchange, retrying: false) else {
                 return answerError(.noHealthyUpstream, route: route.name, exchange: exchange, context: context)
             }
             let chunked = head.headers.contains(name: "transfer-encoding")
@@ -267,6 +264,16 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate, 
             timer.arm(at: deadline, on: context.eventLoop)
             connect(exchange, to: endpoint, connectTimeout: upstream.definition.connectTimeout, context: context)
         }
+    }
+
+    /// The endpoint the upstream's policy picks for the exchange, leaving out those out of
+    /// rotation (health checks) and those the exchange already tried; a retry does not move
+    /// the rotation of the requests that follow.
+    private func nextEndpoint(of upstream: UpstreamTarget, for exchange: ProxyExchange, retrying: Bool) -> Endpoint? {
+        let unhealthy = environment.endpointHealth.current
+        return upstream.nextEndpoint(
+            skipping: { exchange.endpointsTried.contains($0) || unhealthy.contains(upstream: upstream.name, endpoint: $0) },
+            advancing: !retrying)
     }
 
     /// Makes `endpoint` the one the exchange goes to, and counts it there (least_request).
@@ -297,13 +304,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate, 
                 // Nothing reached the upstream: the request goes to another endpoint, whatever
                 // its method (a rolling deployment must not show errors to clients).
                 exchange.endpointsTried.append(endpoint)
-                let unhealthy = self.environment.endpointHealth.current
-                if let upstream = exchange.route?.upstream,
-                    let next = upstream.nextEndpoint(
-                        skipping: {
-                            exchange.endpointsTried.contains($0) || unhealthy.contains(upstream: upstream.name, endpoint: $0)
-                        }, advancing: false)
-                {
+                if let upstream = exchange.route?.upstream, let next = self.nextEndpoint(of: upstream, for: exchange, retrying: true) {
                     self.select(next, for: exchange)
                     self.state.metrics.recordRetry(upstream: upstream.name, kind: "connect")
                     self.connect(exchange, to: next, connectTimeout: connectTimeout, context: context)
@@ -417,8 +418,10 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate, 
                     connection.channel.close(promise: nil)
                 }
             }
-            if !exchange.requestComplete {
+            if !exchange.requestComplete, !isHTTP2Stream {
                 // The upstream answered before the whole request arrived: do not read the rest.
+                // (An HTTP/2 stream reads and drops it: a reset would fail the client's upload
+                // of a request it has an answer to.)
                 exchange.keepAlive = false
             }
             writeEnd(trailers, for: exchange, context: context)
@@ -538,11 +541,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate, 
                     // away): an idempotent request without a body may go to each other
                     // endpoint once.
                     exchange.endpointsTried.append(endpoint)
-                    let unhealthy = environment.endpointHealth.current
-                    retryEndpoint = upstream.nextEndpoint(
-                        skipping: {
-                            exchange.endpointsTried.contains($0) || unhealthy.contains(upstream: upstream.name, endpoint: $0)
-                        }, advancing: false)
+                    retryEndpoint = nextEndpoint(of: upstream, for: exchange, retrying: true)
                 }
                 if let retryEndpoint {
                     exchange.retried = true
@@ -631,8 +630,10 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate, 
         abandonUpstream(of: exchange)
         exchange.phase = .answeringLocally
         exchange.bufferedParts.removeAll()
+        // An unread rest of the request ends an HTTP/1.1 connection; an HTTP/2 stream reads
+        // and drops it instead of being reset.
         answerError(code, route: exchange.route?.name, exchange: exchange, context: context,
-                    closeConnection: !exchange.requestComplete)
+                    closeConnection: !exchange.requestComplete && !isHTTP2Stream)
     }
 
     private func answerError(
@@ -686,7 +687,11 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate, 
     private func writeEnd(_ trailers: HTTPHeaders?, for exchange: ProxyExchange, context: ChannelHandlerContext) {
         if exchange.keepAlive {
             context.writeAndFlush(wrapOutboundOut(.end(trailers)), promise: nil)
-            if exchange.requestComplete { finish(exchange, context: context) }
+            if exchange.requestComplete {
+                finish(exchange, context: context)
+            } else {
+                resumeDownstreamReadsIfPossible(context: context)  // to read and drop the rest
+            }
         } else {
             let written = context.writeAndFlush(wrapOutboundOut(.end(trailers)))
             closing = true

@@ -173,6 +173,13 @@ import Testing
             #expect(response.status == 502)
             #expect(response.body == #"{"error":"upstream_unreachable","route":"gone"}"#)
         }
+        // An upload answered before its body is sent: the stream is not reset under the
+        // client's writes; the rest of the body is read and dropped.
+        let upload = try await connection.send(
+            .POST, "/x", authority: "api.veni.test", streamedBody: .init(total: 2 * 1024 * 1024, chunkSize: 16 * 1024))
+        #expect(upload.status == 502)
+        let after = try await connection.send(.GET, "/x", authority: "api.veni.test")
+        #expect(after.status == 502)
         await connection.close()
         await gateway.stop()
     }
