@@ -16,12 +16,12 @@ import Testing
         try await withGateway(routes: standardRoutes, configuration: Self.shortIdle) { gateway, _ in
             let started = ContinuousClock.now
             let reply = try await RawSocketClient.send(
-                "GET /static HTTP/1.1\r\nHost: a\r\n\r\n", port: gateway.port, timeout: .seconds(8))
+                "GET /static HTTP/1.1\r\nHost: a\r\n\r\n", port: gateway.port, timeout: .seconds(25))
             let elapsed = ContinuousClock.now - started
             #expect(reply.status == 201)
             #expect(reply.closed)
             #expect(elapsed >= .milliseconds(1200))
-            #expect(elapsed < .seconds(5))
+            #expect(elapsed < .seconds(20))  // closed by the idle timer, not the client's 25 s limit
         }
     }
 

@@ -92,7 +92,7 @@ private func clientFrame(opcode: UInt8, payload: [UInt8]) -> [UInt8] {
             #expect(head.hasPrefix("HTTP/1.1 101"))
             try await action()
             // Read until the gateway closes the pipe (bounded by the test's own timeout).
-            let deadline = started + .seconds(10)
+            let deadline = started + .seconds(30)
             while ContinuousClock.now < deadline, (try? await iterator.next()) != nil {}
             return ContinuousClock.now - started
         }
@@ -109,7 +109,9 @@ private func clientFrame(opcode: UInt8, payload: [UInt8]) -> [UInt8] {
                 """, configuration: configuration)
         let elapsed = try await timeUntilClosed(gateway: gateway) {}
         #expect(elapsed >= .milliseconds(1200))
-        #expect(elapsed < .seconds(5))
+        // It closes at all, not at the read loop's 30 s limit; a loaded CI machine has
+        // stalled for 6 s here, so the bound is loose (the lower bound is the check).
+        #expect(elapsed < .seconds(20))
         await gateway.stop()
         await echo.stop()
     }
@@ -127,7 +129,9 @@ private func clientFrame(opcode: UInt8, payload: [UInt8]) -> [UInt8] {
             #expect(retired.first?.inFlightRequests == 1)  // the pipe counts as running on its route
         }
         #expect(elapsed >= .milliseconds(700))
-        #expect(elapsed < .seconds(5))
+        // It closes at all, not at the read loop's 30 s limit; a loaded CI machine has
+        // stalled for 6 s here, so the bound is loose (the lower bound is the check).
+        #expect(elapsed < .seconds(20))
         await gateway.stop()
         await echo.stop()
     }
