@@ -3,7 +3,8 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 
-/// A small client of the admin API, for the `portico ports` commands (and the tests).
+/// A small HTTP/1.1 client, one request per connection: of the admin API for the `portico
+/// ports` commands and the tests, and of upstream endpoints for the active health checks.
 public struct AdminAPIClient: Sendable {
     /// What the admin API answered.
     public struct Response: Sendable {
@@ -25,6 +26,10 @@ public struct AdminAPIClient: Sendable {
     public let host: String
     public let port: Int
     public let token: String?
+    /// Time allowed to open the connection.
+    public var connectTimeout: Duration = .seconds(5)
+    /// The event loops the connection runs on (the gateway passes its own).
+    public var group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton
 
     public init(host: String = "127.0.0.1", port: Int, token: String?) {
         self.host = host
@@ -36,8 +41,8 @@ public struct AdminAPIClient: Sendable {
     public func send(_ method: HTTPMethod, _ path: String, json body: String? = nil, headers: [(String, String)] = [])
         async throws -> Response
     {
-        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .connectTimeout(.seconds(5))
+        let channel = try await ClientBootstrap(group: group)
+            .connectTimeout(.milliseconds(connectTimeout.wholeMilliseconds))
             .connect(host: host, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHTTPClientHandlers()

@@ -17,8 +17,7 @@ struct SharedStoreFollower: Sendable {
         await withDiscardingTaskGroup { tasks in
             tasks.addTask {
                 for await version in store.changes().cancelOnGracefulShutdown() {
-                    if version != (await controller.storeVersion) { await controller.catchUp() }
-                    try? await ports.sync()
+                    try? await follow(version)
                 }
             }
             tasks.addTask {
@@ -26,10 +25,7 @@ struct SharedStoreFollower: Sendable {
                 while !Task.isCancelled, !Task.isShuttingDownGracefully {
                     try? await Task.sleep(for: checkInterval)
                     do {
-                        if try await store.currentVersion() != (await controller.storeVersion) {
-                            await controller.catchUp()
-                        }
-                        try await ports.sync()
+                        try await follow(try await store.currentVersion())
                         if !reachable { logger.info("the shared state store is reachable again") }
                         reachable = true
                     } catch {
@@ -43,5 +39,11 @@ struct SharedStoreFollower: Sendable {
                 }
             }
         }
+    }
+
+    /// Adopts the store's state when it differs from this replica's, and its port allocations.
+    private func follow(_ version: UInt64) async throws {
+        if version != (await controller.storeVersion) { await controller.catchUp() }
+        try await ports.sync()
     }
 }
