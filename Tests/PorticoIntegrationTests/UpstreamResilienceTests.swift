@@ -13,18 +13,11 @@ import Testing
             """
     }
 
-    /// Sends `count` GETs one after another; returns their statuses.
-    private func statuses(_ count: Int, to gateway: ServingGateway) async throws -> [Int] {
-        var statuses: [Int] = []
-        for index in 0..<count { statuses.append(try await gateway.client.send(.GET, "/r\(index)").status) }
-        return statuses
-    }
-
     @Test func anEndpointFailingItsHealthCheckLeavesTheRotationAndComesBack() async throws {
         let good = try await TestUpstream.start()
         let flaky = try await TestUpstream.start()
         let gateway = try await ServingGateway.start(routes: routes([good.port, flaky.port]))
-        let first = try await statuses(10, to: gateway)
+        let first = try await gateway.client.statusesOfGETs(10)
         #expect(first.allSatisfy { $0 == 200 }, "\(first) \(gateway.process.log.suffix(1500))")
         #expect(flaky.requestsReceived > 0)
 
@@ -32,7 +25,7 @@ import Testing
         // Out after 3 failed checks 200 ms apart; well within 2 s on a loaded machine.
         try await gateway.process.waitForLog("failed its health checks", timeout: .seconds(5))
         let before = flaky.requestsReceived
-        #expect(try await statuses(20, to: gateway).allSatisfy { $0 == 200 })
+        #expect(try await gateway.client.statusesOfGETs(20).allSatisfy { $0 == 200 })
         #expect(flaky.requestsReceived == before, "an endpoint out of rotation received traffic")
         let metrics = prometheusSamples(try await AdminClient(port: gateway.adminPort, token: nil).send(.GET, "/metrics").body)
         #expect(metrics[#"portico_upstream_endpoint_healthy{upstream="app",endpoint="127.0.0.1:\#(flaky.port)"}"#] == 0)
@@ -40,7 +33,7 @@ import Testing
 
         flaky.setHealthStatus(200)
         try await gateway.process.waitForLog("passed its health checks", timeout: .seconds(5))
-        #expect(try await statuses(10, to: gateway).allSatisfy { $0 == 200 })
+        #expect(try await gateway.client.statusesOfGETs(10).allSatisfy { $0 == 200 })
         #expect(flaky.requestsReceived > before, "the endpoint did not come back")
         #expect(flaky.healthChecksReceived >= 5)
 
@@ -66,7 +59,7 @@ import Testing
         let gateway = try await ServingGateway.start(routes: routes([gone, live.port], healthCheck: false))
         // Round robin sends every other request to the closed port first; none may fail,
         // whatever the method (nothing reached an upstream before the retry).
-        #expect(try await statuses(10, to: gateway).allSatisfy { $0 == 200 })
+        #expect(try await gateway.client.statusesOfGETs(10).allSatisfy { $0 == 200 })
         let post = try await gateway.client.send(.POST, "/upload", body: "hello")
         #expect(post.status == 200)
         let second = try await gateway.client.send(.POST, "/upload", body: "hello")
@@ -111,5 +104,52 @@ import Testing
         await gateway.stop()
         await first.stop()
         await second.stop()
+    }
+
+    @Test func retriesEjectionsAndOverflowAreCountedAndBadLimitsAreRefusedNamingTheField() async throws {
+        let failing = try await TestUpstream.start()
+        let healthy = try await TestUpstream.start()
+        failing.setAnswerStatus(503)
+        let gateway = try await ServingGateway.start(
+            routes: """
+                upstreams:
+                  - name: app
+                    endpoints: ["127.0.0.1:\(failing.port)", "127.0.0.1:\(healthy.port)"]
+                    outlierDetection: { consecutiveFailures: 1, baseEjectionTime: 30s }
+                  - { name: small, endpoints: ["127.0.0.1:\(healthy.port)"], maxConnections: 1, maxPendingRequests: 0 }
+                routes:
+                  - { name: small, match: { path: { prefix: /small } }, rewrite: { prefix: / }, upstream: small, timeout: 20s }
+                  - { name: app, upstream: app, retries: { attempts: 1, on: [503] } }
+                """)
+        // The first request meets the 503, is retried on the other endpoint, and the failing
+        // endpoint is ejected: no client sees the 503.
+        #expect(try await gateway.client.statusesOfGETs(6).allSatisfy { $0 == 200 })
+        #expect(failing.requestsReceived == 1)
+
+        // One connection allowed and none may wait: a second request at once is refused.
+        async let slow = gateway.client.send(.GET, "/small/slow?ms=4000")
+        try await waitUntil("the slow request reached the upstream") { healthy.requestsReceived == 7 }
+        let refused = try await gateway.client.send(.GET, "/small/now")
+        #expect(healthy.requestsReceived == 7, "the refused request was not answered at once")
+        #expect(refused.status == 503)
+        #expect(refused.body == #"{"error":"upstream_overflow","route":"small"}"#)
+        #expect(try await slow.status == 200)
+
+        let metrics = prometheusSamples(try await AdminClient(port: gateway.adminPort, token: nil).send(.GET, "/metrics").body)
+        #expect(metrics[#"portico_upstream_retries_total{upstream="app",kind="status"}"#] == 1)
+        #expect(metrics[#"portico_upstream_ejections_total{upstream="app",endpoint="127.0.0.1:\#(failing.port)"}"#] == 1)
+        #expect(metrics[#"portico_upstream_overflow_total{upstream="small",kind="pending"}"#] == 1)
+
+        // Limits are validated like every other field.
+        let admin = AdminClient(port: gateway.adminPort)
+        let invalid = try await admin.send(
+            .POST, "/v1/upstreams",
+            json: #"{"name": "bad", "endpoints": ["127.0.0.1:1"], "maxConnections": 0, "outlierDetection": {"maxEjectionPercent": 120}}"#)
+        #expect(invalid.status == 422)
+        let fields = Set((invalid.json["details"] as? [[String: Any]] ?? []).compactMap { $0["field"] as? String })
+        #expect(fields == ["maxConnections", "outlierDetection.maxEjectionPercent"])
+        await gateway.stop()
+        await failing.stop()
+        await healthy.stop()
     }
 }

@@ -52,6 +52,14 @@ public struct LoopbackHTTPClient: Sendable {
         }
     }
 
+    /// Sends `count` GETs for `/r0`, `/r1`, … one after another, each on a new connection;
+    /// returns their statuses.
+    public func statusesOfGETs(_ count: Int) async throws -> [Int] {
+        var statuses: [Int] = []
+        for index in 0..<count { statuses.append(try await send(.GET, "/r\(index)").status) }
+        return statuses
+    }
+
     /// Sends requests one after another on one keep-alive connection.
     public func sendSequentially(_ uris: [String], headers: [(String, String)] = [("host", "test.local")]) async throws
         -> [TestResponse]

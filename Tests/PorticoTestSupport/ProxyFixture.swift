@@ -1,3 +1,4 @@
+import Testing
 import Foundation
 import Logging
 import NIOCore
@@ -115,4 +116,17 @@ public func refusingLoopbackPort() throws -> Int {
         throw TestClientError.noResponse
     }
     return Int(UInt16(bigEndian: address.sin_port))  // the descriptor stays open on purpose
+}
+
+/// Waits, polling every 10 ms for at most `timeout`, until `condition` holds; records an
+/// issue naming `what` if it never does.
+public func waitUntil(_ what: String, timeout: Duration = .seconds(10), _ condition: () -> Bool) async throws {
+    let deadline = ContinuousClock.now + timeout
+    while !condition() {
+        guard ContinuousClock.now < deadline else {
+            Issue.record("timed out waiting until \(what)")
+            return
+        }
+        try await Task.sleep(for: .milliseconds(10))
+    }
 }

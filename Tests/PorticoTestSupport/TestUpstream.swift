@@ -25,7 +25,7 @@ public final class TestUpstream: Sendable {
     private let requestCount: Counter
     private let openCount: Counter
     private let openChannels: OpenChannels
-    private let health: HealthStatus
+    private let health: ServerBehaviour
 
     /// Connections accepted so far.
     public var connectionsAccepted: Int { connectionCount.value.load(ordering: .relaxed) }
@@ -36,7 +36,7 @@ public final class TestUpstream: Sendable {
 
     private init(
         port: Int, serverChannel: Channel, connectionCount: Counter, requestCount: Counter, openCount: Counter,
-        openChannels: OpenChannels, health: HealthStatus
+        openChannels: OpenChannels, health: ServerBehaviour
     ) {
         self.openCount = openCount
         self.port = port
@@ -52,6 +52,15 @@ public final class TestUpstream: Sendable {
         health.status.store(status, ordering: .relaxed)
     }
 
+    /// The status every request but `/health` is answered with from now on.
+    public func setAnswerStatus(_ status: Int) {
+        health.answerStatus.store(status, ordering: .relaxed)
+    }
+
+    /// The most requests that were being answered at once (from the end of the request to
+    /// the end of the response).
+    public var peakConcurrentRequests: Int { health.peakAnswering.load(ordering: .relaxed) }
+
     /// Requests for `/health` received so far.
     public var healthChecksReceived: Int { health.checks.value.load(ordering: .relaxed) }
 
@@ -60,7 +69,7 @@ public final class TestUpstream: Sendable {
         let requests = Counter()
         let open = Counter()
         let openChannels = OpenChannels()
-        let health = HealthStatus()
+        let health = ServerBehaviour()
         let server = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .bind(host: "127.0.0.1", port: 0) { channel in
@@ -102,7 +111,7 @@ public final class TestUpstream: Sendable {
     }
 
     private static func serve(
-        _ connection: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, requests: Counter, health: HealthStatus
+        _ connection: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, requests: Counter, health: ServerBehaviour
     ) async throws {
         try await connection.executeThenClose { inbound, outbound in
             var head: HTTPRequestHead?
@@ -139,7 +148,11 @@ public final class TestUpstream: Sendable {
                         try await outbound.write(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers)))
                         try await outbound.write(.end(nil))
                     } else {
-                        try await respond(to: requestHead, checksum: checksum, outbound: outbound)
+                        health.answeringStarted()
+                        defer { health.answering.decrement() }
+                        try await respond(
+                            to: requestHead, status: health.answerStatus.load(ordering: .relaxed), checksum: checksum,
+                            outbound: outbound)
                     }
                     if !requestHead.isKeepAlive { return }
                 }
@@ -148,7 +161,7 @@ public final class TestUpstream: Sendable {
     }
 
     private static func respond(
-        to head: HTTPRequestHead, checksum: BodyChecksum, outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>
+        to head: HTTPRequestHead, status: Int, checksum: BodyChecksum, outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>
     ) async throws {
         let components = URLComponents(string: head.uri)
         let query = Dictionary(
@@ -230,17 +243,33 @@ public final class TestUpstream: Sendable {
             headers.add(name: "access-control-allow-origin", value: "*")
             headers.add(name: "access-control-allow-methods", value: "PATCH")
         }
-        try await outbound.write(.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers)))
+        try await outbound.write(
+            .head(HTTPResponseHead(version: .http1_1, status: HTTPResponseStatus(statusCode: status), headers: headers)))
         try await outbound.write(.body(.byteBuffer(ByteBuffer(string: body))))
         try await outbound.write(.end(nil))
     }
 }
 
 /// A counter shared by the upstream's connection tasks.
-/// What `/health` answers, and how often it was asked.
-final class HealthStatus: Sendable {
+/// What `/health` and other requests are answered with, how often `/health` was asked,
+/// and the most requests answered at once.
+final class ServerBehaviour: Sendable {
     let status = Atomic<Int>(200)
+    let answerStatus = Atomic<Int>(200)
     let checks = Counter()
+    let answering = Counter()
+    let peakAnswering = Atomic<Int>(0)
+
+    /// Counts a request being answered, keeping the peak.
+    func answeringStarted() {
+        let now = answering.increment()
+        var peak = peakAnswering.load(ordering: .relaxed)
+        while now > peak {
+            let (exchanged, current) = peakAnswering.compareExchange(expected: peak, desired: now, ordering: .relaxed)
+            if exchanged { break }
+            peak = current
+        }
+    }
 }
 
 /// The connections a test server has open, so that stopping it can close them.
@@ -265,6 +294,6 @@ final class OpenChannels: Sendable {
 
 final class Counter: Sendable {
     let value = Atomic<Int>(0)
-    func increment() { value.wrappingAdd(1, ordering: .relaxed) }
+    @discardableResult func increment() -> Int { value.wrappingAdd(1, ordering: .relaxed).newValue }
     func decrement() { value.wrappingSubtract(1, ordering: .relaxed) }
 }

@@ -105,7 +105,8 @@ public actor RouteController {
         }
         api = stored
         do {
-            let next = try RouteTable.build(version: stored.version, from: Self.combine(files: files, api: stored))
+            let next = try RouteTable.build(
+                version: stored.version, from: Self.combine(files: files, api: stored), previous: dataPlane.routeTables.current)
             await publish(next)
         } catch {
             refuseFiles(error.problems.isEmpty ? [ConfigProblem(path: "", message: "\(error)")] : error.problems)
@@ -271,7 +272,8 @@ public actor RouteController {
         let version = api.version + 1
         let newTable: RouteTable
         do {
-            newTable = try RouteTable.build(version: version, from: Self.combine(files: newFiles, api: newAPI))
+            newTable = try RouteTable.build(
+                version: version, from: Self.combine(files: newFiles, api: newAPI), previous: dataPlane.routeTables.current)
         } catch {
             throw .refused(.invalid(error.problems))
         }

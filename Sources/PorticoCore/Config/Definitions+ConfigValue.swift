@@ -17,6 +17,23 @@ extension UpstreamDefinition {
         if let maxRequestsPerConnection {
             pairs.append(("maxRequestsPerConnection", .integer(maxRequestsPerConnection)))
         }
+        if let maxConnections {
+            pairs.append(("maxConnections", .integer(maxConnections)))
+        }
+        if let maxPendingRequests {
+            pairs.append(("maxPendingRequests", .integer(maxPendingRequests)))
+        }
+        if let outlierDetection {
+            pairs.append(
+                ("outlierDetection", [
+                    "consecutiveFailures": .integer(outlierDetection.consecutiveFailures),
+                    "baseEjectionTime": .string(outlierDetection.baseEjectionTime.configString),
+                    "maxEjectionPercent": .integer(outlierDetection.maxEjectionPercent),
+                ]))
+        }
+        if retryBudget != RetryBudgetDefinition() {
+            pairs.append(("retryBudget", ["percent": .integer(retryBudget.percent), "minRetries": .integer(retryBudget.minRetries)]))
+        }
         return .object(pairs)
     }
 }
@@ -61,6 +78,19 @@ extension RouteDefinition {
             ]
             if let maxAge = cors.maxAge { corsPairs.append(("maxAge", .integer(maxAge))) }
             pairs.append(("cors", .object(corsPairs)))
+        }
+        if let retries {
+            var retryPairs: [(key: String, value: ConfigValue)] = []
+            if let attempts = retries.attempts { retryPairs.append(("attempts", .integer(attempts))) }
+            retryPairs.append(
+                ("on", .array(retries.on.map { condition in
+                    if case .status(let code) = condition { return .integer(code) }
+                    return .string(condition.description)
+                })))
+            if let perTryTimeout = retries.perTryTimeout {
+                retryPairs.append(("perTryTimeout", .string(perTryTimeout.configString)))
+            }
+            pairs.append(("retries", .object(retryPairs)))
         }
         return .object(pairs)
     }

@@ -108,6 +108,11 @@ public struct RouteDefinition: Hashable, Sendable {
     public var compression: Bool
     /// Optional CORS policy.
     public var cors: CORSDefinition?
+    /// Optional retry policy; without one, ``RetryPolicyDefinition/default`` applies.
+    public var retries: RetryPolicyDefinition?
+
+    /// The retry policy that applies to the route.
+    public var retryPolicy: RetryPolicyDefinition { retries ?? .default }
 
     public init(
         name: String,
@@ -118,7 +123,8 @@ public struct RouteDefinition: Hashable, Sendable {
         timeout: Duration = RouteDefinition.defaultTimeout,
         httpsRedirect: Bool = false,
         compression: Bool = true,
-        cors: CORSDefinition? = nil
+        cors: CORSDefinition? = nil,
+        retries: RetryPolicyDefinition? = nil
     ) {
         self.name = name
         self.hosts = hosts
@@ -129,6 +135,7 @@ public struct RouteDefinition: Hashable, Sendable {
         self.httpsRedirect = httpsRedirect
         self.compression = compression
         self.cors = cors
+        self.retries = retries
     }
 }
 

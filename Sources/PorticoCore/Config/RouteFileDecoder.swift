@@ -62,7 +62,11 @@ public struct RouteFileDecoder {
     private mutating func upstream(_ value: ConfigValue, at path: String) -> UpstreamDefinition? {
         guard
             let fields = object(
-                value, at: path, allowed: ["name", "endpoints", "connectTimeout", "healthCheck", "loadBalancing", "maxRequestsPerConnection"])
+                value, at: path,
+                allowed: [
+                    "name", "endpoints", "connectTimeout", "healthCheck", "loadBalancing", "maxRequestsPerConnection",
+                    "maxConnections", "maxPendingRequests", "outlierDetection", "retryBudget",
+                ])
         else { return nil }
         let problemCount = problems.count
         let name = requiredName(fields, at: path)
@@ -113,18 +117,80 @@ public struct RouteFileDecoder {
                 report(join(path, "loadBalancing"), "expected round_robin, least_request or random, found \"\(text)\"")
             }
         }
-        var maxRequestsPerConnection: Int?
-        if let value = fields["maxRequestsPerConnection"] {
-            if case .integer(let count) = value, count >= 1 {
-                maxRequestsPerConnection = count
-            } else {
-                report(join(path, "maxRequestsPerConnection"), "expected a whole number of at least 1")
-            }
+        let maxRequestsPerConnection = fields["maxRequestsPerConnection"].flatMap {
+            wholeNumber($0, at: join(path, "maxRequestsPerConnection"), in: 1...)
         }
+        let maxConnections = fields["maxConnections"].flatMap { wholeNumber($0, at: join(path, "maxConnections"), in: 1...) }
+        let maxPendingRequests = fields["maxPendingRequests"].flatMap {
+            wholeNumber($0, at: join(path, "maxPendingRequests"), in: 0...)
+        }
+        let outlierDetection = fields["outlierDetection"].flatMap { outlierDetectionPolicy($0, at: join(path, "outlierDetection")) }
+        let retryBudget = fields["retryBudget"].flatMap { retryBudgetPolicy($0, at: join(path, "retryBudget")) } ?? RetryBudgetDefinition()
         guard problems.count == problemCount, let name else { return nil }
         return UpstreamDefinition(
             name: name, endpoints: endpoints, connectTimeout: connectTimeout, healthCheck: healthCheck,
-            loadBalancing: loadBalancing, maxRequestsPerConnection: maxRequestsPerConnection)
+            loadBalancing: loadBalancing, maxRequestsPerConnection: maxRequestsPerConnection, maxConnections: maxConnections,
+            maxPendingRequests: maxPendingRequests, outlierDetection: outlierDetection, retryBudget: retryBudget)
+    }
+
+    private mutating func outlierDetectionPolicy(_ value: ConfigValue, at path: String) -> OutlierDetectionDefinition? {
+        guard let fields = object(value, at: path, allowed: ["consecutiveFailures", "baseEjectionTime", "maxEjectionPercent"])
+        else { return nil }
+        var policy = OutlierDetectionDefinition()
+        if let value = fields["consecutiveFailures"], let count = wholeNumber(value, at: join(path, "consecutiveFailures"), in: 1...) {
+            policy.consecutiveFailures = count
+        }
+        if let value = fields["baseEjectionTime"], let duration = positiveDuration(value, at: join(path, "baseEjectionTime")) {
+            policy.baseEjectionTime = duration
+        }
+        if let value = fields["maxEjectionPercent"], let percent = wholeNumber(value, at: join(path, "maxEjectionPercent"), in: 0...100) {
+            policy.maxEjectionPercent = percent
+        }
+        return policy
+    }
+
+    private mutating func retryBudgetPolicy(_ value: ConfigValue, at path: String) -> RetryBudgetDefinition? {
+        guard let fields = object(value, at: path, allowed: ["percent", "minRetries"]) else { return nil }
+        var budget = RetryBudgetDefinition()
+        if let value = fields["percent"], let percent = wholeNumber(value, at: join(path, "percent"), in: 0...100) {
+            budget.percent = percent
+        }
+        if let value = fields["minRetries"], let count = wholeNumber(value, at: join(path, "minRetries"), in: 0...) {
+            budget.minRetries = count
+        }
+        return budget
+    }
+
+    private mutating func retryPolicy(_ value: ConfigValue, at path: String) -> RetryPolicyDefinition? {
+        guard let fields = object(value, at: path, allowed: ["attempts", "on", "perTryTimeout"]) else { return nil }
+        var policy = RetryPolicyDefinition(attempts: 1, on: [.connectFailure, .refusedStream, .reset])
+        if let value = fields["attempts"], let attempts = wholeNumber(value, at: join(path, "attempts"), in: 0...10) {
+            policy.attempts = attempts
+        }
+        if let value = fields["on"], let items = array(value, at: join(path, "on")) {
+            var conditions: [RetryCondition] = []
+            for (index, item) in items.enumerated() {
+                let itemPath = join(path, "on[\(index)]")
+                let text: String
+                switch item {
+                case .integer(let code): text = String(code)
+                case .string(let string): text = string
+                default:
+                    report(itemPath, "expected \(RetryCondition.names), found \(item.kindDescription)")
+                    continue
+                }
+                if let condition = RetryCondition(parsing: text) {
+                    conditions.append(condition)
+                } else {
+                    report(itemPath, "expected \(RetryCondition.names), found \"\(text)\"")
+                }
+            }
+            policy.on = conditions
+        }
+        if let value = fields["perTryTimeout"], let duration = positiveDuration(value, at: join(path, "perTryTimeout")) {
+            policy.perTryTimeout = duration
+        }
+        return policy
     }
 
     private mutating func route(_ value: ConfigValue, at path: String) -> RouteDefinition? {
@@ -133,7 +199,7 @@ public struct RouteFileDecoder {
                 value, at: path,
                 allowed: [
                     "name", "hosts", "match", "upstream", "respond", "rewrite", "timeout", "httpsRedirect",
-                    "compression", "cors",
+                    "compression", "cors", "retries",
                 ])
         else { return nil }
         let problemCount = problems.count
@@ -194,11 +260,12 @@ public struct RouteFileDecoder {
         let httpsRedirect = fields["httpsRedirect"].flatMap { bool($0, at: join(path, "httpsRedirect")) } ?? false
         let compression = fields["compression"].flatMap { bool($0, at: join(path, "compression")) } ?? true
         let cors = fields["cors"].flatMap { corsPolicy($0, at: join(path, "cors")) }
+        let retries = fields["retries"].flatMap { retryPolicy($0, at: join(path, "retries")) }
 
         guard problems.count == problemCount, let name, let action else { return nil }
         return RouteDefinition(
             name: name, hosts: hosts, match: match, action: action, rewritePrefix: rewritePrefix, timeout: timeout,
-            httpsRedirect: httpsRedirect, compression: compression, cors: cors)
+            httpsRedirect: httpsRedirect, compression: compression, cors: cors, retries: retries)
     }
 
     private mutating func routeMatch(_ value: ConfigValue, at path: String) -> RouteMatch? {
@@ -378,6 +445,22 @@ public struct RouteFileDecoder {
     private mutating func stringList(_ value: ConfigValue?, at path: String) -> [String] {
         guard let value, let items = array(value, at: path) else { return [] }
         return items.enumerated().compactMap { index, item in string(item, at: "\(path)[\(index)]") }
+    }
+
+    private mutating func wholeNumber(_ value: ConfigValue, at path: String, in range: PartialRangeFrom<Int>) -> Int? {
+        guard case .integer(let number) = value, range.contains(number) else {
+            report(path, "expected a whole number of at least \(range.lowerBound)")
+            return nil
+        }
+        return number
+    }
+
+    private mutating func wholeNumber(_ value: ConfigValue, at path: String, in range: ClosedRange<Int>) -> Int? {
+        guard case .integer(let number) = value, range.contains(number) else {
+            report(path, "expected a whole number from \(range.lowerBound) to \(range.upperBound)")
+            return nil
+        }
+        return number
     }
 
     private mutating func bool(_ value: ConfigValue, at path: String) -> Bool? {

@@ -80,6 +80,19 @@ public struct UpstreamDefinition: Hashable, Sendable {
     /// A connection to an endpoint carries at most this many requests, then is closed
     /// (`nil`: no limit; nginx's `keepalive_requests`, Envoy's `max_requests_per_connection`).
     public var maxRequestsPerConnection: Int?
+    /// Connections open to the upstream at once, over every event loop, idle or busy
+    /// (`nil`: no limit; Envoy's `max_connections`).
+    public var maxConnections: Int?
+    /// Requests that may wait for a connection while ``maxConnections`` are open; more are
+    /// answered 503 at once (`nil`: ``defaultMaxPendingRequests``).
+    public var maxPendingRequests: Int?
+    /// Passive ejection of failing endpoints; `nil`: off.
+    public var outlierDetection: OutlierDetectionDefinition?
+    /// How many retries may run against the upstream at once.
+    public var retryBudget: RetryBudgetDefinition
+
+    /// Requests that may wait for a connection when `maxPendingRequests` is not given (Envoy's).
+    public static let defaultMaxPendingRequests = 1024
 
     public init(
         name: String,
@@ -87,7 +100,11 @@ public struct UpstreamDefinition: Hashable, Sendable {
         connectTimeout: Duration = UpstreamDefinition.defaultConnectTimeout,
         healthCheck: HealthCheckDefinition? = nil,
         loadBalancing: LoadBalancingPolicy = .roundRobin,
-        maxRequestsPerConnection: Int? = nil
+        maxRequestsPerConnection: Int? = nil,
+        maxConnections: Int? = nil,
+        maxPendingRequests: Int? = nil,
+        outlierDetection: OutlierDetectionDefinition? = nil,
+        retryBudget: RetryBudgetDefinition = RetryBudgetDefinition()
     ) {
         self.name = name
         self.endpoints = endpoints
@@ -95,5 +112,9 @@ public struct UpstreamDefinition: Hashable, Sendable {
         self.healthCheck = healthCheck
         self.loadBalancing = loadBalancing
         self.maxRequestsPerConnection = maxRequestsPerConnection
+        self.maxConnections = maxConnections
+        self.maxPendingRequests = maxPendingRequests
+        self.outlierDetection = outlierDetection
+        self.retryBudget = retryBudget
     }
 }

@@ -1,7 +1,7 @@
 /// Errors the gateway answers itself, each with its status and JSON `error` code (SPEC §4, §8).
 public struct GatewayErrorCode: Hashable, Sendable, CustomStringConvertible {
     private enum Code: Hashable, Sendable {
-        case noRoute, upstreamUnreachable, noHealthyUpstream, upstreamTimeout
+        case noRoute, upstreamUnreachable, noHealthyUpstream, upstreamTimeout, upstreamOverflow
         case badRequest, headersTooLarge
     }
 
@@ -13,6 +13,8 @@ public struct GatewayErrorCode: Hashable, Sendable, CustomStringConvertible {
     public static let upstreamUnreachable = GatewayErrorCode(code: .upstreamUnreachable)
     /// 503: no endpoint to send the request to.
     public static let noHealthyUpstream = GatewayErrorCode(code: .noHealthyUpstream)
+    /// 503: the upstream's `maxConnections` are busy and its `maxPendingRequests` wait already.
+    public static let upstreamOverflow = GatewayErrorCode(code: .upstreamOverflow)
     /// 504: the route's timeout passed before the response was complete.
     public static let upstreamTimeout = GatewayErrorCode(code: .upstreamTimeout)
     /// 400: a malformed request.
@@ -25,7 +27,7 @@ public struct GatewayErrorCode: Hashable, Sendable, CustomStringConvertible {
         switch code {
         case .noRoute: return 404
         case .upstreamUnreachable: return 502
-        case .noHealthyUpstream: return 503
+        case .noHealthyUpstream, .upstreamOverflow: return 503
         case .upstreamTimeout: return 504
         case .badRequest: return 400
         case .headersTooLarge: return 431
@@ -38,6 +40,7 @@ public struct GatewayErrorCode: Hashable, Sendable, CustomStringConvertible {
         case .noRoute: return "no_route"
         case .upstreamUnreachable: return "upstream_unreachable"
         case .noHealthyUpstream: return "no_healthy_upstream"
+        case .upstreamOverflow: return "upstream_overflow"
         case .upstreamTimeout: return "upstream_timeout"
         case .badRequest: return "bad_request"
         case .headersTooLarge: return "request_header_fields_too_large"

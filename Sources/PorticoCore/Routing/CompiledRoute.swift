@@ -82,12 +82,16 @@ public final class CompiledRoute: Sendable {
 public final class UpstreamTarget: Sendable {
     /// The definition it was built from.
     public let definition: UpstreamDefinition
+    /// Connections, ejections and running requests; shared with the same-named upstream of
+    /// the tables before and after this one.
+    public let runtime: UpstreamRuntime
     private let nextIndex = Atomic<Int>(0)
     /// Requests running per endpoint (same order as the definition's), for `least_request`.
     private let running: [RunningRequests]
 
-    init(definition: UpstreamDefinition) {
+    init(definition: UpstreamDefinition, runtime: UpstreamRuntime = UpstreamRuntime()) {
         self.definition = definition
+        self.runtime = runtime
         running = definition.loadBalancing == .leastRequest ? definition.endpoints.map { _ in RunningRequests() } : []
     }
 

@@ -91,7 +91,10 @@ public final class RouteTable: Sendable {
     ///
     /// Checks what no single file can: unique names across every source, upstream
     /// references, and that every regex compiles. Throws every problem at once.
-    public static func build(version: UInt64, from set: RouteSet) throws(ConfigurationError) -> RouteTable {
+    ///
+    /// - Parameter previous: The table this one replaces: each upstream takes over the
+    ///   runtime state (connections, ejections) of the upstream of the same name there.
+    public static func build(version: UInt64, from set: RouteSet, previous: RouteTable? = nil) throws(ConfigurationError) -> RouteTable {
         var problems: [ConfigProblem] = []
         func problem(_ source: DefinitionSource, _ path: String, _ message: String) {
             if case .file(let file) = source {
@@ -113,7 +116,8 @@ public final class RouteTable: Sendable {
                 continue
             }
             upstreamSources[definition.name] = source
-            upstreams[definition.name] = UpstreamTarget(definition: definition)
+            upstreams[definition.name] = UpstreamTarget(
+                definition: definition, runtime: previous?.upstreams[definition.name]?.runtime ?? UpstreamRuntime())
             upstreamOrder.append(definition.name)
         }
 

@@ -57,9 +57,16 @@ public final class GatewayMetrics: Sendable {
     }
 
     /// A counter of an upstream's events by kind: `portico_upstream_errors_total`,
-    /// `portico_upstream_retries_total`.
+    /// `portico_upstream_retries_total`, `portico_upstream_overflow_total`.
     func upstreamCounter(_ label: String, upstream: String, kind: String) -> Counter {
         Counter(label: label, dimensions: [("upstream", upstream), ("kind", kind)], factory: factory)
+    }
+
+    /// Passive ejections of an endpoint (`portico_upstream_ejections_total`); rare, so made
+    /// when counted.
+    func recordEjection(upstream: String, endpoint: String) {
+        Counter(label: "portico_upstream_ejections_total", dimensions: [("upstream", upstream), ("endpoint", endpoint)], factory: factory)
+            .increment()
     }
 
     /// Whether an endpoint passes its active health checks (1) or not (0).
@@ -105,9 +112,15 @@ final class RequestMetricsCache {
         incrementUpstreamCounter("portico_upstream_errors_total", upstream: upstream, kind: kind)
     }
 
-    /// Counts a request sent again after a failure of `kind` (`connect`, `reset`).
+    /// Counts a request sent again after a failure of `kind` (``TryFailure/label``).
     func recordRetry(upstream: String, kind: String) {
         incrementUpstreamCounter("portico_upstream_retries_total", upstream: upstream, kind: kind)
+    }
+
+    /// Counts a request refused by a limit: `pending` (answered 503 as `maxConnections` were
+    /// busy and `maxPendingRequests` waited) or `retry_budget` (a retry not made).
+    func recordOverflow(upstream: String, kind: String) {
+        incrementUpstreamCounter("portico_upstream_overflow_total", upstream: upstream, kind: kind)
     }
 
     private func incrementUpstreamCounter(_ label: String, upstream: String, kind: String) {

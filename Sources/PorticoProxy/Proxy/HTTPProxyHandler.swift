@@ -257,23 +257,36 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate, 
                 upstreamHead.headers.replaceOrAdd(name: "upgrade", value: head.headers["upgrade"].joined(separator: ", "))
                 exchange.upstreamHead = upstreamHead
             }
+            upstream.runtime.requestStarted()
             select(endpoint, for: exchange)
             exchange.phase = .connecting
             let deadline = exchange.startTime + .milliseconds(route.definition.timeout.wholeMilliseconds)
             exchange.deadline = deadline
-            timer.arm(at: deadline, on: context.eventLoop)
-            connect(exchange, to: endpoint, connectTimeout: upstream.definition.connectTimeout, context: context)
+            connect(exchange, to: endpoint, context: context)
         }
     }
 
     /// The endpoint the upstream's policy picks for the exchange, leaving out those out of
-    /// rotation (health checks) and those the exchange already tried; a retry does not move
-    /// the rotation of the requests that follow.
-    private func nextEndpoint(of upstream: UpstreamTarget, for exchange: ProxyExchange, retrying: Bool) -> Endpoint? {
+    /// rotation (health checks, then passive ejection) and those the exchange already tried;
+    /// a retry does not move the rotation of the requests that follow. An ejected endpoint
+    /// is still used when nothing else is left (health checks may have taken the others).
+    private func nextEndpoint(
+        of upstream: UpstreamTarget, for exchange: ProxyExchange, retrying: Bool, skippingTried: Bool = true
+    ) -> Endpoint? {
         let unhealthy = environment.endpointHealth.current
-        return upstream.nextEndpoint(
-            skipping: { exchange.endpointsTried.contains($0) || unhealthy.contains(upstream: upstream.name, endpoint: $0) },
-            advancing: !retrying)
+        let available = { (endpoint: Endpoint) in
+            !(skippingTried && exchange.endpointsTried.contains(endpoint))
+                && !unhealthy.contains(upstream: upstream.name, endpoint: endpoint)
+        }
+        if upstream.definition.outlierDetection != nil {
+            let now = ContinuousClock.now
+            if let endpoint = upstream.nextEndpoint(
+                skipping: { !available($0) || upstream.runtime.outliers.isEjected($0, now: now) }, advancing: !retrying)
+            {
+                return endpoint
+            }
+        }
+        return upstream.nextEndpoint(skipping: { !available($0) }, advancing: !retrying)
     }
 
     /// Makes `endpoint` the one the exchange goes to, and counts it there (least_request).
@@ -284,36 +297,151 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate, 
         exchange.endpoint = endpoint
     }
 
-    private func connect(_ exchange: ProxyExchange, to endpoint: Endpoint, connectTimeout: Duration, context: ChannelHandlerContext) {
-        let pool = self.pool
-        if !exchange.retried, let connection = pool.takeIdle(for: endpoint) {
+    /// Starts a try: an idle pooled connection if there is one (never for a retry), else a
+    /// new one if the upstream's `maxConnections` has room, else a wait for a slot if
+    /// `maxPendingRequests` has room, else 503 at once.
+    private func connect(_ exchange: ProxyExchange, to endpoint: Endpoint, context: ChannelHandlerContext) {
+        guard let upstream = exchange.route?.upstream else { return }
+        exchange.attempt += 1
+        exchange.tryDeadline = exchange.route?.definition.retryPolicy.perTryTimeout.map {
+            .now() + .milliseconds($0.wholeMilliseconds)
+        }
+        armExchangeTimer(exchange, context: context)
+        let limiter = upstream.runtime.connections
+        if !exchange.retried, let connection = pool.takeIdle(for: endpoint, limiter: limiter) {
             attach(connection, to: exchange, context: context)
             return
         }
-        pool.connect(to: endpoint, timeout: connectTimeout).assumeIsolated().whenComplete { [weak self] result in
-            guard let self, self.exchange === exchange, exchange.phase == .connecting else {
-                // The exchange ended while connecting (client gone, timeout): keep the connection.
-                if case .success(let connection) = result { pool.release(connection) }
-                return
-            }
-            switch result {
-            case .success(let connection):
-                self.attach(connection, to: exchange, context: context)
-            case .failure(let error):
-                self.recordUpstreamError(exchange, kind: "connect")
-                // Nothing reached the upstream: the request goes to another endpoint, whatever
-                // its method (a rolling deployment must not show errors to clients).
-                exchange.endpointsTried.append(endpoint)
-                if let upstream = exchange.route?.upstream, let next = self.nextEndpoint(of: upstream, for: exchange, retrying: true) {
-                    self.select(next, for: exchange)
-                    self.state.metrics.recordRetry(upstream: upstream.name, kind: "connect")
-                    self.connect(exchange, to: next, connectTimeout: connectTimeout, context: context)
-                    return
-                }
-                exchange.failureReason = "connect to \(endpoint): \(error)"
-                self.failBeforeResponse(exchange, code: .upstreamUnreachable, context: context)
+        let attempt = exchange.attempt
+        let waiting = NIOLoopBound((self, exchange), eventLoop: context.eventLoop)
+        let admission = limiter.acquire(
+            maxConnections: upstream.definition.maxConnections,
+            maxPending: upstream.definition.maxPendingRequests ?? UpstreamDefinition.defaultMaxPendingRequests
+        ) {
+            waiting.eventLoop.execute {
+                let (handler, exchange) = waiting.value
+                handler.connectionSlotGranted(to: exchange, attempt: attempt, endpoint: endpoint, limiter: limiter)
             }
         }
+        switch admission {
+        case .granted:
+            open(exchange, to: endpoint, context: context)
+        case .queued(let waiter):
+            exchange.connectionWaiter = waiter
+        case .overflow:
+            state.metrics.recordOverflow(upstream: upstream.name, kind: "pending")
+            exchange.failureReason = "upstream overflow: \(upstream.definition.maxConnections ?? 0) connections busy, "
+                + "\(upstream.definition.maxPendingRequests ?? UpstreamDefinition.defaultMaxPendingRequests) requests waiting"
+            failBeforeResponse(exchange, code: .upstreamOverflow, context: context)
+        }
+    }
+
+    /// A slot of the upstream's connection limit passed to a waiting request; a request that
+    /// stopped waiting gives it back.
+    private func connectionSlotGranted(to exchange: ProxyExchange, attempt: Int, endpoint: Endpoint, limiter: ConnectionLimiter) {
+        guard let context, self.exchange === exchange, exchange.attempt == attempt, exchange.connectionWaiter != nil,
+            exchange.phase == .connecting
+        else {
+            limiter.release()
+            return
+        }
+        exchange.connectionWaiter = nil
+        open(exchange, to: endpoint, context: context)
+    }
+
+    /// Opens a new connection for the exchange's current try (its slot is taken).
+    private func open(_ exchange: ProxyExchange, to endpoint: Endpoint, context: ChannelHandlerContext) {
+        guard let upstream = exchange.route?.upstream else { return }
+        let pool = self.pool
+        let attempt = exchange.attempt
+        pool.connect(to: endpoint, timeout: upstream.definition.connectTimeout, limiter: upstream.runtime.connections)
+            .assumeIsolated().whenComplete { [weak self] result in
+                guard let self, self.exchange === exchange, exchange.phase == .connecting, exchange.attempt == attempt else {
+                    // The try was abandoned while connecting (client gone, timeout): keep the connection.
+                    if case .success(let connection) = result { pool.release(connection) }
+                    return
+                }
+                switch result {
+                case .success(let connection):
+                    self.attach(connection, to: exchange, context: context)
+                case .failure(let error):
+                    self.recordUpstreamError(exchange, kind: "connect")
+                    self.recordOutcome(of: exchange, failed: true)
+                    if self.retry(exchange, after: .connectFailure, context: context) { return }
+                    exchange.failureReason = "connect to \(endpoint): \(error)"
+                    self.failBeforeResponse(exchange, code: .upstreamUnreachable, context: context)
+                }
+            }
+    }
+
+    /// Sends the request again after `failure` if the route's retry policy, the request and
+    /// the upstream's retry budget allow it; returns whether it did. A retry goes to an
+    /// endpoint not tried yet; with an explicit `attempts`, to a tried one when none is left.
+    /// A reused connection closed before answering is retried once on a fresh connection to
+    /// the same endpoint (the keep-alive race), not counted as an attempt.
+    private func retry(_ exchange: ProxyExchange, after failure: TryFailure, context: ChannelHandlerContext) -> Bool {
+        guard let route = exchange.route, let upstream = route.upstream, let failed = exchange.endpoint else { return false }
+        let policy = route.definition.retryPolicy
+        guard
+            policy.retries(
+                failure, idempotent: ProxyHeaders.isIdempotent(exchange.requestHead.method),
+                replayable: exchange.canRetryOnFreshConnection)
+        else { return false }
+        let next: Endpoint
+        if failure == .refusedStream, !exchange.retried {
+            next = failed
+        } else {
+            guard exchange.retries < policy.attempts ?? (upstream.definition.endpoints.count - 1) else { return false }
+            exchange.endpointsTried.append(failed)
+            guard
+                let chosen = nextEndpoint(of: upstream, for: exchange, retrying: true)
+                    ?? (policy.attempts == nil ? nil : nextEndpoint(of: upstream, for: exchange, retrying: true, skippingTried: false))
+            else { return false }
+            // A failed connect sent nothing and costs the upstream nothing; other retries
+            // repeat work, so they must fit the budget.
+            if failure != .connectFailure, !exchange.holdsRetryBudget {
+                guard upstream.runtime.startRetry(within: upstream.definition.retryBudget) else {
+                    state.metrics.recordOverflow(upstream: upstream.name, kind: "retry_budget")
+                    return false
+                }
+                exchange.holdsRetryBudget = true
+            }
+            exchange.retries += 1
+            next = chosen
+        }
+        if let connection = exchange.upstream {
+            exchange.upstream = nil
+            connection.handler.delegate = nil
+            connection.channel.close(promise: nil)
+        }
+        exchange.retried = true
+        select(next, for: exchange)
+        state.metrics.recordRetry(upstream: upstream.name, kind: failure.label)
+        exchange.phase = .connecting
+        if failure != .connectFailure { exchange.bufferedParts = [.end(nil)] }
+        connect(exchange, to: next, context: context)
+        return true
+    }
+
+    /// Feeds the try's result to passive outlier ejection (when the upstream has it).
+    private func recordOutcome(of exchange: ProxyExchange, failed: Bool) {
+        guard let upstream = exchange.route?.upstream, let policy = upstream.definition.outlierDetection,
+            let endpoint = exchange.endpoint
+        else { return }
+        let outliers = upstream.runtime.outliers
+        guard failed else {
+            outliers.recordSuccess(endpoint, now: .now)
+            return
+        }
+        guard let ejection = outliers.recordFailure(endpoint, policy: policy, endpoints: upstream.definition.endpoints, now: .now)
+        else { return }
+        environment.metrics.recordEjection(upstream: upstream.name, endpoint: endpoint.description)
+        environment.accessLogger.warning(
+            "endpoint ejected",
+            metadata: [
+                "upstream": .string(upstream.name), "endpoint": .string(endpoint.description),
+                "seconds": .string(String(ejection.duration.components.seconds)), "ejections": .string(String(ejection.count)),
+            ])
     }
 
     private func attach(_ connection: UpstreamConnection, to exchange: ProxyExchange, context: ChannelHandlerContext) {
@@ -367,6 +495,10 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate, 
                 context.writeAndFlush(wrapOutboundOut(.head(ProxyHeaders.downstreamResponseHead(for: head, close: false))), promise: nil)
                 return
             }
+            let status = Int(head.status.code)
+            exchange.tryDeadline = nil
+            recordOutcome(of: exchange, failed: status >= 500)
+            if status >= 500, retry(exchange, after: .status(status), context: context) { return }
             exchange.responseStarted = true
             exchange.status = Int(head.status.code)
             exchange.upstreamKeepAlive = head.isKeepAlive
@@ -528,31 +660,11 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate, 
         let connection = exchange.upstream
         exchange.upstream = nil
         if !exchange.responseStarted {
-            if let connection, exchange.canRetryOnFreshConnection, let endpoint = exchange.endpoint,
-                let upstream = exchange.route?.upstream
-            {
-                var retryEndpoint: Endpoint?
-                if connection.requestCount > 1, !exchange.retried {
-                    // A reused keep-alive connection was closed by the upstream as the request
-                    // went out: nothing was processed, so a fresh connection is safe (once).
-                    retryEndpoint = endpoint
-                } else if ProxyHeaders.isIdempotent(exchange.requestHead.method) {
-                    // A fresh connection reset before any response byte (an endpoint going
-                    // away): an idempotent request without a body may go to each other
-                    // endpoint once.
-                    exchange.endpointsTried.append(endpoint)
-                    retryEndpoint = nextEndpoint(of: upstream, for: exchange, retrying: true)
-                }
-                if let retryEndpoint {
-                    exchange.retried = true
-                    select(retryEndpoint, for: exchange)
-                    state.metrics.recordRetry(upstream: upstream.name, kind: "reset")
-                    exchange.phase = .connecting
-                    exchange.bufferedParts = [.end(nil)]
-                    connect(exchange, to: retryEndpoint, connectTimeout: upstream.definition.connectTimeout, context: context)
-                    return
-                }
-            }
+            // A reused keep-alive connection closed as the request went out was refused
+            // (nothing processed); a fresh one was reset (an endpoint going away).
+            let refused = (connection?.requestCount ?? 0) > 1
+            if !refused { recordOutcome(of: exchange, failed: true) }
+            if retry(exchange, after: refused ? .refusedStream : .reset, context: context) { return }
             exchange.failureReason = exchange.failureReason ?? "upstream closed the connection before responding"
             recordUpstreamError(exchange, kind: "reset")
             failBeforeResponse(exchange, code: .upstreamUnreachable, context: context)
@@ -577,13 +689,43 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate, 
                 close(context)
             } else if let deadline = exchange.deadline, deadline <= now {
                 routeTimeoutExpired(exchange)
-            } else if let next = [exchange.deadline, exchange.drainDeadline].compactMap({ $0 }).min() {
-                timer.arm(at: next, on: context.eventLoop)
+            } else if let tryDeadline = exchange.tryDeadline, tryDeadline <= now {
+                perTryTimeoutExpired(exchange, context: context)
+            } else {
+                armExchangeTimer(exchange, context: context)
             }
         } else {
             // Between requests, or while a request body trickles in for a local answer.
             armIdleTimer(context: context, now: now)
         }
+    }
+
+    /// Arms the connection timer for the exchange's earliest deadline (route timeout, drain,
+    /// per-try timeout).
+    private func armExchangeTimer(_ exchange: ProxyExchange, context: ChannelHandlerContext) {
+        if let next = [exchange.deadline, exchange.drainDeadline, exchange.tryDeadline].compactMap({ $0 }).min() {
+            timer.arm(at: next, on: context.eventLoop)
+        }
+    }
+
+    /// The current try got no response head within `perTryTimeout`: it is abandoned, and
+    /// tried again if the policy allows, else answered 504.
+    private func perTryTimeoutExpired(_ exchange: ProxyExchange, context: ChannelHandlerContext) {
+        exchange.tryDeadline = nil
+        recordOutcome(of: exchange, failed: true)
+        recordUpstreamError(exchange, kind: "timeout")
+        cancelConnectionWait(of: exchange)
+        if retry(exchange, after: .perTryTimeout, context: context) { return }
+        exchange.failureReason = "per-try timeout"
+        failBeforeResponse(exchange, code: .upstreamTimeout, context: context)
+    }
+
+    /// Stops the exchange waiting for a connection slot; a slot already on its way is given
+    /// back when it arrives.
+    private func cancelConnectionWait(of exchange: ProxyExchange) {
+        guard let waiter = exchange.connectionWaiter, let upstream = exchange.route?.upstream else { return }
+        exchange.connectionWaiter = nil
+        _ = upstream.runtime.connections.cancel(waiter)
     }
 
     /// A new snapshot retired routes: if the running exchange is on one of them, it may run
@@ -612,6 +754,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate, 
         exchange.deadline = nil
         exchange.failureReason = "route timeout"
         recordUpstreamError(exchange, kind: "timeout")
+        if !exchange.responseStarted, exchange.connectionWaiter == nil { recordOutcome(of: exchange, failed: true) }
         abandonUpstream(of: exchange)
         if exchange.responseStarted {
             close(context)
@@ -707,7 +850,11 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate, 
         guard self.exchange === exchange else { return }
         self.exchange = nil
         exchange.route?.requestEnded()
-        if let endpoint = exchange.endpoint { exchange.route?.upstream?.requestEnded(on: endpoint) }
+        if let upstream = exchange.route?.upstream, let endpoint = exchange.endpoint {
+            upstream.requestEnded(on: endpoint)
+            upstream.runtime.requestEnded()
+            if exchange.holdsRetryBudget { upstream.runtime.retryEnded() }
+        }
         exchange.deadline = nil
         exchange.drainDeadline = nil
         lastActivity = .now()
@@ -742,6 +889,8 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate, 
     /// Detaches and closes the upstream connection of an exchange that will not complete.
     private func abandonUpstream(of exchange: ProxyExchange) {
         exchange.deadline = nil
+        exchange.tryDeadline = nil
+        cancelConnectionWait(of: exchange)
         if let connection = exchange.upstream {
             exchange.upstream = nil
             connection.handler.delegate = nil

@@ -39,9 +39,21 @@ final class ProxyExchange {
     var gzip: GzipStream?
     /// Request parts received while connecting.
     var bufferedParts: [HTTPClientRequestPart] = []
+    /// Whether any retry was made (later tries use fresh connections).
     var retried = false
-    /// Endpoints whose connection failed for this request (it goes to another one).
+    /// Retries the route's policy counts (the keep-alive refresh is not one).
+    var retries = 0
+    /// Numbers the tries, so that a connect or a connection slot that arrives for an
+    /// abandoned try is recognised.
+    var attempt = 0
+    /// Endpoints whose try failed for this request (a retry goes to another one).
     var endpointsTried: [Endpoint] = []
+    /// Set while the request waits for one of the upstream's `maxConnections`.
+    var connectionWaiter: ConnectionLimiter.WaiterID?
+    /// The request holds a place in its upstream's retry budget until it ends.
+    var holdsRetryBudget = false
+    /// When the current try stops waiting for a response head (`retries.perTryTimeout`).
+    var tryDeadline: NIODeadline?
     /// The request asks for an `Upgrade` (WebSocket), passed through to the upstream.
     var isUpgrade = false
 

@@ -9,13 +9,18 @@ final class UpstreamConnection {
     let channel: Channel
     let handler: UpstreamHandler
     let endpoint: Endpoint
+    /// The upstream's count of open connections, which this one holds a slot of until it closes.
+    let limiter: ConnectionLimiter
     /// Requests served so far; 0 for a connection that has just been opened.
     var requestCount = 0
+    /// Kept in a pool's idle list (counted as idle by the limiter).
+    var isIdle = false
 
-    init(channel: Channel, handler: UpstreamHandler, endpoint: Endpoint) {
+    init(channel: Channel, handler: UpstreamHandler, endpoint: Endpoint, limiter: ConnectionLimiter) {
         self.channel = channel
         self.handler = handler
         self.endpoint = endpoint
+        self.limiter = limiter
     }
 }
 
@@ -35,6 +40,8 @@ final class UpstreamConnectionPool {
     private let eventLoop: EventLoop
     private let configuration: Configuration
     private var idle: [Endpoint: [UpstreamConnection]] = [:]
+    /// Limiters this pool registered its idle closer with.
+    private var registeredLimiters: Set<ObjectIdentifier> = []
 
     /// Endpoints the active snapshot names. Connections to any other endpoint are closed
     /// instead of being kept: idle ones at once, busy ones when their exchange ends.
@@ -53,16 +60,23 @@ final class UpstreamConnectionPool {
         self.configuration = configuration
     }
 
-    /// An idle connection to `endpoint`, if one is open.
-    func takeIdle(for endpoint: Endpoint) -> UpstreamConnection? {
-        while let connection = idle[endpoint]?.popLast() {
-            if connection.channel.isActive { return connection }
-        }
-        return nil
+    /// An idle connection to `endpoint` opened for the upstream that `limiter` counts, if one
+    /// is open (another upstream naming the same endpoint keeps its own connections).
+    func takeIdle(for endpoint: Endpoint, limiter: ConnectionLimiter) -> UpstreamConnection? {
+        guard var list = idle.removeValue(forKey: endpoint) else { return nil }
+        defer { if !list.isEmpty { idle[endpoint] = list } }
+        list.removeAll { !$0.channel.isActive }
+        guard let index = list.lastIndex(where: { $0.limiter === limiter }) else { return nil }
+        let connection = list.remove(at: index)
+        connection.isIdle = false
+        limiter.idleChanged(by: -1)
+        return connection
     }
 
-    /// Opens a new connection to `endpoint` on this pool's event loop.
-    func connect(to endpoint: Endpoint, timeout: Duration) -> EventLoopFuture<UpstreamConnection> {
+    /// Opens a new connection to `endpoint` on this pool's event loop, holding a slot of
+    /// `limiter` that the caller took: it is given back when the connection closes, or at
+    /// once when the connect fails.
+    func connect(to endpoint: Endpoint, timeout: Duration, limiter: ConnectionLimiter) -> EventLoopFuture<UpstreamConnection> {
         let bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(.milliseconds(timeout.wholeMilliseconds))
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -79,11 +93,40 @@ final class UpstreamConnectionPool {
                     ])
                 }
             }
-        return bootstrap.connect(host: endpoint.host, port: endpoint.port).assumeIsolated().flatMapThrowing {
+        let connected = bootstrap.connect(host: endpoint.host, port: endpoint.port).assumeIsolated().flatMapThrowing {
             channel in
-            let handler = try channel.pipeline.syncOperations.handler(type: UpstreamHandler.self)
-            return UpstreamConnection(channel: channel, handler: handler, endpoint: endpoint)
-        }.nonisolated()
+            let handler: UpstreamHandler
+            do {
+                handler = try channel.pipeline.syncOperations.handler(type: UpstreamHandler.self)
+            } catch {
+                channel.close(promise: nil)
+                throw error
+            }
+            let connection = UpstreamConnection(channel: channel, handler: handler, endpoint: endpoint, limiter: limiter)
+            channel.closeFuture.assumeIsolated().whenComplete { _ in
+                if connection.isIdle {
+                    connection.isIdle = false
+                    limiter.idleChanged(by: -1)
+                }
+                limiter.release()
+            }
+            return connection
+        }
+        connected.whenFailure { _ in limiter.release() }
+        return connected.nonisolated()
+    }
+
+    /// Closes one idle connection that `limiter` counts, so that its slot passes to a
+    /// request waiting for one (on any event loop).
+    private func closeOneIdle(of limiter: ConnectionLimiter) {
+        for (endpoint, list) in idle {
+            guard let index = list.lastIndex(where: { $0.limiter === limiter && $0.channel.isActive }) else { continue }
+            var list = list
+            let connection = list.remove(at: index)
+            idle[endpoint] = list
+            connection.channel.close(promise: nil)
+            return
+        }
     }
 
     /// Returns a connection after a complete exchange; it is kept if it is still open and
@@ -91,7 +134,8 @@ final class UpstreamConnectionPool {
     func release(_ connection: UpstreamConnection) {
         connection.handler.delegate = nil
         guard connection.channel.isActive else { return }
-        guard referencedEndpoints.contains(connection.endpoint) else {
+        // A request waits for the upstream's connection limit: the slot is better used there.
+        guard referencedEndpoints.contains(connection.endpoint), !connection.limiter.hasWaiters else {
             connection.channel.close(promise: nil)
             return
         }
@@ -107,7 +151,24 @@ final class UpstreamConnectionPool {
             connection.channel.close(promise: nil)
             return
         }
+        connection.isIdle = true
+        connection.limiter.idleChanged(by: 1)
+        registerIdleCloser(with: connection.limiter)
         // Reading while idle notices the upstream closing the connection.
         connection.handler.resumeReads()
+    }
+
+    /// Lets `limiter` ask this pool to close an idle connection when a request waits (once
+    /// per limiter).
+    private func registerIdleCloser(with limiter: ConnectionLimiter) {
+        let key = ObjectIdentifier(limiter)
+        guard registeredLimiters.insert(key).inserted else { return }
+        let pool = NIOLoopBound(self, eventLoop: eventLoop)
+        let eventLoop = self.eventLoop
+        limiter.registerIdleCloser(for: ObjectIdentifier(self)) { [weak limiter] in
+            eventLoop.execute {
+                if let limiter { pool.value.closeOneIdle(of: limiter) }
+            }
+        }
     }
 }

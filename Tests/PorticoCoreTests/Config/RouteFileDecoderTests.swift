@@ -81,13 +81,41 @@ import Testing
             "routes/hrm.yaml: routes[3].name: required",
             "routes/hrm.yaml: routes[3].match.path.regex: must not be empty",
             "routes/hrm.yaml: routes[3].respond.status: expected a status code from 200 to 599",
-            "routes/hrm.yaml: routes[4].extra: unknown field (expected one of compression, cors, hosts, httpsRedirect, match, name, respond, rewrite, timeout, upstream)",
+            "routes/hrm.yaml: routes[4].extra: unknown field (expected one of compression, cors, hosts, httpsRedirect, match, name, respond, retries, rewrite, timeout, upstream)",
             "routes/hrm.yaml: routes[4]: exactly one of upstream, respond",
         ]
         for line in expected {
             #expect(lines.contains(line), "missing: \(line)")
         }
         #expect(lines.count == expected.count, "\(lines.sorted())")
+    }
+
+    @Test func refusesBadLimitsAndRetryPoliciesNamingTheField() {
+        let document: ConfigValue = [
+            "upstreams": [
+                ["name": "u", "endpoints": ["127.0.0.1:1"], "maxConnections": 0, "maxPendingRequests": -1,
+                 "outlierDetection": ["consecutiveFailures": 0, "baseEjectionTime": "soon", "maxEjectionPercent": 101],
+                 "retryBudget": ["percent": "many"]],
+            ],
+            "routes": [
+                ["name": "r", "upstream": "u", "retries": ["attempts": 11, "on": ["503", "teapot", 404, true], "perTryTimeout": 0]],
+            ],
+        ]
+        let error = #expect(throws: ConfigurationError.self) { try RouteFileDecoder.decodeDocument(document, file: "f.yaml") }
+        let conditions = "connect-failure, refused-stream, reset, per-try-timeout, 5xx, gateway-error or a status from 500 to 599"
+        #expect(Set(error?.problems.map(\.description) ?? []) == [
+            "f.yaml: upstreams[0].maxConnections: expected a whole number of at least 1",
+            "f.yaml: upstreams[0].maxPendingRequests: expected a whole number of at least 0",
+            "f.yaml: upstreams[0].outlierDetection.consecutiveFailures: expected a whole number of at least 1",
+            "f.yaml: upstreams[0].outlierDetection.baseEjectionTime: expected a duration such as 500ms, 10s, 2m or a number of seconds, greater than zero",
+            "f.yaml: upstreams[0].outlierDetection.maxEjectionPercent: expected a whole number from 0 to 100",
+            "f.yaml: upstreams[0].retryBudget.percent: expected a whole number from 0 to 100",
+            "f.yaml: routes[0].retries.attempts: expected a whole number from 0 to 10",
+            "f.yaml: routes[0].retries.on[1]: expected \(conditions), found \"teapot\"",
+            "f.yaml: routes[0].retries.on[2]: expected \(conditions), found \"404\"",
+            "f.yaml: routes[0].retries.on[3]: expected \(conditions), found a boolean",
+            "f.yaml: routes[0].retries.perTryTimeout: expected a duration such as 500ms, 10s, 2m or a number of seconds, greater than zero",
+        ])
     }
 
     @Test func refusesWrongTypes() {
@@ -126,6 +154,9 @@ import Testing
             "upstreams": [
                 ["name": "hrm", "endpoints": ["127.0.0.1:5500", "[::1]:5501"], "connectTimeout": "1500ms",
                  "healthCheck": ["path": "/h", "interval": "5s"]],
+                ["name": "limited", "endpoints": ["127.0.0.1:5502"], "maxConnections": 10, "maxPendingRequests": 0,
+                 "outlierDetection": ["consecutiveFailures": 3, "baseEjectionTime": "10s", "maxEjectionPercent": 100],
+                 "retryBudget": ["percent": 50, "minRetries": 1]],
             ],
             "routes": [
                 ["name": "a", "hosts": ["api.veni.ai", "*.veni.ai"],
@@ -133,9 +164,18 @@ import Testing
                  "upstream": "hrm", "rewrite": ["prefix": "/"], "timeout": "30s", "httpsRedirect": true,
                  "cors": ["allowOrigins": ["*"], "allowCredentials": false, "maxAge": 5]],
                 ["name": "b", "match": ["path": ["regex": "/x/[0-9]+"]], "respond": ["status": 204, "body": ""]],
+                ["name": "c", "upstream": "limited",
+                 "retries": ["attempts": 2, "on": ["connect-failure", "refused-stream", 503, "5xx"], "perTryTimeout": "2s"]],
             ],
         ]
         let set = try RouteFileDecoder.decodeDocument(document, file: nil)
+        let limited = try #require(set.upstreams.first { $0.definition.name == "limited" }?.definition)
+        #expect(limited.maxConnections == 10)
+        #expect(limited.maxPendingRequests == 0)
+        #expect(limited.outlierDetection == OutlierDetectionDefinition(consecutiveFailures: 3, baseEjectionTime: .seconds(10), maxEjectionPercent: 100))
+        #expect(limited.retryBudget == RetryBudgetDefinition(percent: 50, minRetries: 1))
+        let retries = try #require(set.routes.first { $0.definition.name == "c" }?.definition.retries)
+        #expect(retries == RetryPolicyDefinition(attempts: 2, on: [.connectFailure, .refusedStream, .status(503), .anyServerError], perTryTimeout: .seconds(2)))
         for (upstream, _) in set.upstreams {
             #expect(try RouteFileDecoder.decodeUpstream(upstream.configValue) == upstream)
         }
