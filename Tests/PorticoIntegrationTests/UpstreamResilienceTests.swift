@@ -48,6 +48,20 @@ import Testing
         }
         #expect(response.status == 503)
         #expect(response.body == #"{"error":"no_healthy_upstream","route":"app"}"#)
+
+        // An endpoint removed from the upstream is no longer checked, and its gauge goes.
+        try gateway.folder.write("routes/app.yaml", routes([good.port]))
+        let flakyGauge = #"portico_upstream_endpoint_healthy{upstream="app",endpoint="127.0.0.1:\#(flaky.port)"}"#
+        var samples = prometheusSamples(try await AdminClient(port: gateway.adminPort, token: nil).send(.GET, "/metrics").body)
+        let removal = ContinuousClock.now + .seconds(10)
+        while samples[flakyGauge] != nil, ContinuousClock.now < removal {
+            try await Task.sleep(for: .milliseconds(100))
+            samples = prometheusSamples(try await AdminClient(port: gateway.adminPort, token: nil).send(.GET, "/metrics").body)
+        }
+        #expect(samples[flakyGauge] == nil)
+        let checks = flaky.healthChecksReceived
+        try await Task.sleep(for: .milliseconds(600))
+        #expect(flaky.healthChecksReceived <= checks + 1, "a removed endpoint is still checked")
         await gateway.stop()
         await good.stop()
         await flaky.stop()

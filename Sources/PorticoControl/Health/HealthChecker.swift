@@ -6,7 +6,7 @@ import ServiceLifecycle
 
 /// Runs the active health checks of SPEC §3 `healthCheck`: one schedule per endpoint of
 /// every upstream that has one, following the active route table. Results go through
-/// ``EndpointHealth`` (3 failures take an endpoint out, 2 passes bring it back) and are
+/// ``EndpointHealth`` (by default 3 failures take an endpoint out, 2 passes bring it back) and are
 /// published to the data plane as an immutable ``UnhealthyEndpoints`` snapshot, which
 /// requests read without a lock of their own.
 public actor HealthChecker {
@@ -18,9 +18,6 @@ public actor HealthChecker {
 
     /// How often the set of checks is compared with the active table.
     static let reconcileInterval: Duration = .milliseconds(250)
-    /// How long a check may take (Envoy's examples use 1 to 5 s): the next check of the
-    /// endpoint waits for it, so a short interval does not make a slow answer a failure.
-    static let timeout: Duration = .seconds(2)
 
     private let dataPlane: DataPlane
     private let group: EventLoopGroup
@@ -57,14 +54,20 @@ public actor HealthChecker {
         for (target, schedule) in schedules where !wanted.contains(target) {
             schedule.cancel()
             schedules[target] = nil
-            if health.removeValue(forKey: target.key) != nil { changed = true }
+            if health.removeValue(forKey: target.key) != nil {
+                changed = true
+                // An endpoint no longer checked has no health to report.
+                dataPlane.metrics.endpointHealthy(upstream: target.key.upstream, endpoint: target.key.endpoint.description).destroy()
+            }
         }
         for target in wanted where schedules[target] == nil {
             let group = self.group
             schedules[target] = Task { [weak self] in
                 while !Task.isCancelled {
+                    // The next check waits for this one (up to its timeout), so a short
+                    // interval does not make a slow answer a failure.
                     let passed = await HealthProbe.check(
-                        target.key.endpoint, path: target.check.path, timeout: Self.timeout, group: group)
+                        target.key.endpoint, path: target.check.path, timeout: target.check.timeout, group: group)
                     guard !Task.isCancelled, let self else { return }
                     await self.record(passed, for: target)
                     try? await Task.sleep(for: target.check.interval)
@@ -82,7 +85,8 @@ public actor HealthChecker {
     private func record(_ passed: Bool, for target: Target) {
         guard schedules[target] != nil else { return }  // stopped meanwhile
         let first = health[target.key] == nil
-        var state = health[target.key] ?? EndpointHealth()
+        var state = health[target.key]
+            ?? EndpointHealth(healthyThreshold: target.check.healthyThreshold, unhealthyThreshold: target.check.unhealthyThreshold)
         let changed = state.record(passed: passed)
         health[target.key] = state
         if first || changed { recordGauge(target, healthy: state.isHealthy) }

@@ -8,8 +8,19 @@ extension UpstreamDefinition {
             ("connectTimeout", .string(connectTimeout.configString)),
         ]
         if let healthCheck {
-            pairs.append(
-                ("healthCheck", ["path": .string(healthCheck.path), "interval": .string(healthCheck.interval.configString)]))
+            var checkPairs: [(key: String, value: ConfigValue)] = [
+                ("path", .string(healthCheck.path)), ("interval", .string(healthCheck.interval.configString)),
+            ]
+            if healthCheck.timeout != HealthCheckDefinition.defaultTimeout {
+                checkPairs.append(("timeout", .string(healthCheck.timeout.configString)))
+            }
+            if healthCheck.healthyThreshold != EndpointHealth.defaultHealthyThreshold {
+                checkPairs.append(("healthyThreshold", .integer(healthCheck.healthyThreshold)))
+            }
+            if healthCheck.unhealthyThreshold != EndpointHealth.defaultUnhealthyThreshold {
+                checkPairs.append(("unhealthyThreshold", .integer(healthCheck.unhealthyThreshold)))
+            }
+            pairs.append(("healthCheck", .object(checkPairs)))
         }
         if loadBalancing != .roundRobin {
             pairs.append(("loadBalancing", .string(loadBalancing.rawValue)))

@@ -93,7 +93,9 @@ public struct RouteFileDecoder {
         var healthCheck: HealthCheckDefinition?
         if let value = fields["healthCheck"] {
             let checkPath = join(path, "healthCheck")
-            if let check = object(value, at: checkPath, allowed: ["path", "interval"]) {
+            if let check = object(
+                value, at: checkPath, allowed: ["path", "interval", "timeout", "healthyThreshold", "unhealthyThreshold"])
+            {
                 var checkPathValue = "/"
                 if let pathValue = check["path"], let text = string(pathValue, at: join(checkPath, "path")) {
                     if text.hasPrefix("/") {
@@ -106,7 +108,21 @@ public struct RouteFileDecoder {
                 if let value = check["interval"], let duration = positiveDuration(value, at: join(checkPath, "interval")) {
                     interval = duration
                 }
-                healthCheck = HealthCheckDefinition(path: checkPathValue, interval: interval)
+                var definition = HealthCheckDefinition(path: checkPathValue, interval: interval)
+                if let value = check["timeout"], let duration = positiveDuration(value, at: join(checkPath, "timeout")) {
+                    definition.timeout = duration
+                }
+                if let value = check["healthyThreshold"],
+                    let count = wholeNumber(value, at: join(checkPath, "healthyThreshold"), in: 1...)
+                {
+                    definition.healthyThreshold = count
+                }
+                if let value = check["unhealthyThreshold"],
+                    let count = wholeNumber(value, at: join(checkPath, "unhealthyThreshold"), in: 1...)
+                {
+                    definition.unhealthyThreshold = count
+                }
+                healthCheck = definition
             }
         }
         var loadBalancing = LoadBalancingPolicy.roundRobin

@@ -40,14 +40,30 @@ public struct Endpoint: Hashable, Sendable, CustomStringConvertible {
 
 /// An active health check of an upstream's endpoints.
 public struct HealthCheckDefinition: Hashable, Sendable {
+    /// How long one check may take unless `timeout` says otherwise.
+    public static let defaultTimeout: Duration = .seconds(2)
+
     /// The path requested on each endpoint.
     public var path: String
     /// Time between two checks of one endpoint.
     public var interval: Duration
+    /// How long one check may take; a slower answer is a failure.
+    public var timeout: Duration
+    /// Passed checks in a row that bring an endpoint back into rotation.
+    public var healthyThreshold: Int
+    /// Failed checks in a row that take an endpoint out of rotation.
+    public var unhealthyThreshold: Int
 
-    public init(path: String, interval: Duration) {
+    public init(
+        path: String, interval: Duration, timeout: Duration = HealthCheckDefinition.defaultTimeout,
+        healthyThreshold: Int = EndpointHealth.defaultHealthyThreshold,
+        unhealthyThreshold: Int = EndpointHealth.defaultUnhealthyThreshold
+    ) {
         self.path = path
         self.interval = interval
+        self.timeout = timeout
+        self.healthyThreshold = healthyThreshold
+        self.unhealthyThreshold = unhealthyThreshold
     }
 }
 

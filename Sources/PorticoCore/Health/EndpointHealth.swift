@@ -3,15 +3,23 @@
 /// `healthyThreshold` pass in a row. An endpoint starts healthy, so a restart does not
 /// refuse traffic before the first check.
 public struct EndpointHealth: Hashable, Sendable {
-    /// Failed checks in a row that take a healthy endpoint out of rotation.
-    public static let unhealthyThreshold = 3
-    /// Passed checks in a row that bring an unhealthy endpoint back.
-    public static let healthyThreshold = 2
+    /// Failed checks in a row that take a healthy endpoint out of rotation, by default.
+    public static let defaultUnhealthyThreshold = 3
+    /// Passed checks in a row that bring an unhealthy endpoint back, by default.
+    public static let defaultHealthyThreshold = 2
 
     public private(set) var isHealthy = true
     private var streak = 0
+    private let healthyThreshold: Int
+    private let unhealthyThreshold: Int
 
-    public init() {}
+    public init(
+        healthyThreshold: Int = EndpointHealth.defaultHealthyThreshold,
+        unhealthyThreshold: Int = EndpointHealth.defaultUnhealthyThreshold
+    ) {
+        self.healthyThreshold = healthyThreshold
+        self.unhealthyThreshold = unhealthyThreshold
+    }
 
     /// Records a check; returns `true` when the endpoint changed state.
     public mutating func record(passed: Bool) -> Bool {
@@ -20,7 +28,7 @@ public struct EndpointHealth: Hashable, Sendable {
             return false
         }
         streak += 1
-        guard streak >= (isHealthy ? Self.unhealthyThreshold : Self.healthyThreshold) else { return false }
+        guard streak >= (isHealthy ? unhealthyThreshold : healthyThreshold) else { return false }
         isHealthy.toggle()
         streak = 0
         return true

@@ -154,6 +154,8 @@ import Testing
             "upstreams": [
                 ["name": "hrm", "endpoints": ["127.0.0.1:5500", "[::1]:5501"], "connectTimeout": "1500ms",
                  "healthCheck": ["path": "/h", "interval": "5s"]],
+                ["name": "checked", "endpoints": ["127.0.0.1:5503"],
+                 "healthCheck": ["path": "/h", "interval": "1s", "timeout": "500ms", "healthyThreshold": 1, "unhealthyThreshold": 5]],
                 ["name": "limited", "endpoints": ["127.0.0.1:5502"], "maxConnections": 10, "maxPendingRequests": 0,
                  "outlierDetection": ["consecutiveFailures": 3, "baseEjectionTime": "10s", "maxEjectionPercent": 100],
                  "retryBudget": ["percent": 50, "minRetries": 1]],
@@ -169,6 +171,9 @@ import Testing
             ],
         ]
         let set = try RouteFileDecoder.decodeDocument(document, file: nil)
+        let checked = try #require(set.upstreams.first { $0.definition.name == "checked" }?.definition)
+        #expect(checked.healthCheck == HealthCheckDefinition(
+            path: "/h", interval: .seconds(1), timeout: .milliseconds(500), healthyThreshold: 1, unhealthyThreshold: 5))
         let limited = try #require(set.upstreams.first { $0.definition.name == "limited" }?.definition)
         #expect(limited.maxConnections == 10)
         #expect(limited.maxPendingRequests == 0)

@@ -14,6 +14,14 @@ import Testing
         #expect(health.isHealthy)
     }
 
+    @Test func thresholdsAreTheCheck() {
+        var health = EndpointHealth(healthyThreshold: 1, unhealthyThreshold: 1)
+        let out = health.record(passed: false)
+        #expect(out && !health.isHealthy)
+        let back = health.record(passed: true)
+        #expect(back && health.isHealthy)
+    }
+
     @Test func roundRobinSkipsEndpointsOutOfRotation() throws {
         let table = try RouteTable.build(
             version: 1,
