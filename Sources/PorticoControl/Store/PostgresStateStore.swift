@@ -241,7 +241,7 @@ public final class PostgresStateStore: StateStore {
 
     public func insertPortAllocation(_ allocation: PortAllocation) async throws {
         do {
-            try await withTimeout { _ in
+            _ = try await withTimeout { _ in
                 try await self.client.query(
                     """
                     INSERT INTO port_allocations (tenant, name, port, target, created_at)

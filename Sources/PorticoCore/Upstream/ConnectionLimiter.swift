@@ -37,6 +37,11 @@ public final class ConnectionLimiter: Sendable {
         var idleClosers: [ObjectIdentifier: @Sendable () -> Void] = [:]
     }
 
+    private static let nextID = Atomic<UInt64>(0)
+
+    /// Unique for the life of the process (an address may be reused, this is not).
+    public let id = ConnectionLimiter.nextID.wrappingAdd(1, ordering: .relaxed).newValue
+
     private let state = Mutex(State())
     /// Connections kept idle in some event loop's pool (they hold a slot).
     private let idle = Atomic<Int>(0)

@@ -86,7 +86,7 @@ final class EventLoopStates: Sendable {
         await withTaskGroup(of: Void.self) { group in
             for bound in all {
                 group.addTask {
-                    try? await bound._eventLoop.submit { body(bound.value) }.get()
+                    try? await bound.eventLoop.submit { body(bound.value) }.get()
                 }
             }
         }
@@ -97,7 +97,7 @@ final class EventLoopStates: Sendable {
         let all = states.withLock { Array($0.values) }
         var results: [T] = []
         for bound in all {
-            if let value = try? await bound._eventLoop.submit({ body(bound.value) }).get() {
+            if let value = try? await bound.eventLoop.submit({ body(bound.value) }).get() {
                 results.append(value)
             }
         }

@@ -41,7 +41,7 @@ final class UpstreamConnectionPool {
     private let configuration: Configuration
     private var idle: [Endpoint: [UpstreamConnection]] = [:]
     /// Limiters this pool registered its idle closer with.
-    private var registeredLimiters: Set<ObjectIdentifier> = []
+    private var registeredLimiters: Set<UInt64> = []
 
     /// Endpoints the active snapshot names. Connections to any other endpoint are closed
     /// instead of being kept: idle ones at once, busy ones when their exchange ends.
@@ -161,14 +161,12 @@ final class UpstreamConnectionPool {
     /// Lets `limiter` ask this pool to close an idle connection when a request waits (once
     /// per limiter).
     private func registerIdleCloser(with limiter: ConnectionLimiter) {
-        let key = ObjectIdentifier(limiter)
-        guard registeredLimiters.insert(key).inserted else { return }
+        guard registeredLimiters.insert(limiter.id).inserted else { return }
         let pool = NIOLoopBound(self, eventLoop: eventLoop)
         let eventLoop = self.eventLoop
         limiter.registerIdleCloser(for: ObjectIdentifier(self)) { [weak limiter] in
-            eventLoop.execute {
-                if let limiter { pool.value.closeOneIdle(of: limiter) }
-            }
+            guard let limiter else { return }
+            eventLoop.execute { pool.value.closeOneIdle(of: limiter) }
         }
     }
 }
