@@ -6,9 +6,9 @@ import ServiceLifecycle
 
 /// Runs the active health checks of SPEC §3 `healthCheck`: one schedule per endpoint of
 /// every upstream that has one, following the active route table. Results go through
-/// ``EndpointHealth`` (by default 3 failures take an endpoint out, 2 passes bring it back) and are
-/// published to the data plane as an immutable ``UnhealthyEndpoints`` snapshot, which
-/// requests read without a lock of their own.
+/// ``EndpointHealth`` (by default 3 failures take an endpoint out, 2 passes bring it back)
+/// and are published to the data plane as an immutable ``UnhealthyEndpoints`` snapshot, of
+/// which every event loop keeps a copy that its requests read without a lock.
 public actor HealthChecker {
     /// One endpoint's check, as the active table defines it.
     struct Target: Hashable {
@@ -91,16 +91,16 @@ public actor HealthChecker {
         health[target.key] = state
         if first || changed { recordGauge(target, healthy: state.isHealthy) }
         guard changed else { return }
+        publish()  // before the log line, which tests and operators take as the change
         let metadata: Logger.Metadata = ["upstream": "\(target.key.upstream)", "endpoint": "\(target.key.endpoint)"]
         if state.isHealthy {
             logger.info("endpoint passed its health checks; back in rotation", metadata: metadata)
         } else {
             logger.warning("endpoint failed its health checks; out of rotation", metadata: metadata)
         }
-        publish()
     }
 
     private func publish() {
-        dataPlane.endpointHealth.publish(UnhealthyEndpoints(Set(health.filter { !$0.value.isHealthy }.keys)))
+        dataPlane.publishEndpointHealth(UnhealthyEndpoints(Set(health.filter { !$0.value.isHealthy }.keys)))
     }
 }

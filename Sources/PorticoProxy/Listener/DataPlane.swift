@@ -10,7 +10,8 @@ import PorticoCore
 public final class DataPlane: Sendable {
     /// The active route table.
     public let routeTables: RouteTableStore
-    /// Endpoints that active health checks took out of rotation.
+    /// Endpoints that active health checks took out of rotation; each event loop keeps a
+    /// copy that its requests read (see ``publishEndpointHealth(_:)``).
     public let endpointHealth = SnapshotStore(UnhealthyEndpoints())
     let environment: ProxyEnvironment
     let states: EventLoopStates
@@ -33,7 +34,7 @@ public final class DataPlane: Sendable {
         var accessLogger = logger
         accessLogger[metadataKey: "log"] = "access"
         environment = ProxyEnvironment(
-            configuration: configuration, routeTables: routeTables, endpointHealth: endpointHealth, metrics: metrics,
+            configuration: configuration, routeTables: routeTables, metrics: metrics,
             accessLogger: accessLogger, requestIDs: RequestIDGenerator())
     }
 
@@ -56,12 +57,22 @@ public final class DataPlane: Sendable {
         return (retired, deadline)
     }
 
+    /// Swaps in a new health snapshot: each event loop's copy is replaced on that loop, so
+    /// a request reads health without a lock or an atomic (Envoy's thread-local snapshots).
+    /// Each loop takes the latest snapshot when its update runs, so updates arriving out of
+    /// order still end on the newest.
+    public func publishEndpointHealth(_ snapshot: UnhealthyEndpoints) {
+        endpointHealth.publish(snapshot)
+        let store = endpointHealth
+        states.forEachSoon { state in state.unhealthyEndpoints = store.current }
+    }
+
     /// Requests being served across all event loops.
     public func activeRequests() async -> Int {
         await states.map { $0.activeExchangeCount }.reduce(0, +)
     }
 
     func state(for eventLoop: EventLoop) -> EventLoopState {
-        states.state(for: eventLoop, endpoints: self.routeTables.current.endpoints)
+        states.state(for: eventLoop, endpoints: self.routeTables.current.endpoints, unhealthy: self.endpointHealth.current)
     }
 }

@@ -8,13 +8,16 @@ final class EventLoopState {
     let eventLoop: EventLoop
     let pool: UpstreamConnectionPool
     let metrics: RequestMetricsCache
+    /// This loop's copy of the active health snapshot (``DataPlane/publishEndpointHealth(_:)``).
+    var unhealthyEndpoints: UnhealthyEndpoints
     /// Open downstream connections, so that retired routes can be drained on them.
     private var connections: [ObjectIdentifier: any DrainableConnection] = [:]
 
-    init(eventLoop: EventLoop, pool: UpstreamConnectionPool, metrics: RequestMetricsCache) {
+    init(eventLoop: EventLoop, pool: UpstreamConnectionPool, metrics: RequestMetricsCache, unhealthyEndpoints: UnhealthyEndpoints) {
         self.eventLoop = eventLoop
         self.pool = pool
         self.metrics = metrics
+        self.unhealthyEndpoints = unhealthyEndpoints
     }
 
     func register(_ connection: any DrainableConnection) {
@@ -61,8 +64,12 @@ final class EventLoopStates: Sendable {
     }
 
     /// The state of `eventLoop`, made on first use; must be called on that loop. Looked up
-    /// once per downstream connection, never per request.
-    func state(for eventLoop: EventLoop, endpoints: @autoclosure () -> Set<Endpoint>) -> EventLoopState {
+    /// once per downstream connection, never per request. A new state reads the endpoints
+    /// and health under the same lock that ``forEachSoon(_:)`` lists states with, so it
+    /// either sees a snapshot published before or receives its update.
+    func state(
+        for eventLoop: EventLoop, endpoints: @autoclosure () -> Set<Endpoint>, unhealthy: @autoclosure () -> UnhealthyEndpoints
+    ) -> EventLoopState {
         eventLoop.preconditionInEventLoop()
         let key = ObjectIdentifier(eventLoop)
         let configuration = poolConfiguration
@@ -72,7 +79,9 @@ final class EventLoopStates: Sendable {
             let pool = UpstreamConnectionPool(eventLoop: eventLoop, configuration: configuration)
             pool.referencedEndpoints = endpoints()
             let created = NIOLoopBound(
-                EventLoopState(eventLoop: eventLoop, pool: pool, metrics: RequestMetricsCache(metrics: metrics)),
+                EventLoopState(
+                    eventLoop: eventLoop, pool: pool, metrics: RequestMetricsCache(metrics: metrics),
+                    unhealthyEndpoints: unhealthy()),
                 eventLoop: eventLoop)
             states[key] = created
             return created
@@ -89,6 +98,13 @@ final class EventLoopStates: Sendable {
                     try? await bound.eventLoop.submit { body(bound.value) }.get()
                 }
             }
+        }
+    }
+
+    /// Schedules `body` on every loop with its state, without waiting for it.
+    func forEachSoon(_ body: @escaping @Sendable (EventLoopState) -> Void) {
+        for bound in states.withLock({ Array($0.values) }) {
+            bound.eventLoop.execute { body(bound.value) }
         }
     }
 

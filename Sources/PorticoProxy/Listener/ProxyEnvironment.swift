@@ -26,7 +26,6 @@ struct ProxyEnvironment: Sendable {
     /// `http` or `https`: how requests reach the listener, sent upstream as `X-Forwarded-Proto`.
     var scheme = "http"
     let routeTables: RouteTableStore
-    let endpointHealth: SnapshotStore<UnhealthyEndpoints>
     let metrics: GatewayMetrics
     let accessLogger: Logger
     let requestIDs: RequestIDGenerator

@@ -273,7 +273,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate, 
     private func nextEndpoint(
         of upstream: UpstreamTarget, for exchange: ProxyExchange, retrying: Bool, skippingTried: Bool = true
     ) -> Endpoint? {
-        let unhealthy = environment.endpointHealth.current
+        let unhealthy = state.unhealthyEndpoints
         let available = { (endpoint: Endpoint) in
             !(skippingTried && exchange.endpointsTried.contains(endpoint))
                 && !unhealthy.contains(upstream: upstream.name, endpoint: endpoint)
