@@ -332,7 +332,10 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate, 
             state.metrics.recordOverflow(upstream: upstream.name, kind: "pending")
             exchange.failureReason = "upstream overflow: \(upstream.definition.maxConnections ?? 0) connections busy, "
                 + "\(upstream.definition.maxPendingRequests ?? UpstreamDefinition.defaultMaxPendingRequests) requests waiting"
-            failBeforeResponse(exchange, code: .upstreamOverflow, context: context)
+            // Nothing was sent upstream: answered like a local answer, the rest of the request
+            // read and dropped and the connection kept (the client may still be sending).
+            exchange.bufferedParts.removeAll()
+            answerError(.upstreamOverflow, route: exchange.route?.name, exchange: exchange, context: context)
         }
     }
 
