@@ -109,7 +109,9 @@ extension HeavyIntegrationTests {
         @Test func losingTheDatabaseKeepsTrafficAndRefusesWritesThenCatchesUp() async throws {
             try await withReplicas(2) { database, replicas in
                 #expect(try await addRoute("before", on: replicas[0]) == 201)
-                #expect(try await timeUntilServed("/before", by: replicas[1]) < .seconds(1))
+                // Set-up only (the one-second propagation is the test above): served at all.
+                let propagated = try await timeUntilServed("/before", by: replicas[1])
+                #expect(propagated < .seconds(5), "served after \(propagated)")
                 try await database.stop()
 
                 for replica in replicas {
