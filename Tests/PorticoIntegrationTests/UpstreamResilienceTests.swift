@@ -4,9 +4,9 @@ import Testing
 
 /// Active health checks and connect-failure retries in a real `portico` process.
 @Suite struct UpstreamResilienceTests {
-    private func routes(_ endpoints: [Int], healthCheck: Bool = true) -> String {
+    private func routes(_ endpoints: [Int], healthCheck: Bool = true, interval: String = "200ms") -> String {
         let list = endpoints.map { "\"127.0.0.1:\($0)\"" }.joined(separator: ", ")
-        let check = healthCheck ? ", healthCheck: { path: /health, interval: 200ms }" : ""
+        let check = healthCheck ? ", healthCheck: { path: /health, interval: \(interval) }" : ""
         return """
             upstreams: [{ name: app, endpoints: [\(list)]\(check) }]
             routes: [{ name: app, upstream: app }]
@@ -62,6 +62,27 @@ import Testing
         let checks = flaky.healthChecksReceived
         try await Task.sleep(for: .milliseconds(600))
         #expect(flaky.healthChecksReceived <= checks + 1, "a removed endpoint is still checked")
+        await gateway.stop()
+        await good.stop()
+        await flaky.stop()
+    }
+
+    @Test func aFailingEndpointIsOutWithinTwoIntervals() async throws {
+        let good = try await TestUpstream.start()
+        let flaky = try await TestUpstream.start()
+        let gateway = try await ServingGateway.start(routes: routes([good.port, flaky.port], interval: "1s"))
+        try await waitUntil("the endpoint was checked") { flaky.healthChecksReceived > 0 }
+        flaky.setHealthStatus(503)
+        let failing = ContinuousClock.now
+        try await gateway.process.waitForLog("failed its health checks", timeout: .seconds(10))
+        let elapsed = ContinuousClock.now - failing
+        // Three failed checks are still needed (two confirmations at half the interval, at
+        // least 1 s), and the first comes within an interval: out within two intervals
+        // (2 s; half a second allowed for the log to reach the test on a loaded machine).
+        #expect(elapsed >= .milliseconds(900) && elapsed < .milliseconds(2500), "out after \(elapsed)")
+        let before = flaky.requestsReceived
+        #expect(try await gateway.client.statusesOfGETs(10).allSatisfy { $0 == 200 })
+        #expect(flaky.requestsReceived == before)
         await gateway.stop()
         await good.stop()
         await flaky.stop()

@@ -10,6 +10,9 @@ public struct EndpointHealth: Hashable, Sendable {
 
     public private(set) var isHealthy = true
     private var streak = 0
+
+    /// Whether the last checks disagree with the state: a change is being confirmed.
+    public var isChanging: Bool { streak > 0 }
     private let healthyThreshold: Int
     private let unhealthyThreshold: Int
 
