@@ -308,7 +308,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate, 
         }
         armExchangeTimer(exchange, context: context)
         let limiter = upstream.runtime.connections
-        if !exchange.retried, let connection = pool.takeIdle(for: endpoint, limiter: limiter) {
+        if !exchange.isRetry, let connection = pool.takeIdle(for: endpoint, limiter: limiter) {
             attach(connection, to: exchange, context: context)
             return
         }
@@ -391,7 +391,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate, 
                 replayable: exchange.canRetryOnFreshConnection)
         else { return false }
         let next: Endpoint
-        if failure == .refusedStream, !exchange.retried {
+        if failure == .refusedStream, !exchange.isRetry {
             next = failed
         } else {
             guard exchange.retries < policy.attempts ?? (upstream.definition.endpoints.count - 1) else { return false }
@@ -417,7 +417,6 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate, 
             connection.handler.delegate = nil
             connection.channel.close(promise: nil)
         }
-        exchange.retried = true
         select(next, for: exchange)
         state.metrics.recordRetry(upstream: upstream.name, kind: failure.label)
         exchange.phase = .connecting

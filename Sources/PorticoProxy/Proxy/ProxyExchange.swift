@@ -39,13 +39,13 @@ final class ProxyExchange {
     var gzip: GzipStream?
     /// Request parts received while connecting.
     var bufferedParts: [HTTPClientRequestPart] = []
-    /// Whether any retry was made (later tries use fresh connections).
-    var retried = false
     /// Retries the route's policy counts (the keep-alive refresh is not one).
     var retries = 0
-    /// Numbers the tries, so that a connect or a connection slot that arrives for an
+    /// Numbers the tries from 1, so that a connect or a connection slot that arrives for an
     /// abandoned try is recognised.
     var attempt = 0
+    /// Whether the current try is a retry (retries use fresh connections).
+    var isRetry: Bool { attempt > 1 }
     /// Endpoints whose try failed for this request (a retry goes to another one).
     var endpointsTried: [Endpoint] = []
     /// Set while the request waits for one of the upstream's `maxConnections`.
