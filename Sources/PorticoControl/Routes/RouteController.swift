@@ -35,8 +35,12 @@ public actor RouteController {
     /// Builds the first table from the routes folder and the stored API definitions.
     ///
     /// - Throws: ``ConfigurationError`` when the two do not form a valid table.
-    public static func initialTable(files: RouteSet, stored: StoredConfiguration) throws(ConfigurationError) -> RouteTable {
-        try RouteTable.build(version: stored.version + 1, from: combine(files: files, api: stored))
+    ///
+    /// - Parameter previous: The table it replaces, if any (its upstreams' runtime state carries over).
+    public static func initialTable(
+        files: RouteSet, stored: StoredConfiguration, previous: RouteTable? = nil
+    ) throws(ConfigurationError) -> RouteTable {
+        try RouteTable.build(version: stored.version + 1, from: combine(files: files, api: stored), previous: previous)
     }
 
     /// Takes over from a data plane already serving `initialTable`, made by ``initialTable(files:stored:)``.
@@ -70,13 +74,13 @@ public actor RouteController {
                 let stored = try await store.load()
                 let next: RouteTable
                 do {
-                    next = try Self.initialTable(files: files, stored: stored)
+                    next = try Self.initialTable(files: files, stored: stored, previous: table)
                 } catch {
                     throw StateStoreError("the shared configuration does not form a valid table with the routes folder: \(error)")
                 }
                 api = stored
                 api.version = next.version
-                await dataPlane.publish(next, drainTimeout: drainTimeout)
+                await publish(next)
             }
         }
         throw StateStoreError.versionTaken

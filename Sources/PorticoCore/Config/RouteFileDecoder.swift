@@ -179,7 +179,7 @@ public struct RouteFileDecoder {
 
     private mutating func retryPolicy(_ value: ConfigValue, at path: String) -> RetryPolicyDefinition? {
         guard let fields = object(value, at: path, allowed: ["attempts", "on", "perTryTimeout"]) else { return nil }
-        var policy = RetryPolicyDefinition(attempts: 1, on: [.connectFailure, .refusedStream, .reset])
+        var policy = RetryPolicyDefinition(attempts: 1, on: RetryPolicyDefinition.default.on)
         if let value = fields["attempts"], let attempts = wholeNumber(value, at: join(path, "attempts"), in: 0...10) {
             policy.attempts = attempts
         }

@@ -412,11 +412,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate, 
             exchange.retries += 1
             next = chosen
         }
-        if let connection = exchange.upstream {
-            exchange.upstream = nil
-            connection.handler.delegate = nil
-            connection.channel.close(promise: nil)
-        }
+        closeUpstreamConnection(of: exchange)
         select(next, for: exchange)
         state.metrics.recordRetry(upstream: upstream.name, kind: failure.label)
         exchange.phase = .connecting
@@ -502,7 +498,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate, 
             recordOutcome(of: exchange, failed: status >= 500)
             if status >= 500, retry(exchange, after: .status(status), context: context) { return }
             exchange.responseStarted = true
-            exchange.status = Int(head.status.code)
+            exchange.status = status
             exchange.upstreamKeepAlive = head.isKeepAlive
             var downstreamHead = ProxyHeaders.downstreamResponseHead(for: head, close: !exchange.keepAlive)
             if exchange.route?.cors != nil {
@@ -893,11 +889,15 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate, 
         exchange.deadline = nil
         exchange.tryDeadline = nil
         cancelConnectionWait(of: exchange)
-        if let connection = exchange.upstream {
-            exchange.upstream = nil
-            connection.handler.delegate = nil
-            connection.channel.close(promise: nil)
-        }
+        closeUpstreamConnection(of: exchange)
+    }
+
+    /// Detaches and closes the exchange's upstream connection, if it has one.
+    private func closeUpstreamConnection(of exchange: ProxyExchange) {
+        guard let connection = exchange.upstream else { return }
+        exchange.upstream = nil
+        connection.handler.delegate = nil
+        connection.channel.close(promise: nil)
     }
 
     private func close(_ context: ChannelHandlerContext) {

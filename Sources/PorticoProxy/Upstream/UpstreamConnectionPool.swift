@@ -65,18 +65,24 @@ final class UpstreamConnectionPool {
     func takeIdle(for endpoint: Endpoint, limiter: ConnectionLimiter) -> UpstreamConnection? {
         guard var list = idle.removeValue(forKey: endpoint) else { return nil }
         defer { if !list.isEmpty { idle[endpoint] = list } }
-        list.removeAll { !$0.channel.isActive }
-        guard let index = list.lastIndex(where: { $0.limiter === limiter }) else { return nil }
-        let connection = list.remove(at: index)
-        connection.isIdle = false
-        limiter.idleChanged(by: -1)
-        return connection
+        // Last in, first out; closed ones met on the way are dropped (usually the last one
+        // matches, so this is not a scan of the list).
+        while let index = list.lastIndex(where: { $0.limiter === limiter }) {
+            let connection = list.remove(at: index)
+            guard connection.channel.isActive else { continue }
+            connection.isIdle = false
+            limiter.idleChanged(by: -1)
+            return connection
+        }
+        return nil
     }
 
     /// Opens a new connection to `endpoint` on this pool's event loop, holding a slot of
     /// `limiter` that the caller took: it is given back when the connection closes, or at
     /// once when the connect fails.
     func connect(to endpoint: Endpoint, timeout: Duration, limiter: ConnectionLimiter) -> EventLoopFuture<UpstreamConnection> {
+        // This pool may keep the connection idle later: the limiter can then ask for it.
+        registerIdleCloser(with: limiter)
         let bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(.milliseconds(timeout.wholeMilliseconds))
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -153,13 +159,12 @@ final class UpstreamConnectionPool {
         }
         connection.isIdle = true
         connection.limiter.idleChanged(by: 1)
-        registerIdleCloser(with: connection.limiter)
         // Reading while idle notices the upstream closing the connection.
         connection.handler.resumeReads()
     }
 
     /// Lets `limiter` ask this pool to close an idle connection when a request waits (once
-    /// per limiter).
+    /// per limiter, when the pool opens its first connection counted by it).
     private func registerIdleCloser(with limiter: ConnectionLimiter) {
         guard registeredLimiters.insert(limiter.id).inserted else { return }
         let pool = NIOLoopBound(self, eventLoop: eventLoop)
