@@ -22,7 +22,7 @@ struct Validate: AsyncParsableCommand {
             let table = try RouteController.initialTable(files: files, stored: StoredConfiguration())
             print("\(directory): valid (\(table.routes.count) routes, \(table.upstreams.count) upstreams)")
         } catch {
-            error.printProblems()
+            for problem in RouteController.everyProblem(of: error, table: { $0 }) { printProblem(problem.description) }
             valid = false
         }
         if let certsDirectory {

@@ -153,7 +153,8 @@ func apiRoute(_ name: String, prefix: String, upstream: String = "app") -> Strin
         #expect(try await second.client.send(.GET, "/kept/a").status == 200)
         let status = try await AdminClient(port: second.adminPort).send(.GET, "/v1/status")
         #expect(status.json["routes"] as? Int == 2)
-        #expect((status.json["version"] as? Int ?? 0) > version)
+        // Nothing changed across the restart, so nothing new was recorded (issue 14 #7).
+        #expect(status.json["version"] as? Int == version)
         await second.stop()
         await upstream.stop()
     }

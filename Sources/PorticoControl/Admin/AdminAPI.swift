@@ -27,6 +27,8 @@ public enum AdminAPI {
         controller: RouteController, ports: PortAllocator, metrics: MetricsEndpoint, token: String, readiness: Readiness
     ) -> Router<BasicRequestContext> {
         let router = Router()
+        // First, so that it also covers the paths no route matches (SPEC §6: every error is JSON).
+        router.add(middleware: JSONErrorMiddleware())
         router.get("/metrics") { _, _ in
             let text = await metrics.render(controller: controller, ports: ports)
             return Response(
@@ -61,7 +63,7 @@ public enum AdminAPI {
                 do {
                     set = try RouteFileDecoder.decodeDocument(.object(pairs), file: nil)
                 } catch let error as ConfigurationError {
-                    throw ControlPlaneError.invalid(error.problems)
+                    throw ControlPlaneError.invalid(await controller.everyProblem(ofAPIDocument: error))
                 }
                 try await controller.replaceAPIConfiguration(
                     upstreams: set.upstreams.map(\.definition), routes: set.routes.map(\.definition),
@@ -126,13 +128,13 @@ public enum AdminAPI {
             await respond {
                 let name = try context.parameters.require("name")
                 let definition = try decode(kind, from: try await decodeBody(request), name: name)
-                try await controller.replace(definition)
+                try await controller.replace(definition, ifMatch: try ifMatch(request))
                 return json(definition.configValue, etag: await controller.table.version)
             }
         }
-        group.delete(RouterPath("\(collection)/:name")) { _, context in
+        group.delete(RouterPath("\(collection)/:name")) { request, context in
             await respond {
-                try await controller.delete(kind, named: try context.parameters.require("name"))
+                try await controller.delete(kind, named: try context.parameters.require("name"), ifMatch: try ifMatch(request))
                 let version = await controller.table.version
                 return json(["version": .integer(Int(version))], etag: version)
             }
@@ -278,6 +280,22 @@ public enum AdminAPI {
         while text.hasSuffix("\"") { text = text.dropLast() }
         // An If-Match that names no version of ours can never match the active one.
         return UInt64(text) ?? UInt64.max
+    }
+}
+
+/// Answers the errors Hummingbird raises itself (a path no route matches, a method a path
+/// does not take) as JSON, like every other admin error.
+struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
+        do {
+            return try await next(request, context)
+        } catch let error as HTTPError {
+            let code = error.status == .notFound ? "not_found" : error.status == .methodNotAllowed ? "method_not_allowed" : "bad_request"
+            let message = error.body ?? (error.status == .notFound ? "no such path: \(request.uri.path)" : error.status.reasonPhrase)
+            return AdminAPI.json(["error": .string(code), "message": .string(message), "details": []], status: error.status)
+        }
     }
 }
 

@@ -7,7 +7,8 @@ public enum AdminToken {
     /// new random one written there with mode 0600. Logs the file's path, never the token.
     public static func resolve(configured: String?, stateDirectory: String, logger: Logger) throws -> String {
         if let configured, !configured.isEmpty { return configured }
-        let path = (stateDirectory as NSString).appendingPathComponent("admin.token")
+        // Absolute, so the logged path says where the file is whatever the working folder.
+        let path = URL(fileURLWithPath: stateDirectory).appendingPathComponent("admin.token").standardizedFileURL.path
         if let existing = try? String(contentsOfFile: path, encoding: .utf8) {
             let token = existing.trimmingCharacters(in: .whitespacesAndNewlines)
             if !token.isEmpty {

@@ -29,17 +29,21 @@ public enum RouteFolderLoader {
                 let data = try Data(contentsOf: URL(fileURLWithPath: path))
                 guard let text = String(data: data, encoding: .utf8) else {
                     problems.append(ConfigProblem(file: file, path: "", message: "not valid UTF-8"))
+                    set.append(.unreadable)
                     continue
                 }
                 let value = try ConfigDocumentParser.parse(text, file: file)
                 set.append(try RouteFileDecoder.decodeDocument(value, file: file))
             } catch let error as ConfigurationError {
                 problems += error.problems
+                set.append(error.decoded ?? .unreadable)
             } catch {
                 problems.append(ConfigProblem(file: file, path: "", message: "cannot read: \(describe(error))"))
+                set.append(.unreadable)
             }
         }
-        guard problems.isEmpty else { throw ConfigurationError(problems: problems) }
+        // What did decode goes with the problems, so the table-level checks can run on it too.
+        guard problems.isEmpty else { throw ConfigurationError(problems: problems, decoded: set) }
         return set
     }
 

@@ -43,7 +43,7 @@ public final class Gateway: Service, Sendable {
         do {
             files = try RouteFolderLoader.load(directory: settings.routesDirectory)
         } catch {
-            throw GatewayStartupError(problems: error.problems.map(\.description))
+            throw GatewayStartupError(problems: RouteController.everyProblem(of: error, table: { $0 }).map(\.description))
         }
     }
 
@@ -67,7 +67,9 @@ public final class Gateway: Service, Sendable {
         }
         let table: RouteTable
         do {
-            table = try RouteController.initialTable(files: files, stored: stored)
+            // The last recorded snapshot, to keep its version when nothing changed since.
+            let recorded = stored.version > 0 ? try? await store.snapshot(version: stored.version) : nil
+            table = try RouteController.initialTable(files: files, stored: stored, recorded: recorded)
         } catch {
             throw GatewayStartupError(problems: error.problems.map(\.description))
         }

@@ -6,7 +6,8 @@ import PorticoProxy
 
 /// Allocates tenant node ports (SPEC §10) and runs their TCP forwarders.
 ///
-/// One actor serialises allocations in this process; the state store's unique constraints
+/// Allocations, releases and syncs run one at a time through a ``SerialGate`` (an actor alone
+/// would interleave them at every await on the store); the state store's unique constraints
 /// on the port and on tenant and name are the source of truth across restarts (and across
 /// replicas sharing one store). A candidate port is checked on the host by binding it before
 /// it is recorded; a busy one goes to the back of the line.
@@ -17,6 +18,7 @@ public actor PortAllocator {
     private let group: EventLoopGroup
     private let logger: Logger
     private var forwarders: [PortPool.Key: TCPForwarder] = [:]
+    private let gate = SerialGate()
 
     private init(pool: PortPool, store: any StateStore, listenHost: String, group: EventLoopGroup, logger: Logger) {
         self.pool = pool
@@ -69,7 +71,13 @@ public actor PortAllocator {
             }
         }
         guard problems.isEmpty else { throw .invalid(problems) }
+        return try await gate.run { () async throws(ControlPlaneError) in
+            try await allocateValid(tenant: tenant, name: name, target: endpoint)
+        }
+    }
 
+    /// ``allocate(tenant:name:target:)`` once its input is valid; the caller holds the gate.
+    private func allocateValid(tenant: String, name: String, target endpoint: Endpoint?) async throws(ControlPlaneError) -> Outcome {
         let key = PortPool.Key(tenant: tenant, name: name)
         if let existing = pool.allocation(for: key) {
             return Outcome(allocation: existing, created: false)
@@ -110,6 +118,10 @@ public actor PortAllocator {
 
     /// Frees the port of `tenant` and `name` and stops its forwarding.
     public func free(tenant: String, name: String) async throws(ControlPlaneError) {
+        try await gate.run { () async throws(ControlPlaneError) in try await freeAlone(tenant: tenant, name: name) }
+    }
+
+    private func freeAlone(tenant: String, name: String) async throws(ControlPlaneError) {
         let key = PortPool.Key(tenant: tenant, name: name)
         guard pool.allocation(for: key) != nil else {
             throw .notFound("tenant \"\(tenant)\" has no port named \"\(name)\"")
@@ -139,6 +151,10 @@ public actor PortAllocator {
     /// Takes in what replicas sharing the store allocated and freed: the pool follows the
     /// store's allocations, and forwarders start and stop with them.
     public func sync() async throws {
+        try await gate.run { try await syncAlone() }
+    }
+
+    private func syncAlone() async throws {
         let recorded = try await store.portAllocations()
         let keys = Set(recorded.map(\.key))
         for allocation in pool.all where !keys.contains(allocation.key) {

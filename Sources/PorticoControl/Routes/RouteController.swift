@@ -9,6 +9,10 @@ import PorticoProxy
 /// store, then published to the data plane, whose retired routes drain. A refused change
 /// leaves the active version serving.
 ///
+/// Changes run one at a time, in the order they arrive, through a ``SerialGate``: the actor
+/// alone would let a second change enter while the first awaits the store, and both would
+/// compute the same next version.
+///
 /// With a store shared by several replicas, the store decides the order: a change whose
 /// version another replica recorded first is tried again on top of that replica's change
 /// (``catchUp()`` adopts it), and changes made elsewhere are adopted by ``catchUp()``.
@@ -27,20 +31,47 @@ public actor RouteController {
     private var files: RouteSet
     private var api: StoredConfiguration
     private var draining: [DrainingRoute] = []
-    /// Set while ``apply(files:api:)`` waits for the store.
-    private var recording = false
+    /// The store's version when this controller took over.
+    private let startVersion: UInt64
+    /// Every change, catch-up and first record passes through it, one at a time.
+    private let writer = SerialGate()
     /// The last refused change of the routes folder, shown in `/v1/status`.
     public private(set) var lastError: String?
 
     /// Builds the first table from the routes folder and the stored API definitions.
     ///
+    /// When the result is the snapshot the store recorded last (`recorded`: the routes folder
+    /// is as it was then), it keeps that version: a restart, or a rolling update of many
+    /// replicas sharing one store, changes nothing and so records nothing. Otherwise it is the
+    /// next version, which ``recordInitialSnapshot()`` records.
+    ///
     /// - Throws: ``ConfigurationError`` when the two do not form a valid table.
     ///
-    /// - Parameter previous: The table it replaces, if any (its upstreams' runtime state carries over).
+    /// - Parameters:
+    ///   - recorded: The store's snapshot of `stored.version`, if it has one.
+    ///   - previous: The table it replaces, if any (its upstreams' runtime state carries over).
     public static func initialTable(
-        files: RouteSet, stored: StoredConfiguration, previous: RouteTable? = nil
+        files: RouteSet, stored: StoredConfiguration, recorded: ConfigValue? = nil, previous: RouteTable? = nil
     ) throws(ConfigurationError) -> RouteTable {
-        try RouteTable.build(version: stored.version + 1, from: combine(files: files, api: stored), previous: previous)
+        let set = combine(files: files, api: stored)
+        let next = try RouteTable.build(version: stored.version + 1, from: set, previous: previous)
+        if stored.version > 0, let recorded, sameDefinitions(recorded, document(of: next)) {
+            return try RouteTable.build(version: stored.version, from: set, previous: previous)
+        }
+        return next
+    }
+
+    /// Whether two snapshot documents hold the same upstreams and routes, whatever their
+    /// versions and key order (a store keeps documents as JSON, which sorts keys).
+    private static func sameDefinitions(_ lhs: ConfigValue, _ rhs: ConfigValue) -> Bool {
+        func definitions(_ document: ConfigValue) -> ConfigValue? {
+            guard case .object(let pairs) = document,
+                let text = try? ConfigValue.object(pairs.filter { $0.key != "version" }).jsonText()
+            else { return nil }
+            return try? ConfigValue.decodeJSON(text)
+        }
+        guard let lhs = definitions(lhs) else { return false }
+        return lhs == definitions(rhs)
     }
 
     /// Takes over from a data plane already serving `initialTable`, made by ``initialTable(files:stored:)``.
@@ -52,6 +83,7 @@ public actor RouteController {
         self.store = store
         self.files = files
         self.api = stored
+        self.startVersion = stored.version
         self.api.version = dataPlane.routeTables.current.version
         self.drainTimeout = drainTimeout
         self.logger = logger
@@ -63,9 +95,16 @@ public actor RouteController {
     /// The last version this controller recorded or adopted from the store.
     public var storeVersion: UInt64 { api.version }
 
-    /// Records the first snapshot in the store's history. When a replica sharing the store
-    /// recorded that version meanwhile, adopts its state and records the next one.
+    /// Records the first snapshot in the store's history, unless the store holds it already
+    /// (``initialTable(files:stored:recorded:previous:)`` kept the store's version). When a
+    /// replica sharing the store recorded that version meanwhile, adopts its state and
+    /// records the next one.
     public func recordInitialSnapshot() async throws {
+        guard table.version > startVersion else { return }
+        try await writer.run { try await self.recordInitialSnapshotAlone() }
+    }
+
+    private func recordInitialSnapshotAlone() async throws {
         for _ in 0..<Self.maxAttempts {
             do {
                 try await store.save(api, snapshot: Self.document(of: table))
@@ -91,9 +130,11 @@ public actor RouteController {
     /// is up to date; a table that does not validate here is refused and logged. A store
     /// whose version went back (restored from a backup) is adopted too: it is the truth.
     public func catchUp() async {
-        // A change of this replica is being recorded: what the store holds now may be that
-        // change, which `apply` publishes itself. The next check catches up.
-        guard !recording else { return }
+        await writer.run { await self.adoptStoredState() }
+    }
+
+    /// ``catchUp()`` for a caller that holds the writer gate.
+    private func adoptStoredState() async {
         let stored: StoredConfiguration
         do {
             stored = try await store.load()
@@ -127,29 +168,53 @@ public actor RouteController {
     public func applyFiles(_ result: Result<RouteSet, ConfigurationError>) async -> Bool {
         switch result {
         case .failure(let error):
-            refuseFiles(error.problems)
+            refuseFiles(Self.everyProblem(of: error) { decoded in Self.combine(files: decoded, api: self.api) })
             return false
         case .success(let set):
-            guard set != files else { return true }  // nothing changed
-            do {
-                try await applyRetryingAfterOtherReplicas { () throws(ControlPlaneError) in (set, self.api) }
-                lastError = nil
-                return true
-            } catch {
-                refuseFiles(error.problems.isEmpty ? [ConfigProblem(path: "", message: error.message)] : error.problems)
-                return false
+            return await writer.run {
+                guard set != files else { return true }  // nothing changed
+                do throws(ControlPlaneError) {
+                    try await applyRetryingAfterOtherReplicas { () throws(ControlPlaneError) in (set, self.api) }
+                    lastError = nil
+                    return true
+                } catch {
+                    refuseFiles(error.problems.isEmpty ? [ConfigProblem(path: "", message: error.message)] : error.problems)
+                    return false
+                }
             }
         }
     }
 
+    /// The problems of an API document that did not decode (`PUT /v1/config`) together with
+    /// those the table it would make with the routes folder shows.
+    public func everyProblem(ofAPIDocument error: ConfigurationError) -> [ConfigProblem] {
+        Self.everyProblem(of: error) { decoded in
+            var set = self.files
+            set.append(decoded)
+            return set
+        }
+    }
+
+    /// A refused document's own problems, then those that only the table it belongs to shows
+    /// (`table` puts what did decode together with the rest of the configuration), so a
+    /// change is refused with every problem at once (SPEC §5).
+    public static func everyProblem(of error: ConfigurationError, table: (RouteSet) -> RouteSet) -> [ConfigProblem] {
+        guard let decoded = error.decoded else { return error.problems }
+        var problems = error.problems
+        for problem in RouteTable.problems(in: table(decoded)) where !problems.contains(problem) {
+            problems.append(problem)
+        }
+        return problems
+    }
+
     /// `PUT /v1/config`: replaces every API-managed upstream and route.
+    ///
+    /// - Parameter ifMatch: The version the caller last saw (`If-Match`); 412 unless it is
+    ///   still the active one when the change is recorded.
     public func replaceAPIConfiguration(
         upstreams: [UpstreamDefinition], routes: [RouteDefinition], ifMatch: UInt64?
     ) async throws(ControlPlaneError) {
-        if let ifMatch, ifMatch != table.version {
-            throw .stale("If-Match names version \(ifMatch); the active version is \(table.version)")
-        }
-        try await applyAPI { () throws(ControlPlaneError) in
+        try await applyAPI(ifMatch: ifMatch) { () throws(ControlPlaneError) in
             for upstream in upstreams {
                 try self.refuseFileDefined(UpstreamDefinition.self, named: upstream.name)
             }
@@ -165,7 +230,7 @@ public actor RouteController {
 
     /// `POST /v1/routes`, `POST /v1/upstreams`: 409 when the name exists.
     public func add<Definition: APIManagedDefinition>(_ definition: Definition) async throws(ControlPlaneError) {
-        try await applyAPI { () throws(ControlPlaneError) in
+        try await applyAPI(ifMatch: nil) { () throws(ControlPlaneError) in
             try self.refuseFileDefined(Definition.self, named: definition.name)
             guard !self.api[keyPath: Definition.apiDefinitions].contains(where: { $0.name == definition.name }) else {
                 throw .conflict("\(Definition.kindName) \"\(definition.name)\" already exists")
@@ -177,8 +242,10 @@ public actor RouteController {
     }
 
     /// `PUT /v1/routes/{name}`, `PUT /v1/upstreams/{name}`: 404 when the name does not exist.
-    public func replace<Definition: APIManagedDefinition>(_ definition: Definition) async throws(ControlPlaneError) {
-        try await applyAPI { () throws(ControlPlaneError) in
+    public func replace<Definition: APIManagedDefinition>(_ definition: Definition, ifMatch: UInt64? = nil)
+        async throws(ControlPlaneError)
+    {
+        try await applyAPI(ifMatch: ifMatch) { () throws(ControlPlaneError) in
             try self.refuseFileDefined(Definition.self, named: definition.name)
             let index = try self.apiIndex(of: Definition.self, named: definition.name)
             var next = self.api
@@ -188,8 +255,10 @@ public actor RouteController {
     }
 
     /// `DELETE /v1/routes/{name}` (requests running on it drain), `DELETE /v1/upstreams/{name}`.
-    public func delete<Definition: APIManagedDefinition>(_ kind: Definition.Type, named name: String) async throws(ControlPlaneError) {
-        try await applyAPI { () throws(ControlPlaneError) in
+    public func delete<Definition: APIManagedDefinition>(
+        _ kind: Definition.Type, named name: String, ifMatch: UInt64? = nil
+    ) async throws(ControlPlaneError) {
+        try await applyAPI(ifMatch: ifMatch) { () throws(ControlPlaneError) in
             try self.refuseFileDefined(kind, named: name)
             let index = try self.apiIndex(of: kind, named: name)
             try kind.checkDeletion(of: name, in: self.table)
@@ -233,12 +302,26 @@ public actor RouteController {
     // MARK: Applying
 
     /// Applies the API definitions `makeNext` computes from the current ones.
-    private func applyAPI(_ makeNext: () throws(ControlPlaneError) -> StoredConfiguration) async throws(ControlPlaneError) {
-        do {
-            try await applyRetryingAfterOtherReplicas { () throws(ControlPlaneError) in (self.files, try makeNext()) }
-        } catch {
-            dataPlane.metrics.configReloadsRejected.increment()
-            throw error
+    ///
+    /// The `If-Match` precondition is checked inside the writer gate, against the version the
+    /// change is about to follow, and again on every retry after another replica's change;
+    /// the store records the change only if that version is still its last one. So of
+    /// several writers holding the same version, exactly one succeeds.
+    private func applyAPI(
+        ifMatch: UInt64?, _ makeNext: () throws(ControlPlaneError) -> StoredConfiguration
+    ) async throws(ControlPlaneError) {
+        try await writer.run { () async throws(ControlPlaneError) in
+            do throws(ControlPlaneError) {
+                try await applyRetryingAfterOtherReplicas { () throws(ControlPlaneError) in
+                    if let ifMatch, ifMatch != self.api.version {
+                        throw .stale("If-Match names version \(ifMatch); the active version is \(self.api.version)")
+                    }
+                    return (self.files, try makeNext())
+                }
+            } catch {
+                dataPlane.metrics.configReloadsRejected.increment()
+                throw error
+            }
         }
     }
 
@@ -256,7 +339,7 @@ public actor RouteController {
             } catch {
                 switch error {
                 case .refused(let error): throw error
-                case .versionTaken: await catchUp()
+                case .versionTaken: await adoptStoredState()
                 }
             }
         }
@@ -283,8 +366,6 @@ public actor RouteController {
         }
         var recorded = newAPI
         recorded.version = version
-        recording = true
-        defer { recording = false }
         do {
             // Recorded before it is published: an API answer of success means the change
             // survives a restart.
@@ -334,7 +415,8 @@ public actor RouteController {
         }
     }
 
-    private static func combine(files: RouteSet, api: StoredConfiguration) -> RouteSet {
+    /// The routes folder's set followed by the API definitions: what a table is built from.
+    public static func combine(files: RouteSet, api: StoredConfiguration) -> RouteSet {
         var set = files
         set.append(RouteSet(upstreams: api.upstreams.map { ($0, .api) }, routes: api.routes.map { ($0, .api) }))
         return set

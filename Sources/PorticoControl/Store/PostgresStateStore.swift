@@ -132,7 +132,7 @@ public final class PostgresStateStore: StateStore {
             let rows = try await self.client.query("SELECT version FROM portico_state WHERE id = 1", logger: self.logger)
             var version: Int64 = 0
             for try await value in rows.decode(Int64.self) { version = value }
-            return UInt64(version)
+            return UInt64(clamping: version)
         }
     }
 
@@ -144,7 +144,7 @@ public final class PostgresStateStore: StateStore {
                 try await connection.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", logger: self.logger)
                 do {
                     let version = try await connection.query("SELECT version FROM portico_state WHERE id = 1", logger: self.logger)
-                    for try await value in version.decode(Int64.self) { configuration.version = UInt64(value) }
+                    for try await value in version.decode(Int64.self) { configuration.version = UInt64(clamping: value) }
                     let rows = try await connection.query(
                         "SELECT kind, name, document FROM api_definitions ORDER BY position", logger: self.logger)
                     for try await (kind, name, document) in rows.decode((String, String, String).self) {

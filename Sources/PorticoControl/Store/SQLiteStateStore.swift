@@ -7,11 +7,16 @@ import SQLiteNIO
 ///
 /// Definitions are kept as JSON documents, the same shape `GET /v1/config` shows, so the
 /// decoder that reads route files also reads them back.
+///
+/// Every operation runs alone on the one connection, through a ``SerialGate``: a transaction
+/// spans several awaited statements, and a statement of another caller slipping in between
+/// would become part of it (and be lost with its rollback).
 public actor SQLiteStateStore: StateStore {
     /// How many versions of history are kept.
     public static let historyLimit = 100
 
     private let connection: SQLiteConnection
+    private let gate = SerialGate()
 
     private init(connection: SQLiteConnection) {
         self.connection = connection
@@ -52,19 +57,33 @@ public actor SQLiteStateStore: StateStore {
     }
 
     public func currentVersion() async throws -> UInt64 {
+        try await gate.run { try await self.readVersion() }
+    }
+
+    /// The last recorded version; the caller holds the gate.
+    private func readVersion() async throws -> UInt64 {
         let version = try await connection.query("SELECT MAX(version) AS version FROM config_history")
-        return UInt64(version.first?.column("version")?.integer ?? 0)
+        return UInt64(clamping: version.first?.column("version")?.integer ?? 0)
     }
 
     public func load() async throws -> StoredConfiguration {
-        var configuration = StoredConfiguration()
-        configuration.version = try await currentVersion()
-        let rows = try await connection.query("SELECT kind, name, document FROM api_definitions ORDER BY position")
-        for row in rows {
-            guard let kind = row.column("kind")?.string, let text = row.column("document")?.string else { continue }
-            try configuration.appendStored(kind: kind, name: row.column("name")?.string ?? "?", document: text)
+        try await gate.run {
+            var configuration = StoredConfiguration()
+            _ = try await self.connection.query("BEGIN")
+            do {
+                configuration.version = try await self.readVersion()
+                let rows = try await self.connection.query("SELECT kind, name, document FROM api_definitions ORDER BY position")
+                _ = try await self.connection.query("COMMIT")
+                for row in rows {
+                    guard let kind = row.column("kind")?.string, let text = row.column("document")?.string else { continue }
+                    try configuration.appendStored(kind: kind, name: row.column("name")?.string ?? "?", document: text)
+                }
+            } catch {
+                _ = try? await self.connection.query("ROLLBACK")
+                throw error
+            }
+            return configuration
         }
-        return configuration
     }
 
     public func save(_ configuration: StoredConfiguration, snapshot: ConfigValue) async throws {
@@ -85,27 +104,36 @@ public actor SQLiteStateStore: StateStore {
               .text(try snapshot.jsonText())]))
         statements.append(
             ("DELETE FROM config_history WHERE version <= ?", [.integer(Int(configuration.version) - Self.historyLimit)]))
-        _ = try await connection.query("BEGIN IMMEDIATE")
-        do {
-            guard try await currentVersion() < configuration.version else { throw StateStoreError.versionTaken }
-            for (sql, binds) in statements {
-                _ = try await connection.query(sql, binds)
+        try await gate.run {
+            // A BEGIN that fails has opened nothing: only a transaction that began is rolled back.
+            _ = try await self.connection.query("BEGIN IMMEDIATE")
+            do {
+                // The version check is part of the transaction that records: of two writers
+                // holding the same version, the second finds it taken.
+                guard try await self.readVersion() + 1 == configuration.version else { throw StateStoreError.versionTaken }
+                for (sql, binds) in statements {
+                    _ = try await self.connection.query(sql, binds)
+                }
+                _ = try await self.connection.query("COMMIT")
+            } catch {
+                _ = try? await self.connection.query("ROLLBACK")
+                throw error
             }
-            _ = try await connection.query("COMMIT")
-        } catch {
-            _ = try? await connection.query("ROLLBACK")
-            throw error
         }
     }
 
     public func snapshot(version: UInt64) async throws -> ConfigValue? {
-        let rows = try await connection.query(
-            "SELECT snapshot FROM config_history WHERE version = ?", [.integer(Int(version))])
+        guard let version = Int(exactly: version) else { return nil }
+        let rows = try await gate.run {
+            try await self.connection.query("SELECT snapshot FROM config_history WHERE version = ?", [.integer(version)])
+        }
         return try rows.first?.column("snapshot")?.string.map(ConfigValue.decodeJSON)
     }
 
     public func portAllocations() async throws -> [PortAllocation] {
-        let rows = try await connection.query("SELECT tenant, name, port, target, created_at FROM port_allocations ORDER BY port")
+        let rows = try await gate.run {
+            try await self.connection.query("SELECT tenant, name, port, target, created_at FROM port_allocations ORDER BY port")
+        }
         return rows.compactMap { row in
             guard let tenant = row.column("tenant")?.string, let name = row.column("name")?.string,
                 let port = row.column("port")?.integer
@@ -118,10 +146,12 @@ public actor SQLiteStateStore: StateStore {
 
     public func insertPortAllocation(_ allocation: PortAllocation) async throws {
         do {
-            _ = try await connection.query(
+            _ = try await gate.run {
+                try await self.connection.query(
                 "INSERT INTO port_allocations (tenant, name, port, target, created_at) VALUES (?, ?, ?, ?, ?)",
                 [.text(allocation.tenant), .text(allocation.name), .integer(allocation.port),
                  allocation.target.map { .text($0.description) } ?? .null, .float(allocation.createdAt)])
+            }
         } catch let error as SQLiteError where error.reason == .constraint || error.reason == .constraintUniqueFailed
             || error.reason == .constraintPrimaryKeyFailed
         {
@@ -130,13 +160,15 @@ public actor SQLiteStateStore: StateStore {
     }
 
     public func deletePortAllocation(tenant: String, name: String) async throws -> Bool {
-        let rows = try await connection.query(
-            "DELETE FROM port_allocations WHERE tenant = ? AND name = ? RETURNING port", [.text(tenant), .text(name)])
+        let rows = try await gate.run {
+            try await self.connection.query(
+                "DELETE FROM port_allocations WHERE tenant = ? AND name = ? RETURNING port", [.text(tenant), .text(name)])
+        }
         return !rows.isEmpty
     }
 
     public func close() async {
-        try? await connection.close()
+        await gate.run { try? await self.connection.close() }
     }
 }
 

@@ -28,9 +28,13 @@ public struct ConfigProblem: Hashable, Sendable, CustomStringConvertible {
 public struct ConfigurationError: Error, Hashable, Sendable, CustomStringConvertible {
     /// Every problem, in the order found.
     public var problems: [ConfigProblem]
+    /// For a refused document: the definitions that did decode, with what was left out, so
+    /// that the checks of a whole table can still run on them (``RouteTable/problems(in:)``).
+    public var decoded: RouteSet?
 
-    public init(problems: [ConfigProblem]) {
+    public init(problems: [ConfigProblem], decoded: RouteSet? = nil) {
         self.problems = problems
+        self.decoded = decoded
     }
 
     public var description: String {

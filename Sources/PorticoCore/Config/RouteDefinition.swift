@@ -154,6 +154,9 @@ public struct RouteSet: Hashable, Sendable {
     /// Routes in precedence order of definition, with where each came from.
     public var routes: [(definition: RouteDefinition, source: DefinitionSource)]
 
+    /// What a set decoded from input with problems leaves out; empty for a valid set.
+    public var omissions = Omissions()
+
     public init(
         upstreams: [(definition: UpstreamDefinition, source: DefinitionSource)] = [],
         routes: [(definition: RouteDefinition, source: DefinitionSource)] = []
@@ -166,6 +169,48 @@ public struct RouteSet: Hashable, Sendable {
     public mutating func append(_ other: RouteSet) {
         upstreams += other.upstreams
         routes += other.routes
+        omissions.formUnion(other.omissions)
+    }
+
+    /// What stands for a document that could not be read at all: nothing of it is known.
+    public static var unreadable: RouteSet {
+        var set = RouteSet()
+        set.omissions.upstreamsMayBeMissing = true
+        return set
+    }
+
+    /// The entries of a document that did not decode, so that the table-level checks of
+    /// the rest (unknown upstreams, duplicate names, regexes) can run too, name the right
+    /// fields, and do not blame what is missing: every problem of a change is reported at
+    /// once (SPEC §5).
+    public struct Omissions: Hashable, Sendable {
+        /// An entry's place: its source and its index in that source's list.
+        public struct Position: Hashable, Sendable {
+            public var source: DefinitionSource
+            public var index: Int
+            public init(source: DefinitionSource, index: Int) {
+                self.source = source
+                self.index = index
+            }
+        }
+
+        /// Upstreams that did not decode.
+        public var upstreams: Set<Position> = []
+        /// Routes that did not decode.
+        public var routes: Set<Position> = []
+        /// Whether an unknown upstream may be one that did not decode (or was in a document
+        /// that could not be read at all), so that no route is blamed for naming it.
+        public var upstreamsMayBeMissing = false
+
+        public init() {}
+
+        public var isEmpty: Bool { upstreams.isEmpty && routes.isEmpty && !upstreamsMayBeMissing }
+
+        mutating func formUnion(_ other: Omissions) {
+            upstreams.formUnion(other.upstreams)
+            routes.formUnion(other.routes)
+            upstreamsMayBeMissing = upstreamsMayBeMissing || other.upstreamsMayBeMissing
+        }
     }
 
     public static func == (lhs: RouteSet, rhs: RouteSet) -> Bool {

@@ -19,23 +19,32 @@ public struct RouteFileDecoder {
         var set = RouteSet()
         if case .null = value { return set }  // an empty file is a valid, empty document
         guard let fields = decoder.object(value, at: "", allowed: ["upstreams", "routes"]) else {
-            throw ConfigurationError(problems: decoder.problems)
+            throw ConfigurationError(problems: decoder.problems, decoded: .unreadable)
         }
-        if let list = fields["upstreams"], let items = decoder.array(list, at: "upstreams") {
-            for (index, item) in items.enumerated() {
-                if let upstream = decoder.upstream(item, at: "upstreams[\(index)]") {
-                    set.upstreams.append((upstream, source))
+        if let list = fields["upstreams"] {
+            if let items = decoder.array(list, at: "upstreams") {
+                for (index, item) in items.enumerated() {
+                    if let upstream = decoder.upstream(item, at: "upstreams[\(index)]") {
+                        set.upstreams.append((upstream, source))
+                    } else {
+                        set.omissions.upstreams.insert(.init(source: source, index: index))
+                        set.omissions.upstreamsMayBeMissing = true
+                    }
                 }
+            } else {
+                set.omissions.upstreamsMayBeMissing = true
             }
         }
         if let list = fields["routes"], let items = decoder.array(list, at: "routes") {
             for (index, item) in items.enumerated() {
                 if let route = decoder.route(item, at: "routes[\(index)]") {
                     set.routes.append((route, source))
+                } else {
+                    set.omissions.routes.insert(.init(source: source, index: index))
                 }
             }
         }
-        guard decoder.problems.isEmpty else { throw ConfigurationError(problems: decoder.problems) }
+        guard decoder.problems.isEmpty else { throw ConfigurationError(problems: decoder.problems, decoded: set) }
         return set
     }
 
@@ -463,12 +472,22 @@ public struct RouteFileDecoder {
         return items.enumerated().compactMap { index, item in string(item, at: "\(path)[\(index)]") }
     }
 
+    /// The largest count any field takes (connections, requests, thresholds): far above
+    /// what a gateway uses, and small enough that sums and products of counts never overflow.
+    static let largestCount = 1_000_000_000
+
     private mutating func wholeNumber(_ value: ConfigValue, at path: String, in range: PartialRangeFrom<Int>) -> Int? {
-        guard case .integer(let number) = value, range.contains(number) else {
+        switch value {
+        case .integer(let number) where range.contains(number) && number <= Self.largestCount:
+            return number
+        case .integer(let number) where number > Self.largestCount:
+            report(path, "expected a whole number of at most \(Self.largestCount)")
+        case .double(let number) where number > Double(Self.largestCount):
+            report(path, "expected a whole number of at most \(Self.largestCount)")
+        default:
             report(path, "expected a whole number of at least \(range.lowerBound)")
-            return nil
         }
-        return number
+        return nil
     }
 
     private mutating func wholeNumber(_ value: ConfigValue, at path: String, in range: ClosedRange<Int>) -> Int? {
@@ -488,11 +507,15 @@ public struct RouteFileDecoder {
     }
 
     private mutating func positiveDuration(_ value: ConfigValue, at path: String) -> Duration? {
-        guard let duration = DurationParser.parse(value), duration > .zero else {
+        switch DurationParser.read(value) {
+        case .duration(let duration) where duration > .zero:
+            return duration
+        case .tooLong:
+            report(path, "expected a duration of at most 8760h (a year)")
+        default:
             report(path, "expected a duration such as 500ms, 10s, 2m or a number of seconds, greater than zero")
-            return nil
         }
-        return duration
+        return nil
     }
 
     private func isToken(_ text: String) -> Bool {

@@ -34,7 +34,10 @@ public struct PortAllocation: Hashable, Sendable {
 public enum RFC3339 {
     /// `2026-11-21T23:33:55Z` for a number of seconds since 1970 (UTC).
     public static func format(secondsSince1970: Double) -> String {
-        let seconds = Int(secondsSince1970.rounded(.down))
+        // A stored time that is not a time of this era (NaN, ±∞, beyond year 9999) reads as 1970
+        // rather than trapping in the conversion below.
+        let bounded = secondsSince1970.isFinite && abs(secondsSince1970) < 253_402_300_800 ? secondsSince1970 : 0
+        let seconds = Int(bounded.rounded(.down))
         var days = seconds / 86400
         let secondOfDay = seconds % 86400
         // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).

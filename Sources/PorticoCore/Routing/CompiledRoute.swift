@@ -43,12 +43,6 @@ public final class CompiledRoute: Sendable {
         inFlight.wrappingSubtract(1, ordering: .relaxed)
     }
 
-    /// Whether `other` routes requests exactly as this route does: the same definition and,
-    /// for proxy routes, the same upstream definition.
-    public func routesLike(_ other: CompiledRoute) -> Bool {
-        definition == other.definition && upstream?.definition == other.upstream?.definition
-    }
-
     /// Whether the method and header conditions hold (host and path are checked by the table).
     func conditionsHold(method: String, header: (String) -> String?) -> Bool {
         let match = definition.match

@@ -68,13 +68,9 @@ public final class RouteTable: Sendable {
         return anyHost.bestMatch(path: path, method: method, header: header)
     }
 
-    /// Routes of this table that `newer` removes or changes: requests running on them drain.
-    public func routesRetired(by newer: RouteTable) -> [CompiledRoute] {
-        let newerByName = Dictionary(newer.routes.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
-        return routes.filter { route in
-            guard let replacement = newerByName[route.name] else { return true }
-            return !route.routesLike(replacement)
-        }
+    /// What `newer` retires of this table: the work running on it that drains.
+    public func retirement(by newer: RouteTable) -> RouteRetirement {
+        RouteRetirement(from: self, to: newer)
     }
 
     /// Every endpoint some upstream of this table names.
@@ -104,13 +100,20 @@ public final class RouteTable: Sendable {
             }
         }
 
+        // An entry's index in its source's list, counted past the entries that did not decode.
+        var indexInSource: [DefinitionSource: Int] = [:]
+        func nextIndex(in source: DefinitionSource, skipping omitted: Set<RouteSet.Omissions.Position>) -> Int {
+            var index = indexInSource[source, default: 0]
+            while omitted.contains(.init(source: source, index: index)) { index += 1 }
+            indexInSource[source] = index + 1
+            return index
+        }
+
         var upstreams: [String: UpstreamTarget] = [:]
         var upstreamOrder: [String] = []
         var upstreamSources: [String: DefinitionSource] = [:]
-        var indexInSource: [DefinitionSource: Int] = [:]
         for (definition, source) in set.upstreams {
-            let index = indexInSource[source, default: 0]
-            indexInSource[source] = index + 1
+            let index = nextIndex(in: source, skipping: set.omissions.upstreams)
             if let earlier = upstreamSources[definition.name] {
                 problem(source, "upstreams[\(index)].name", "duplicate upstream name \"\(definition.name)\" (first defined in \(earlier.displayName))")
                 continue
@@ -125,8 +128,7 @@ public final class RouteTable: Sendable {
         var routeSources: [String: DefinitionSource] = [:]
         indexInSource = [:]
         for (definition, source) in set.routes {
-            let index = indexInSource[source, default: 0]
-            indexInSource[source] = index + 1
+            let index = nextIndex(in: source, skipping: set.omissions.routes)
             if let earlier = routeSources[definition.name] {
                 problem(source, "routes[\(index)].name", "duplicate route name \"\(definition.name)\" (first defined in \(earlier.displayName))")
                 continue
@@ -136,7 +138,9 @@ public final class RouteTable: Sendable {
             if case .upstream(let name) = definition.action {
                 upstream = upstreams[name]
                 if upstream == nil {
-                    problem(source, "routes[\(index)].upstream", "unknown upstream \"\(name)\"")
+                    if !set.omissions.upstreamsMayBeMissing {
+                        problem(source, "routes[\(index)].upstream", "unknown upstream \"\(name)\"")
+                    }
                     continue
                 }
             }
@@ -155,6 +159,7 @@ public final class RouteTable: Sendable {
                     pathRegex: pathRegex))
         }
         guard problems.isEmpty else { throw ConfigurationError(problems: problems) }
+        guard set.omissions.isEmpty else { throw ConfigurationError(problems: []) }
 
         var exactHosts: [String: RouteGroup.Builder] = [:]
         var wildcardHosts: [String: RouteGroup.Builder] = [:]
@@ -175,6 +180,17 @@ public final class RouteTable: Sendable {
             exactHosts: exactHosts.mapValues { $0.freeze() },
             wildcardHosts: Dictionary(uniqueKeysWithValues: wildcardHosts.map { (Substring($0.key), $0.value.freeze()) }),
             anyHost: anyHost.freeze())
+    }
+
+    /// The problems only a whole table shows (duplicate names across sources, unknown
+    /// upstreams, regexes that do not compile), for a set that may lack what did not decode.
+    public static func problems(in set: RouteSet) -> [ConfigProblem] {
+        do {
+            _ = try build(version: 0, from: set)
+            return []
+        } catch {
+            return error.problems
+        }
     }
 
     private static func builder(for key: String, in builders: inout [String: RouteGroup.Builder]) -> RouteGroup.Builder {

@@ -3,16 +3,18 @@ import PorticoCore
 
 /// A byte pipe made by an upgrade (WebSocket), registered with its event loop so that the
 /// drain of its route still reaches it: when a new snapshot removes or changes the route,
-/// the pipe is closed at the drain deadline.
+/// or removes the pipe's endpoint from the upstream, the pipe is closed at the drain deadline.
 final class Tunnel: DrainableConnection {
     private let route: CompiledRoute
+    private let endpoint: Endpoint?
     private let downstream: Channel
     private let upstream: Channel
     private let state: EventLoopState
     private var drainTask: Scheduled<Void>?
 
-    init(route: CompiledRoute, downstream: Channel, upstream: Channel, state: EventLoopState) {
+    init(route: CompiledRoute, endpoint: Endpoint?, downstream: Channel, upstream: Channel, state: EventLoopState) {
         self.route = route
+        self.endpoint = endpoint
         self.downstream = downstream
         self.upstream = upstream
         self.state = state
@@ -32,8 +34,14 @@ final class Tunnel: DrainableConnection {
 
     var hasActiveExchange: Bool { true }
 
-    func drain(retired: Set<ObjectIdentifier>, deadline: NIODeadline) {
-        guard drainTask == nil, retired.contains(ObjectIdentifier(route)) else { return }
+    func drain(_ retirement: RouteRetirement, deadline: NIODeadline) {
+        guard drainTask == nil, retirement.retires(route, endpoint: endpoint) else { return }
+        drain(at: deadline)
+    }
+
+    /// Closes both sides at `deadline`.
+    func drain(at deadline: NIODeadline) {
+        guard drainTask == nil else { return }
         drainTask = downstream.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [downstream, upstream] in
             downstream.close(promise: nil)
             upstream.close(promise: nil)

@@ -26,7 +26,7 @@ public final class DataPlane: Sendable {
     ) {
         self.metrics = metrics
         self.logger = logger
-        metrics.routeTableVersion.record(Int64(initialTable.version))
+        metrics.routeTableVersion.record(Int64(clamping: initialTable.version))
         routeTables = RouteTableStore(initialTable)
         var poolConfiguration = UpstreamConnectionPool.Configuration()
         poolConfiguration.maxIdlePerEndpoint = configuration.maxIdleUpstreamConnectionsPerEndpoint
@@ -38,23 +38,23 @@ public final class DataPlane: Sendable {
             accessLogger: accessLogger, requestIDs: RequestIDGenerator())
     }
 
-    /// Swaps in `table` and drains what it retires: requests running on routes it removes or
-    /// changes keep their old definition until `drainTimeout`, then are ended and their
-    /// connections closed. New requests use `table` at once.
+    /// Swaps in `table` and drains what it retires (``RouteRetirement``): requests running on
+    /// routes it removes or changes, or sent to endpoints it removes, keep their old
+    /// definition until `drainTimeout`, then are ended and their connections closed. The
+    /// others run on untouched. New requests use `table` at once.
     ///
     /// - Returns: The retired routes with their drain deadline, for status reporting.
     @discardableResult
     public func publish(_ table: RouteTable, drainTimeout: Duration) async -> (retired: [CompiledRoute], deadline: NIODeadline) {
         let previous = routeTables.publish(table)
-        metrics.routeTableVersion.record(Int64(table.version))
-        let retired = previous.routesRetired(by: table)
+        metrics.routeTableVersion.record(Int64(clamping: table.version))
+        let retirement = previous.retirement(by: table)
         let deadline = NIODeadline.now() + .milliseconds(drainTimeout.wholeMilliseconds)
-        let retiredIDs = Set(retired.map(ObjectIdentifier.init))
         let endpoints = table.endpoints
         await states.forEach { state in
-            state.apply(retired: retiredIDs, deadline: deadline, endpoints: endpoints)
+            state.apply(retirement, deadline: deadline, endpoints: endpoints)
         }
-        return (retired, deadline)
+        return (retirement.routes, deadline)
     }
 
     /// Swaps in a new health snapshot: each event loop's copy is replaced on that loop, so

@@ -31,13 +31,13 @@ final class EventLoopState {
     /// Requests being served on this loop now.
     var activeExchangeCount: Int { connections.values.reduce(0) { $0 + ($1.hasActiveExchange ? 1 : 0) } }
 
-    /// A new snapshot was published: requests on `retired` routes get `deadline`, and idle
-    /// upstream connections to endpoints no longer referenced are closed.
-    func apply(retired: Set<ObjectIdentifier>, deadline: NIODeadline, endpoints: Set<Endpoint>) {
+    /// A new snapshot was published: work it retires gets `deadline`, and idle upstream
+    /// connections to endpoints no longer referenced are closed.
+    func apply(_ retirement: RouteRetirement, deadline: NIODeadline, endpoints: Set<Endpoint>) {
         pool.referencedEndpoints = endpoints
-        if !retired.isEmpty {
+        if !retirement.isEmpty {
             for connection in connections.values {
-                connection.drain(retired: retired, deadline: deadline)
+                connection.drain(retirement, deadline: deadline)
             }
         }
     }
@@ -48,8 +48,8 @@ final class EventLoopState {
 protocol DrainableConnection: AnyObject {
     /// Whether a request (or a tunnel) is running on it now.
     var hasActiveExchange: Bool { get }
-    /// A new snapshot retired these routes; work running on one of them ends at `deadline`.
-    func drain(retired: Set<ObjectIdentifier>, deadline: NIODeadline)
+    /// A new snapshot was published; work running here that it retires ends at `deadline`.
+    func drain(_ retirement: RouteRetirement, deadline: NIODeadline)
 }
 
 /// The ``EventLoopState`` of every event loop that has served a connection.

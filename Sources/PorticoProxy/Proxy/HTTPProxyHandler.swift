@@ -605,10 +605,10 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate, 
         // The pipe counts on its route before the exchange stops counting, so a drain never
         // misses it; a drain that reached the exchange carries over to the pipe.
         if let route = exchange.route {
-            let tunnel = Tunnel(route: route, downstream: downstream, upstream: upstream, state: state)
+            let tunnel = Tunnel(route: route, endpoint: exchange.endpoint, downstream: downstream, upstream: upstream, state: state)
             tunnel.start()
             if let drainDeadline = exchange.drainDeadline {
-                tunnel.drain(retired: [ObjectIdentifier(route)], deadline: drainDeadline)
+                tunnel.drain(at: drainDeadline)
             }
         }
         finish(exchange, context: context)
@@ -726,11 +726,11 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate, 
         _ = upstream.runtime.connections.cancel(waiter)
     }
 
-    /// A new snapshot retired routes: if the running exchange is on one of them, it may run
-    /// until `deadline` on its old definition, then it is ended.
-    func drain(retired: Set<ObjectIdentifier>, deadline: NIODeadline) {
+    /// A new snapshot was published: if it retires the running exchange (its route, or its
+    /// endpoint), the exchange may run until `deadline` on its old definition, then it is ended.
+    func drain(_ retirement: RouteRetirement, deadline: NIODeadline) {
         guard let context, let exchange, let route = exchange.route, !exchange.responseComplete,
-            retired.contains(ObjectIdentifier(route))
+            retirement.retires(route, endpoint: exchange.endpoint)
         else { return }
         exchange.drainDeadline = deadline
         timer.arm(at: deadline, on: context.eventLoop)

@@ -112,22 +112,36 @@ private let respondRoute = RouteDefinition(name: "r", action: .respond(StaticRes
 
 @Suite struct RouteRetirementTests {
     @Test func onlyRemovedOrChangedRoutesRetire() throws {
-        func table(_ routes: [RouteDefinition], upstreamPort: Int = 1) throws -> RouteTable {
-            try RouteTable.build(
-                version: 1,
-                from: RouteSet(
-                    upstreams: [(UpstreamDefinition(name: "u", endpoints: [Endpoint(host: "127.0.0.1", port: upstreamPort)]), .api)],
-                    routes: routes.map { ($0, .api) }))
+        func table(_ routes: [RouteDefinition], upstreamPorts: [Int] = [1], healthCheck: Bool = false) throws -> RouteTable {
+            var upstream = UpstreamDefinition(name: "u", endpoints: upstreamPorts.map { Endpoint(host: "127.0.0.1", port: $0) })
+            if healthCheck { upstream.healthCheck = HealthCheckDefinition(path: "/health", interval: .seconds(1)) }
+            return try RouteTable.build(
+                version: 1, from: RouteSet(upstreams: [(upstream, .api)], routes: routes.map { ($0, .api) }))
         }
         let same = RouteDefinition(name: "same", action: .respond(StaticResponse(status: 200)))
         let proxy = RouteDefinition(name: "proxy", action: .upstream("u"))
         let old = try table([same, proxy, RouteDefinition(name: "gone", action: .respond(StaticResponse(status: 200)))])
+        let oldProxy = try #require(old.route(named: "proxy"))
+        let one = Endpoint(host: "127.0.0.1", port: 1)
         var changed = same
         changed.timeout = .seconds(5)
-        #expect(old.routesRetired(by: try table([same, proxy])).map(\.name) == ["gone"])
-        #expect(Set(old.routesRetired(by: try table([changed, proxy])).map(\.name)) == ["same", "gone"])
-        // A changed upstream retires the routes that use it.
-        #expect(Set(old.routesRetired(by: try table([same, proxy], upstreamPort: 2)).map(\.name)) == ["proxy", "gone"])
+        #expect(old.retirement(by: try table([same, proxy])).routes.map(\.name) == ["gone"])
+        #expect(Set(old.retirement(by: try table([changed, proxy])).routes.map(\.name)) == ["same", "gone"])
+
+        // An endpoint added, or a health check tuned: the route routes the same way, and its
+        // requests run on whatever endpoint they have.
+        for newer in [try table([same, proxy], upstreamPorts: [1, 2]), try table([same, proxy], healthCheck: true)] {
+            let retirement = old.retirement(by: newer)
+            #expect(retirement.routes.map(\.name) == ["gone"])
+            #expect(!retirement.retires(oldProxy, endpoint: one))
+            #expect(!retirement.retires(oldProxy, endpoint: nil))
+        }
+        // An endpoint removed: only the requests sent to it drain.
+        let removed = old.retirement(by: try table([same, proxy], upstreamPorts: [2]))
+        #expect(removed.routes.map(\.name) == ["gone"])
+        #expect(removed.retires(oldProxy, endpoint: one))
+        #expect(!removed.retires(oldProxy, endpoint: Endpoint(host: "127.0.0.1", port: 2)))
+        #expect(!removed.retires(oldProxy, endpoint: nil))
     }
 
     @Test func aChangeWhoseVersionAnotherReplicaTookIsAppliedOnTopOfTheOtherChange() async throws {
