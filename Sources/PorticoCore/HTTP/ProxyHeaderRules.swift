@@ -7,6 +7,22 @@ public enum ProxyHeaderRules {
         "proxy-authenticate", "proxy-authorization",
     ]
 
+    /// Whether a field value starts or ends with a space or tab (optional whitespace, not
+    /// part of the value: RFC 9112 §5.1).
+    public static func hasSurroundingWhitespace(_ value: String) -> Bool {
+        guard let first = value.utf8.first, let last = value.utf8.last else { return false }
+        return first == 0x20 || first == 0x09 || last == 0x20 || last == 0x09
+    }
+
+    /// The value without its surrounding spaces and tabs.
+    public static func trimmed(_ value: String) -> String {
+        let bytes = value.utf8
+        guard let start = bytes.firstIndex(where: { $0 != 0x20 && $0 != 0x09 }),
+            let end = bytes.lastIndex(where: { $0 != 0x20 && $0 != 0x09 })
+        else { return "" }
+        return String(decoding: bytes[start...end], as: UTF8.self)
+    }
+
     /// Whether a header name (any case) is one of ``hopByHop``, without allocating.
     public static func isHopByHop(_ name: String) -> Bool {
         let utf8 = name.utf8

@@ -1,52 +1,36 @@
-/// What swapping in a newer table ends for the work running on an older one (SPEC §5): work
+/// What swapping in a newer table ends for the work running on older ones (SPEC §5): work
 /// on a route the newer table removes or defines differently, and work sent to an endpoint
 /// that the route's upstream no longer has. Everything else runs on untouched: adding an
 /// endpoint, tuning a health check or a limit of the upstream changes how new requests are
 /// sent, not the requests already there.
+///
+/// Work is judged by its own route definition against the newer table, by name, not by the
+/// identity of the route object: a request that began two tables ago holds a route object
+/// that neither the table being replaced nor the newer one has.
 public struct RouteRetirement: Sendable {
-    /// Routes the newer table removes or defines differently: all their work drains.
+    /// Routes of the table being replaced that the newer one removes or defines differently.
     public let routes: [CompiledRoute]
-    private let retired: Set<ObjectIdentifier>
-    /// For routes the newer table keeps as they were but whose upstream lost endpoints: the
-    /// endpoints it still has.
-    private let remainingEndpoints: [ObjectIdentifier: Set<Endpoint>]
+    /// Whether any work at all may be retired: some route was removed or changed, or some
+    /// upstream lost an endpoint.
+    public let isEmpty: Bool
+    private let newer: [String: CompiledRoute]
 
-    /// Retires `routes` whole, and on the routes of `remainingEndpoints` the work sent to
-    /// an endpoint not in their set.
-    public init(routes: [CompiledRoute], remainingEndpoints: [ObjectIdentifier: Set<Endpoint>] = [:]) {
-        self.routes = routes
-        self.retired = Set(routes.map(ObjectIdentifier.init))
-        self.remainingEndpoints = remainingEndpoints
-    }
-
-    /// What `newer` retires of `older`.
+    /// What `newer` retires when it replaces `older`.
     public init(from older: RouteTable, to newer: RouteTable) {
         let newerByName = Dictionary(newer.routes.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
-        var routes: [CompiledRoute] = []
-        var remaining: [ObjectIdentifier: Set<Endpoint>] = [:]
-        for route in older.routes {
-            guard let replacement = newerByName[route.name], replacement.definition == route.definition else {
-                routes.append(route)
-                continue
-            }
-            guard let upstream = route.upstream else { continue }
-            let kept = Set(replacement.upstream?.definition.endpoints ?? [])
-            if !Set(upstream.definition.endpoints).isSubset(of: kept) {
-                remaining[ObjectIdentifier(route)] = kept
-            }
+        self.newer = newerByName
+        routes = older.routes.filter { route in newerByName[route.name]?.definition != route.definition }
+        let endpointRemoved = older.upstreams.contains { name, upstream in
+            !Set(upstream.definition.endpoints).isSubset(of: newer.upstreams[name]?.definition.endpoints ?? [])
         }
-        self.init(routes: routes, remainingEndpoints: remaining)
+        isEmpty = routes.isEmpty && !endpointRemoved
     }
-
-    /// Whether nothing running is retired.
-    public var isEmpty: Bool { retired.isEmpty && remainingEndpoints.isEmpty }
 
     /// Whether work on `route`, sent to `endpoint` (`nil` before one is chosen), ends at the
     /// drain deadline.
     public func retires(_ route: CompiledRoute, endpoint: Endpoint?) -> Bool {
-        let id = ObjectIdentifier(route)
-        if retired.contains(id) { return true }
-        guard let endpoint, let remaining = remainingEndpoints[id] else { return false }
-        return !remaining.contains(endpoint)
+        guard let replacement = newer[route.name], replacement.definition == route.definition else { return true }
+        guard let endpoint else { return false }
+        return replacement.upstream?.definition.endpoints.contains(endpoint) != true
     }
 }

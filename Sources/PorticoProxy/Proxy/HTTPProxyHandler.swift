@@ -729,8 +729,9 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate, 
     /// A new snapshot was published: if it retires the running exchange (its route, or its
     /// endpoint), the exchange may run until `deadline` on its old definition, then it is ended.
     func drain(_ retirement: RouteRetirement, deadline: NIODeadline) {
+        // A drain already under way keeps its deadline: a later swap never extends it.
         guard let context, let exchange, let route = exchange.route, !exchange.responseComplete,
-            retirement.retires(route, endpoint: exchange.endpoint)
+            exchange.drainDeadline == nil, retirement.retires(route, endpoint: exchange.endpoint)
         else { return }
         exchange.drainDeadline = deadline
         timer.arm(at: deadline, on: context.eventLoop)

@@ -3,14 +3,24 @@ import PorticoCore
 
 /// Header rewriting between the downstream and upstream sides (SPEC §8).
 enum ProxyHeaders {
-    /// Removes hop-by-hop headers and those the `Connection` header names.
+    /// Makes a received header block fit to forward: removes hop-by-hop headers and those the
+    /// `Connection` header names, and the spaces and tabs around values.
+    ///
+    /// Surrounding whitespace is not part of a field value (RFC 9112 §5.1), and HTTP/2 calls a
+    /// value that starts or ends with it malformed (RFC 9113 §8.2.1): nghttp2-based clients
+    /// fail the whole stream. The HTTP/1 parser keeps trailing whitespace (`Server: name `,
+    /// as Python's `http.server` sends), so it is removed here, for both directions.
     static func removeHopByHop(_ headers: inout HTTPHeaders) {
         // One scan to find out; most heads carry none, or only `Connection: keep-alive`.
         var found = false
         var connectionValues: [String] = []
-        for (name, value) in headers where ProxyHeaderRules.isHopByHop(name) {
-            found = true
-            if ProxyHeaderRules.equalsIgnoringASCIICase(name, "connection") { connectionValues.append(value) }
+        for (name, value) in headers {
+            if ProxyHeaderRules.isHopByHop(name) {
+                found = true
+                if ProxyHeaderRules.equalsIgnoringASCIICase(name, "connection") { connectionValues.append(value) }
+            } else if ProxyHeaderRules.hasSurroundingWhitespace(value) {
+                found = true
+            }
         }
         guard found else { return }
         // A second scan copies what stays, instead of one scan per removed name.
@@ -23,7 +33,7 @@ enum ProxyHeaders {
             {
                 continue
             }
-            kept.add(name: name, value: value)
+            kept.add(name: name, value: ProxyHeaderRules.hasSurroundingWhitespace(value) ? ProxyHeaderRules.trimmed(value) : value)
         }
         headers = kept
     }

@@ -142,6 +142,15 @@ private let respondRoute = RouteDefinition(name: "r", action: .respond(StaticRes
         #expect(removed.retires(oldProxy, endpoint: one))
         #expect(!removed.retires(oldProxy, endpoint: Endpoint(host: "127.0.0.1", port: 2)))
         #expect(!removed.retires(oldProxy, endpoint: nil))
+
+        // Work that began two tables ago is judged by its own definition, not by the route
+        // object of the table being replaced.
+        let middle = try table([same, proxy], upstreamPorts: [1, 2])
+        let last = try table([same, proxy], upstreamPorts: [2])
+        #expect(middle.retirement(by: last).retires(oldProxy, endpoint: one))
+        #expect(!middle.retirement(by: last).retires(oldProxy, endpoint: Endpoint(host: "127.0.0.1", port: 2)))
+        #expect(try middle.retirement(by: table([changed, proxy], upstreamPorts: [1, 2])).retires(try #require(old.route(named: "same")), endpoint: nil))
+        #expect(middle.retirement(by: middle).isEmpty)
     }
 
     @Test func aChangeWhoseVersionAnotherReplicaTookIsAppliedOnTopOfTheOtherChange() async throws {
