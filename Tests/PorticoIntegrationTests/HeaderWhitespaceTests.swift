@@ -7,50 +7,17 @@ import Testing
 @Suite struct HeaderWhitespaceTests {
     static let h2load = ["/usr/bin/h2load", "/usr/local/bin/h2load"].first { FileManager.default.isExecutableFile(atPath: $0) }
 
-    /// Python's own server, on a loopback port, answering every GET with `ok`.
-    private func startPythonUpstream(port: Int) throws -> Process {
-        let script = """
-            import http.server, sys
-            class Handler(http.server.BaseHTTPRequestHandler):
-                server_version = "name"
-                sys_version = ""
-                protocol_version = "HTTP/1.1"
-                def do_GET(self):
-                    self.send_response(200)
-                    self.send_header("X-Padded", "\\t padded \\t")
-                    self.send_header("Content-Length", "2")
-                    self.end_headers()
-                    self.wfile.write(b"ok")
-                def log_message(self, *args):
-                    pass
-            http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
-            """
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", script, String(port)]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        return process
-    }
-
     @Test(.enabled(if: h2load != nil || ProcessInfo.processInfo.environment["CI"] != nil, "h2load is not installed; .ci/run installs nghttp2-client"))
     func everyHTTP2StreamSucceedsAndHTTP1ValuesAreTrimmed() async throws {
-        let upstreamPort = try await freeLoopbackPort()
-        let python = try startPythonUpstream(port: upstreamPort)
-        defer { python.terminate() }
+        let python = try await PythonUpstream.start()
+        defer { python.stop() }
         let folder = try TemporaryFolder()
         try TestCertificate(dnsNames: ["localhost"]).write(to: folder, name: "localhost")
-        try folder.write("routes/app.yaml", catchAllRoutes(upstreamPort: upstreamPort))
+        try folder.write("routes/app.yaml", catchAllRoutes(upstreamPort: python.port))
         let gateway = try await ServingGateway.start(in: folder)
 
         // HTTP/1.1: the values arrive without their surrounding whitespace.
-        var reply = try await RawSocketClient.send("GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", port: gateway.port)
-        let started = ContinuousClock.now
-        while reply.status != 200, ContinuousClock.now - started < .seconds(10) {  // until Python listens
-            try await Task.sleep(for: .milliseconds(100))
-            reply = try await RawSocketClient.send("GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", port: gateway.port)
-        }
+        let reply = try await RawSocketClient.send("GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", port: gateway.port)
         #expect(reply.status == 200)
         let head = reply.text.lowercased()
         #expect(head.contains("\r\nserver: name\r\n"), "\(reply.text)")
