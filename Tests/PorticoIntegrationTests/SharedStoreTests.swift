@@ -106,6 +106,39 @@ extension HeavyIntegrationTests {
             }
         }
 
+        @Test func restartingAReplicaThatChangedNothingRecordsNoVersion() async throws {
+            try await withReplicas(2) { database, replicas in
+                #expect(try await addRoute("kept", on: replicas[0]) == 201)
+                let before = try await version(of: replicas[0])
+                for _ in 0..<2 {
+                    await replicas[1].process.stop()
+                    let restarted = try await ServingGateway.start(in: replicas[1].folder, arguments: ["--state", database.url])
+                    #expect(try await version(of: restarted) == before)
+                    await restarted.process.stop()
+                }
+                // The other replica saw no new version either (it would have adopted one within a second).
+                try await Task.sleep(for: .milliseconds(1200))
+                #expect(try await version(of: replicas[0]) == before)
+            }
+        }
+
+        @Test func ofConcurrentPutsWithTheSameIfMatchOnTwoReplicasExactlyOneIsAccepted() async throws {
+            try await withReplicas(2) { _, replicas in
+                let current = try #require(try await version(of: replicas[0]))
+                let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+                    for index in 0..<8 {
+                        let admin = AdminClient(port: replicas[index % 2].adminPort)
+                        let body = #"{"routes": [{"name": "w\#(index)", "respond": {"status": 200}}]}"#
+                        group.addTask { try await admin.send(.PUT, "/v1/config", json: body, headers: [("If-Match", "\"\(current)\"")]).status }
+                    }
+                    var statuses: [Int] = []
+                    for try await status in group { statuses.append(status) }
+                    return statuses
+                }
+                #expect(statuses.sorted() == [200] + Array(repeating: 412, count: 7), "\(statuses)")
+            }
+        }
+
         @Test func losingTheDatabaseKeepsTrafficAndRefusesWritesThenCatchesUp() async throws {
             try await withReplicas(2) { database, replicas in
                 #expect(try await addRoute("before", on: replicas[0]) == 201)

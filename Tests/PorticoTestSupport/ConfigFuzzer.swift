@@ -108,6 +108,37 @@ public struct ConfigFuzzer {
         return document
     }
 
+    /// The valid document with one of its scalar fields (a duration, a count, a name, a
+    /// flag) set to one of the boundary ``extremes``: the mutations most likely to reach a
+    /// conversion deep in the decoder.
+    public mutating func documentWithAnExtremeField() -> ConfigValue {
+        var leaves = 0
+        Self.countLeaves(Self.valid, into: &leaves)
+        var target = Int.random(in: 0..<leaves, using: &random)
+        let extreme = Self.extremes.randomElement(using: &random)!
+        return Self.replacingLeaf(Self.valid, at: &target, with: extreme)
+    }
+
+    private static func countLeaves(_ value: ConfigValue, into count: inout Int) {
+        switch value {
+        case .object(let pairs): for pair in pairs { countLeaves(pair.value, into: &count) }
+        case .array(let items): for item in items { countLeaves(item, into: &count) }
+        default: count += 1
+        }
+    }
+
+    private static func replacingLeaf(_ value: ConfigValue, at index: inout Int, with replacement: ConfigValue) -> ConfigValue {
+        switch value {
+        case .object(let pairs):
+            return .object(pairs.map { (key: $0.key, value: replacingLeaf($0.value, at: &index, with: replacement)) })
+        case .array(let items):
+            return .array(items.map { replacingLeaf($0, at: &index, with: replacement) })
+        default:
+            defer { index -= 1 }
+            return index == 0 ? replacement : value
+        }
+    }
+
     private mutating func mutate(_ value: ConfigValue, depth: Int) -> ConfigValue {
         // Stop here and replace, more likely the deeper we are.
         if Int.random(in: 0..<6, using: &random) < depth { return randomValue() }

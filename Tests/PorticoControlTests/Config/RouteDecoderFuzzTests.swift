@@ -19,7 +19,7 @@ import Yams
         var outcomes = (accepted: 0, refused: 0, texts: 0)
         let started = ContinuousClock.now
         for index in 0..<Self.documents {
-            let document = fuzzer.mutatedDocument()
+            let document = index.isMultiple(of: 3) ? fuzzer.documentWithAnExtremeField() : fuzzer.mutatedDocument()
             record(decode(document, file: "fuzz.yaml"), into: &outcomes, seed: seed, index: index)
             // The same document as text, as the admin API (JSON) and route files (YAML) read it.
             let text = index.isMultiple(of: 2) ? document.fuzzJSONText : yamlText(document)
