@@ -78,7 +78,7 @@ public struct ConfigFuzzer {
         case 4: return .integer(Int.random(in: Int.min...Int.max, using: &random))
         case 5: return .double(Double(bitPattern: random.next()))
         case 6: return .string(randomString())
-        case 7: return .string(String(repeating: "a", count: Int.random(in: 100...70_000, using: &random)))
+        case 7: return .string(String(repeating: "a", count: Int.random(in: 100...4_000, using: &random)))
         case 8 where depth < 40:
             return .array((0..<Int.random(in: 0...3, using: &random)).map { _ in randomValue(depth: depth + 1) })
         case 9 where depth < 40:

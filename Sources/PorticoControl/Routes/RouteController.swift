@@ -74,7 +74,8 @@ public actor RouteController {
         return lhs == definitions(rhs)
     }
 
-    /// Takes over from a data plane already serving `initialTable`, made by ``initialTable(files:stored:)``.
+    /// Takes over from a data plane already serving `initialTable`, made by
+    /// ``initialTable(files:stored:recorded:previous:)``.
     public init(
         dataPlane: DataPlane, store: any StateStore, files: RouteSet, stored: StoredConfiguration, drainTimeout: Duration,
         logger: Logger

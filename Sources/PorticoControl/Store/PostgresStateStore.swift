@@ -215,9 +215,11 @@ public final class PostgresStateStore: StateStore {
     }
 
     public func snapshot(version: UInt64) async throws -> ConfigValue? {
-        try await withTimeout { _ in
+        // `?version=` of the admin API: a number no version can have is simply not kept.
+        guard let version = Int64(exactly: version) else { return nil }
+        return try await withTimeout { _ in
             let rows = try await self.client.query(
-                "SELECT snapshot FROM config_history WHERE version = \(Int64(version))", logger: self.logger)
+                "SELECT snapshot FROM config_history WHERE version = \(version)", logger: self.logger)
             var text: String?
             for try await value in rows.decode(String.self) { text = value }
             return try text.map(ConfigValue.decodeJSON)

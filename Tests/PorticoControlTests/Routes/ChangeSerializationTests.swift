@@ -6,18 +6,25 @@ import PorticoProxy
 import PorticoTestSupport
 import Testing
 
+/// Warnings and errors only: a controller logs every table it publishes.
+private let quietLogger: Logger = {
+    var logger = Logger(label: "portico.test")
+    logger.logLevel = .warning
+    return logger
+}()
+
 /// A controller over a real SQLite store in a temporary folder.
 private func sqliteController(in folder: TemporaryFolder, files: RouteSet = RouteSet()) async throws
     -> (RouteController, SQLiteStateStore)
 {
     let store = try await SQLiteStateStore.open(
-        path: folder.url.appendingPathComponent("state.sqlite").path, logger: Logger(label: "test"))
+        path: folder.url.appendingPathComponent("state.sqlite").path, logger: quietLogger)
     let stored = try await store.load()
     let recorded = stored.version > 0 ? try await store.snapshot(version: stored.version) : nil
     let table = try RouteController.initialTable(files: files, stored: stored, recorded: recorded)
-    let dataPlane = DataPlane(initialTable: table, logger: Logger(label: "test"))
+    let dataPlane = DataPlane(initialTable: table, logger: quietLogger)
     let controller = RouteController(
-        dataPlane: dataPlane, store: store, files: files, stored: stored, drainTimeout: .seconds(1), logger: Logger(label: "test"))
+        dataPlane: dataPlane, store: store, files: files, stored: stored, drainTimeout: .seconds(1), logger: quietLogger)
     try await controller.recordInitialSnapshot()
     return (controller, store)
 }
