@@ -63,6 +63,7 @@ public actor HealthChecker {
         for target in wanted where schedules[target] == nil {
             let group = self.group
             schedules[target] = Task { [weak self] in
+                var due = ContinuousClock.now
                 while !Task.isCancelled {
                     // The next check waits for this one (up to its timeout), so a short
                     // interval does not make a slow answer a failure.
@@ -73,7 +74,10 @@ public actor HealthChecker {
                     // A result that disagrees with the endpoint's state is confirmed at half
                     // the interval (HAProxy's `fastinter`): with 3 failures needed, a failing
                     // endpoint is out within two intervals of its first failed check's due time.
-                    try? await Task.sleep(for: changing ? target.check.interval / 2 : target.check.interval)
+                    // Checks keep to due times, so their own latency does not add up; one that
+                    // took longer than the step is followed at once.
+                    due = max(due + (changing ? target.check.interval / 2 : target.check.interval), .now)
+                    try? await Task.sleep(until: due, clock: .continuous)
                 }
             }
         }

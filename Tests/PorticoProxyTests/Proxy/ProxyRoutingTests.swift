@@ -9,7 +9,7 @@ func standardRoutes(_ port: Int) -> String {
     upstreams:
       - name: app
         endpoints: ["127.0.0.1:\(port)"]
-        connectTimeout: 1s
+        connectTimeout: 5s
       - name: empty
         endpoints: []
     routes:
