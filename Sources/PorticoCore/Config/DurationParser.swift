@@ -1,22 +1,22 @@
 /// Parses configuration durations: `500ms`, `10s`, `2m`, `1h`, or a plain number of seconds.
 ///
-/// Every duration is bounded by ``maximum``: a value that does not fit (`1e308`, `2^64`,
+/// Every duration is bounded by ``maximumSeconds``: a value that does not fit (`1e308`, `2^64`,
 /// `"99999999999999999999s"`) is refused like any other invalid one, never converted with a trap.
 public enum DurationParser {
-    /// The longest duration accepted anywhere: a year. Far beyond any timeout or interval a
-    /// gateway needs, and small enough that every conversion downstream (milliseconds in
-    /// `Int64`, NIO's nanosecond `TimeAmount`, a deadline added to the uptime clock) fits.
-    public static let maximum: Duration = .seconds(maximumSeconds)
+    /// The longest duration accepted anywhere, in seconds: a year. Far beyond any timeout or
+    /// interval a gateway needs, and small enough that every conversion downstream
+    /// (milliseconds in `Int64`, NIO's nanosecond `TimeAmount`, a deadline added to the
+    /// uptime clock) fits.
     static let maximumSeconds = 365 * 24 * 3600
 
     /// Returns the duration, or `nil` when the text is not a duration, is negative or is
-    /// longer than ``maximum``.
+    /// longer than ``maximumSeconds``.
     public static func parse(_ text: String) -> Duration? {
         if case .duration(let duration) = read(text) { return duration }
         return nil
     }
 
-    /// What a duration field holds: a duration, one longer than ``maximum``, or no duration.
+    /// What a duration field holds: a duration, one longer than ``maximumSeconds``, or no duration.
     enum Reading: Equatable {
         case duration(Duration)
         case tooLong
@@ -50,7 +50,7 @@ public enum DurationParser {
     }
 
     /// `value` units of `scale` seconds as whole milliseconds, when that is finite, not
-    /// negative and within ``maximum``; checked before any conversion to an integer.
+    /// negative and within ``maximumSeconds``; checked before any conversion to an integer.
     private static func read(_ value: Double, scale: Double) -> Reading {
         let milliseconds = (value * scale * 1000).rounded()
         guard !milliseconds.isNaN, milliseconds >= 0 else { return .invalid }

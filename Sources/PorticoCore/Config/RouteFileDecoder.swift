@@ -511,7 +511,7 @@ public struct RouteFileDecoder {
         case .duration(let duration) where duration > .zero:
             return duration
         case .tooLong:
-            report(path, "expected a duration of at most 8760h (a year)")
+            report(path, "expected a duration of at most \(DurationParser.maximumSeconds / 3600)h (a year)")
         default:
             report(path, "expected a duration such as 500ms, 10s, 2m or a number of seconds, greater than zero")
         }
