@@ -135,6 +135,23 @@ final class UpstreamConnectionPool {
         }
     }
 
+    /// Ends an exchange's lease of `connection`: the connection goes back to the pool when the
+    /// exchange says it may (`reusable`: the request was sent whole and the upstream keeps the
+    /// connection alive) and it has served fewer than `maxRequests`; else it is closed.
+    func finishLease(of connection: UpstreamConnection, reusable: Bool, maxRequests: Int?) {
+        guard reusable, connection.requestCount < maxRequests ?? .max else {
+            close(connection)
+            return
+        }
+        release(connection)
+    }
+
+    /// Closes a connection an exchange gives up (it will not complete on it).
+    func close(_ connection: UpstreamConnection) {
+        connection.handler.delegate = nil
+        connection.channel.close(promise: nil)
+    }
+
     /// Returns a connection after a complete exchange; it is kept if it is still open and
     /// the endpoint has room, else closed.
     func release(_ connection: UpstreamConnection) {

@@ -1,0 +1,96 @@
+import Logging
+import PorticoCore
+
+/// What an exchange needs to pick the endpoint of a try: the upstream's balancing over the
+/// endpoints in rotation, and its retry budget. ``ExchangeStateMachine`` asks it; tests give
+/// it a fixed list.
+protocol EndpointChoosing {
+    /// Endpoints the upstream defines.
+    var endpointCount: Int { get }
+    /// The endpoint the upstream's policy picks, leaving out those out of rotation and, when
+    /// `excluding` is given, those already tried; a retry does not move the rotation.
+    func endpoint(excluding tried: [Endpoint]?, retrying: Bool) -> Endpoint?
+    /// Takes a place in the upstream's retry budget if it has room.
+    func admitRetry() -> Bool
+}
+
+/// The upstream side of one request in the data plane. Picks endpoints by the health view
+/// the request started with and the upstream's passive ejections (SPEC §6): leaves out
+/// endpoints health checks took out of rotation, then ejected ones, then those the request
+/// tried. An ejected endpoint is still used when nothing else is left (health checks may have
+/// taken the others). Keeps the upstream's counters and metrics as the request moves.
+struct EndpointSelector: ExchangeUpstream {
+    let upstream: UpstreamTarget
+    let unhealthy: UnhealthyEndpoints
+    let metrics: RequestMetricsCache
+    let gatewayMetrics: GatewayMetrics
+    let logger: Logger
+
+    var endpointCount: Int { upstream.definition.endpoints.count }
+
+    func endpoint(excluding tried: [Endpoint]?, retrying: Bool) -> Endpoint? {
+        let upstream = self.upstream
+        let unhealthy = self.unhealthy
+        let available = { (endpoint: Endpoint) in
+            !(tried?.contains(endpoint) ?? false) && !unhealthy.contains(upstream: upstream.name, endpoint: endpoint)
+        }
+        if upstream.definition.outlierDetection != nil {
+            let now = ContinuousClock.now
+            if let endpoint = upstream.nextEndpoint(
+                skipping: { !available($0) || upstream.runtime.outliers.isEjected($0, now: now) }, advancing: !retrying)
+            {
+                return endpoint
+            }
+        }
+        return upstream.nextEndpoint(skipping: { !available($0) }, advancing: !retrying)
+    }
+
+    func admitRetry() -> Bool {
+        guard upstream.runtime.startRetry(within: upstream.definition.retryBudget) else {
+            metrics.recordOverflow(upstream: upstream.name, kind: "retry_budget")
+            return false
+        }
+        return true
+    }
+
+    func recordOutcome(of endpoint: Endpoint, failed: Bool) {
+        guard let policy = upstream.definition.outlierDetection else { return }
+        let outliers = upstream.runtime.outliers
+        guard failed else {
+            outliers.recordSuccess(endpoint, now: .now)
+            return
+        }
+        guard let ejection = outliers.recordFailure(endpoint, policy: policy, endpoints: upstream.definition.endpoints, now: .now)
+        else { return }
+        gatewayMetrics.recordEjection(upstream: upstream.name, endpoint: endpoint.description)
+        logger.warning(
+            "endpoint ejected",
+            metadata: [
+                "upstream": .string(upstream.name), "endpoint": .string(endpoint.description),
+                "seconds": .string(String(ejection.duration.components.seconds)), "ejections": .string(String(ejection.count)),
+            ])
+    }
+
+    func recordError(kind: String) {
+        metrics.recordUpstreamError(upstream: upstream.name, kind: kind)
+    }
+
+    func recordRetry(kind: String) {
+        metrics.recordRetry(upstream: upstream.name, kind: kind)
+    }
+
+    func requestMoved(from previous: Endpoint?, to endpoint: Endpoint) {
+        if let previous {
+            upstream.requestEnded(on: previous)
+        } else {
+            upstream.runtime.requestStarted()
+        }
+        upstream.requestStarted(on: endpoint)
+    }
+
+    func requestEnded(on endpoint: Endpoint, heldRetryBudget: Bool) {
+        upstream.requestEnded(on: endpoint)
+        upstream.runtime.requestEnded()
+        if heldRetryBudget { upstream.runtime.retryEnded() }
+    }
+}

@@ -1,0 +1,31 @@
+import Logging
+import NIOCore
+import PorticoCore
+
+/// Reports ended exchanges: the request metrics of the event loop and one access-log line
+/// (SPEC §10).
+struct ExchangeRecorder {
+    let accessLogger: Logger
+    let metrics: RequestMetricsCache
+
+    func record(_ record: ExchangeRecord, clientAddress: String, now: NIODeadline) {
+        let elapsed = now - record.startTime
+        metrics.recordRequest(route: record.routeName ?? "no_route", status: record.status, nanoseconds: elapsed.nanoseconds)
+        guard accessLogger.logLevel <= .info else { return }
+        var metadata: Logger.Metadata = [
+            "method": .string(record.method),
+            "path": .string(record.path),
+            "status": .string(String(record.status)),
+            "route": .string(record.routeName ?? "no_route"),
+            "bytes_in": .string(String(record.bytesIn)),
+            "bytes_out": .string(String(record.bytesOut)),
+            "duration_ms": .string(String(Double(elapsed.nanoseconds) / 1_000_000)),
+            "client": .string(clientAddress),
+        ]
+        if let host = record.host { metadata["host"] = .string(host) }
+        if let id = record.requestID { metadata["request.id"] = .string(id) }
+        if let endpoint = record.endpoint { metadata["upstream"] = .string(endpoint.description) }
+        if let reason = record.failureReason { metadata["error"] = .string(reason) }
+        accessLogger.info("request", metadata: metadata)
+    }
+}

@@ -1,0 +1,551 @@
+import NIOCore
+import NIOHTTP1
+import PorticoCore
+
+/// The upstream side of one exchange, as ``ExchangeStateMachine`` sees it: endpoint choice,
+/// the retry budget, passive ejection and the counters that follow a request. The data plane
+/// uses ``EndpointSelector``; tests use a fixed list.
+protocol ExchangeUpstream: EndpointChoosing {
+    /// A try ended: feeds passive outlier ejection (when the upstream has it).
+    func recordOutcome(of endpoint: Endpoint, failed: Bool)
+    /// Counts `portico_upstream_errors_total{kind}`.
+    func recordError(kind: String)
+    /// Counts `portico_upstream_retries_total{kind}`.
+    func recordRetry(kind: String)
+    /// The request runs on `endpoint` now (after `previous`, for a retry).
+    func requestMoved(from previous: Endpoint?, to endpoint: Endpoint)
+    /// The request that ran on `endpoint` ended.
+    func requestEnded(on endpoint: Endpoint, heldRetryBudget: Bool)
+}
+
+/// One request on a downstream connection, from its routed head to the end of its response,
+/// as a pure state machine in AsyncHTTPClient's style: the handler feeds it every event (with
+/// the time, where time matters) and runs the ``Action`` it returns. Every try has an id
+/// that is never reused on its connection: an event that names another try than the current
+/// one is answered with a give-back, so a slot or connection arriving for an abandoned try
+/// (or an earlier exchange) is never used.
+struct ExchangeStateMachine<Upstream: ExchangeUpstream> {
+    /// Names one try: the exchange's serial on its connection and the try's number in it.
+    struct TryID: Hashable {
+        let exchange: UInt64
+        /// Numbers the tries of an exchange from 1.
+        let number: Int
+    }
+
+    /// One try of sending the request upstream.
+    struct Try: Equatable {
+        let id: TryID
+        let endpoint: Endpoint
+        /// When the try stops waiting for a response head (`retries.perTryTimeout`).
+        var deadline: NIODeadline?
+        /// The try waits for one of the upstream's `maxConnections`.
+        var waitingForSlot = false
+        /// A first try may take an idle pooled connection; a retry opens a fresh one.
+        var mayReusePooledConnection: Bool { id.number == 1 }
+    }
+
+    /// Where the exchange stands.
+    enum State: Equatable {
+        /// The head is routed; ``start(upstream:now:)`` acts on the decision.
+        case routed
+        /// A try waits for an upstream connection; request parts are buffered.
+        case connecting(Try)
+        /// Request and response stream through the try's connection.
+        case forwarding(Try, responseStarted: Bool)
+        /// The upstream agreed to an `Upgrade` (101); the handler hands both connections to a tunnel.
+        case upgrading
+        /// The response is complete; the rest of the request is read and dropped.
+        case responded
+        /// Nothing more happens.
+        case finished
+    }
+
+    /// What ends a response, for the downstream connection.
+    enum Ending: Equatable {
+        /// Request and response are complete: the exchange ends, the connection serves the next.
+        case finish
+        /// The response is complete: read and drop the rest of the request, then end.
+        case readRest
+        /// End the exchange and close the connection once the response is written.
+        case close
+    }
+
+    /// What the handler does next.
+    enum Action {
+        case none
+        /// Get a connection for the try: an idle pooled one when it may, else a slot of the
+        /// upstream's connection limit (open at once, wait, or overflow).
+        case acquireConnection(Try)
+        /// Give up the failed try's connection or slot wait, then acquire one for `Try`.
+        case retry(Try, after: TryFailure)
+        /// The try's slot was granted: open a new connection.
+        case openConnection(Try)
+        /// A slot or a connection arrived for a try that is no longer current: give it back.
+        case giveBack
+        /// Write the head and the buffered parts to the try's connection.
+        case sendRequest(HTTPRequestHead, [HTTPClientRequestPart])
+        case sendRequestPart(HTTPClientRequestPart, flush: Bool)
+        /// Give up any try, then write the gateway's own response.
+        case answer(HTTPResponseHead, body: String, then: Ending)
+        case forwardInformational(HTTPResponseHead)
+        case forwardResponseHead(HTTPResponseHead, compress: Bool)
+        /// Write the end of the response; `reuseConnection`: the upstream connection may go
+        /// back to the pool (which decides), else it is closed.
+        case endResponse(HTTPHeaders?, reuseConnection: Bool, then: Ending)
+        /// Write the 101, then hand both connections to a tunnel.
+        case beginUpgrade(HTTPResponseHead)
+        /// The exchange ended (its request's end arrived after the response).
+        case finish
+        /// Give up any try and close the downstream connection.
+        case close
+    }
+
+    private(set) var state: State
+    /// What the access log and metrics report.
+    private(set) var record: ExchangeRecord
+    let request: HTTPRequestHead
+    let route: CompiledRoute?
+    /// Whether the downstream connection may serve another request after this one.
+    private(set) var keepAlive: Bool
+    private(set) var requestComplete = false
+    /// When a drain of the exchange's retired route ends it.
+    private(set) var drainDeadline: NIODeadline?
+    private let decision: RoutedRequest.Decision
+    private let corsHeaders: [(String, String)]?
+    private let isHTTP2Stream: Bool
+    /// The exchange's serial on its connection, the first part of its tries' ids.
+    private let serial: UInt64
+    private var upstream: Upstream?
+    private var requestHadBody = false
+    private var bufferedParts: [HTTPClientRequestPart] = []
+    /// When the route timeout expires.
+    private var routeDeadline: NIODeadline?
+    /// Retries the route's policy counts (the keep-alive refresh is not one).
+    private var retries = 0
+    private var endpointsTried: [Endpoint] = []
+    private var holdsRetryBudget = false
+    private var upstreamKeepAlive = true
+
+    init(routed: RoutedRequest, request: HTTPRequestHead, serial: UInt64, now: NIODeadline, isHTTP2Stream: Bool) {
+        self.request = request
+        self.serial = serial
+        self.route = routed.route
+        self.decision = routed.decision
+        self.corsHeaders = routed.corsHeaders
+        self.isHTTP2Stream = isHTTP2Stream
+        self.record = ExchangeRecord(
+            method: request.method.rawValue, path: routed.path, host: routed.host, requestID: routed.requestID,
+            routeName: routed.route?.name, startTime: now)
+        // An HTTP/2 stream ends with its exchange; its connection stays.
+        self.keepAlive = request.version.major >= 2 || request.isKeepAlive
+        self.state = .routed
+    }
+
+    // MARK: Start
+
+    /// Acts on the routing decision; `upstream` is the side a proxied request uses.
+    mutating func start(upstream: Upstream?, now: NIODeadline) -> Action {
+        switch decision {
+        case .refuse(let reason):
+            record.failureReason = reason
+            return answer(.error(.badRequest, route: nil), closeConnection: true)
+        case .noRoute:
+            return answer(.error(.noRoute, route: nil))
+        case .answer(let local):
+            return answer(local)
+        case .proxy:
+            guard let route, let upstream, let endpoint = upstream.endpoint(excluding: [], retrying: false) else {
+                return answer(.error(.noHealthyUpstream, route: route?.name))
+            }
+            self.upstream = upstream
+            upstream.requestMoved(from: nil, to: endpoint)
+            record.endpoint = endpoint
+            routeDeadline = record.startTime + .milliseconds(route.definition.timeout.wholeMilliseconds)
+            let first = makeTry(TryID(exchange: serial, number: 1), to: endpoint, now: now)
+            state = .connecting(first)
+            return .acquireConnection(first)
+        }
+    }
+
+    // MARK: Request events
+
+    mutating func requestBodyReceived(_ buffer: ByteBuffer) -> Action {
+        record.bytesIn += buffer.readableBytes
+        requestHadBody = true
+        switch state {
+        case .connecting:
+            bufferedParts.append(.body(.byteBuffer(buffer)))
+            return .none
+        case .forwarding:
+            return .sendRequestPart(.body(.byteBuffer(buffer)), flush: false)
+        case .routed, .upgrading, .responded, .finished:
+            return .none
+        }
+    }
+
+    mutating func requestEndReceived(_ trailers: HTTPHeaders?) -> Action {
+        requestComplete = true
+        switch state {
+        case .connecting:
+            bufferedParts.append(.end(trailers))
+            return .none
+        case .forwarding:
+            return .sendRequestPart(.end(trailers), flush: true)
+        case .responded:
+            state = .finished
+            return .finish
+        case .routed, .upgrading, .finished:
+            return .none
+        }
+    }
+
+    /// The HTTP parser refused the rest of the request.
+    mutating func malformedRequest(_ code: GatewayErrorCode, description: String) -> Action {
+        guard !responseStarted else { return .close }
+        record.failureReason = "malformed request: \(description)"
+        requestComplete = true
+        return answer(.error(code, route: nil), closeConnection: true)
+    }
+
+    /// The client closed the connection.
+    mutating func clientClosed() {
+        guard isRunning else { return }
+        if !responseStarted { record.status = 499 }
+        record.failureReason = record.failureReason ?? "client_closed"
+        state = .finished
+    }
+
+    // MARK: Connection events
+
+    /// The upstream's limiter queued the try for a slot.
+    mutating func connectionSlotQueued(forTry id: TryID) {
+        guard case .connecting(var current) = state, current.id == id else { return }
+        current.waitingForSlot = true
+        state = .connecting(current)
+    }
+
+    /// A slot of the upstream's limit passed to try `id`.
+    mutating func connectionSlotGranted(toTry id: TryID) -> Action {
+        guard case .connecting(var current) = state, current.id == id, current.waitingForSlot else { return .giveBack }
+        current.waitingForSlot = false
+        state = .connecting(current)
+        return .openConnection(current)
+    }
+
+    /// Every slot is in use and the queue is full; `reason` names the limits.
+    mutating func connectionOverflowed(reason: String) -> Action {
+        guard case .connecting = state else { return .none }
+        record.failureReason = reason
+        // Nothing was sent upstream: answered like a local answer, the rest of the request
+        // read and dropped and the connection kept (the client may still be sending).
+        bufferedParts.removeAll()
+        return answer(.error(.upstreamOverflow, route: route?.name))
+    }
+
+    /// A connection (pooled or new) is ready for try `id`.
+    mutating func connectionReady(forTry id: TryID) -> Action {
+        guard case .connecting(let current) = state, current.id == id, !current.waitingForSlot,
+            case .proxy(let plan) = decision
+        else { return .giveBack }
+        state = .forwarding(current, responseStarted: false)
+        let parts = bufferedParts
+        bufferedParts.removeAll()
+        return .sendRequest(plan.head, parts)
+    }
+
+    /// The connect of try `id` failed.
+    mutating func connectFailed(forTry id: TryID, error: String, now: NIODeadline) -> Action {
+        guard case .connecting(let current) = state, current.id == id else { return .none }
+        upstream?.recordError(kind: "connect")
+        upstream?.recordOutcome(of: current.endpoint, failed: true)
+        if let retry = retryIfAllowed(after: .connectFailure, from: current, now: now) { return retry }
+        record.failureReason = "connect to \(current.endpoint): \(error)"
+        return failBeforeResponse(.upstreamUnreachable)
+    }
+
+    /// The try's connection closed; `requestCount` is how many requests it carried.
+    mutating func upstreamClosed(requestCount: Int, now: NIODeadline) -> Action {
+        guard case .forwarding(let current, let started) = state else { return .none }
+        if started {
+            record.failureReason = "upstream closed the connection mid-response"
+            upstream?.recordError(kind: "reset")
+            return .close
+        }
+        // A reused keep-alive connection closed as the request went out was refused
+        // (nothing processed); a fresh one was reset (an endpoint going away).
+        let refused = requestCount > 1
+        if !refused { upstream?.recordOutcome(of: current.endpoint, failed: true) }
+        if let retry = retryIfAllowed(after: refused ? .refusedStream : .reset, from: current, now: now) { return retry }
+        record.failureReason = record.failureReason ?? "upstream closed the connection before responding"
+        upstream?.recordError(kind: "reset")
+        return failBeforeResponse(.upstreamUnreachable)
+    }
+
+    // MARK: Response events
+
+    mutating func responseHeadReceived(_ head: HTTPResponseHead, now: NIODeadline) -> Action {
+        guard case .forwarding(var current, false) = state, case .proxy(let plan) = decision else { return .none }
+        if head.status == .switchingProtocols {
+            guard plan.isUpgrade else {
+                record.failureReason = "upstream switched protocols unasked"
+                return .close
+            }
+            record.status = 101
+            state = .upgrading
+            var response = ProxyHeaders.downstreamResponseHead(for: head, close: false)
+            response.headers.replaceOrAdd(name: "connection", value: "upgrade")
+            if let upgrade = head.headers.first(name: "upgrade") {
+                response.headers.replaceOrAdd(name: "upgrade", value: upgrade)
+            }
+            return .beginUpgrade(response)
+        }
+        if head.status.code < 200 {
+            return .forwardInformational(ProxyHeaders.downstreamResponseHead(for: head, close: false))
+        }
+        let status = Int(head.status.code)
+        current.deadline = nil
+        state = .forwarding(current, responseStarted: false)
+        upstream?.recordOutcome(of: current.endpoint, failed: status >= 500)
+        if status >= 500, let retry = retryIfAllowed(after: .status(status), from: current, now: now) { return retry }
+        record.status = status
+        upstreamKeepAlive = head.isKeepAlive
+        let rewritten = ResponseHeadRewriter(request: request, route: route, corsHeaders: corsHeaders)
+            .rewrite(head, keepAlive: keepAlive)
+        if rewritten.closeConnection { keepAlive = false }
+        state = .forwarding(current, responseStarted: true)
+        return .forwardResponseHead(rewritten.head, compress: rewritten.compress)
+    }
+
+    /// Whether response body parts from the upstream go to the client now.
+    var forwardsResponseBody: Bool {
+        if case .forwarding(_, true) = state { return true }
+        return false
+    }
+
+    /// Transforming the response body (gzip) failed: the connection is cut.
+    mutating func responseBodyFailed(_ reason: String) -> Action {
+        record.failureReason = reason
+        return .close
+    }
+
+    /// Counts response body bytes written to the client.
+    mutating func responseBodyWritten(bytes: Int) {
+        record.bytesOut += bytes
+    }
+
+    mutating func responseEndReceived(_ trailers: HTTPHeaders?) -> Action {
+        guard case .forwarding(_, true) = state else { return .none }
+        let reuse = requestComplete && upstreamKeepAlive
+        if !requestComplete, !isHTTP2Stream {
+            // The upstream answered before the whole request arrived: do not read the rest.
+            // (An HTTP/2 stream reads and drops it: a reset would fail the client's upload
+            // of a request it has an answer to.)
+            keepAlive = false
+        }
+        return .endResponse(trailers, reuseConnection: reuse, then: ending())
+    }
+
+    /// The handler is about to hand the connections to a tunnel; returns whether it still may.
+    mutating func upgradeHandedOver() -> Bool {
+        guard state == .upgrading else { return false }
+        requestComplete = true
+        state = .finished
+        return true
+    }
+
+    // MARK: Time
+
+    /// The earliest deadline that can end the running try or response; `nil` when none can
+    /// (between responses the connection's idle timeout applies instead).
+    var nextDeadline: NIODeadline? {
+        guard let current = currentTry else { return nil }
+        let earliest = { (a: NIODeadline?, b: NIODeadline?) -> NIODeadline? in
+            guard let a else { return b }
+            guard let b else { return a }
+            return min(a, b)
+        }
+        return earliest(earliest(routeDeadline, drainDeadline), current.deadline)
+    }
+
+    /// The connection timer fired at `now`: ends what expired.
+    mutating func timerFired(now: NIODeadline) -> Action {
+        guard let current = currentTry else { return .none }
+        if let drainDeadline, drainDeadline <= now {
+            // Its route was removed or changed and the drain timeout has passed.
+            record.failureReason = "drain timeout"
+            if !responseStarted { record.status = 503 }
+            return .close
+        }
+        if let routeDeadline, routeDeadline <= now {
+            self.routeDeadline = nil
+            record.failureReason = "route timeout"
+            upstream?.recordError(kind: "timeout")
+            if responseStarted { return .close }
+            if !current.waitingForSlot { upstream?.recordOutcome(of: current.endpoint, failed: true) }
+            return failBeforeResponse(.upstreamTimeout)
+        }
+        if let deadline = current.deadline, deadline <= now {
+            // No response head within `perTryTimeout`: try again if the policy allows, else 504.
+            upstream?.recordOutcome(of: current.endpoint, failed: true)
+            upstream?.recordError(kind: "timeout")
+            if let retry = retryIfAllowed(after: .perTryTimeout, from: current, now: now) { return retry }
+            record.failureReason = "per-try timeout"
+            return failBeforeResponse(.upstreamTimeout)
+        }
+        return .none
+    }
+
+    /// A new snapshot was published: if it retires the running exchange (its route, or its
+    /// endpoint), the exchange may run until `deadline`; returns whether it now drains. A
+    /// drain already under way keeps its deadline: a later swap never extends it.
+    mutating func drain(_ retirement: RouteRetirement, deadline: NIODeadline) -> Bool {
+        guard isRunning, drainDeadline == nil, let route, retirement.retires(route, endpoint: record.endpoint) else {
+            return false
+        }
+        drainDeadline = deadline
+        return true
+    }
+
+    // MARK: Queries
+
+    /// Whether the response is still to come or still streaming.
+    var isRunning: Bool {
+        switch state {
+        case .connecting, .forwarding, .upgrading: return true
+        case .routed, .responded, .finished: return false
+        }
+    }
+
+    /// Whether the downstream should stop reading: request parts wait while a try connects,
+    /// and the tunnel takes over after a 101.
+    var holdsDownstreamReads: Bool {
+        switch state {
+        case .connecting, .upgrading: return true
+        case .routed, .forwarding, .responded, .finished: return false
+        }
+    }
+
+    /// The request ends the exchange's use of the upstream: gives back the counters.
+    func requestEnded() {
+        if let upstream, let endpoint = record.endpoint {
+            upstream.requestEnded(on: endpoint, heldRetryBudget: holdsRetryBudget)
+        }
+    }
+
+    private var responseStarted: Bool {
+        switch state {
+        case .routed, .connecting, .forwarding(_, false): return false
+        case .forwarding(_, true), .upgrading, .responded, .finished: return true
+        }
+    }
+
+    private var currentTry: Try? {
+        switch state {
+        case .connecting(let current), .forwarding(let current, _): return current
+        case .routed, .upgrading, .responded, .finished: return nil
+        }
+    }
+
+    // MARK: Transitions
+
+    private func makeTry(_ id: TryID, to endpoint: Endpoint, now: NIODeadline) -> Try {
+        let deadline = route?.definition.retryPolicy.perTryTimeout.map { now + .milliseconds($0.wholeMilliseconds) }
+        return Try(id: id, endpoint: endpoint, deadline: deadline)
+    }
+
+    /// Starts another try after `failure` if the route's retry policy, the request and the
+    /// upstream's retry budget allow it. A retry goes to an endpoint not tried yet; with an
+    /// explicit `attempts`, to a tried one when none is left. A reused connection closed
+    /// before answering is retried once on a fresh connection to the same endpoint (the
+    /// keep-alive race), not counted as an attempt.
+    private mutating func retryIfAllowed(after failure: TryFailure, from failed: Try, now: NIODeadline) -> Action? {
+        guard let route, let upstream else { return nil }
+        let policy = route.definition.retryPolicy
+        guard
+            policy.retries(
+                failure, idempotent: ProxyHeaders.isIdempotent(request.method),
+                replayable: requestComplete && !requestHadBody)
+        else { return nil }
+        let next: Endpoint
+        if failure == .refusedStream, failed.id.number == 1 {
+            next = failed.endpoint
+        } else {
+            guard retries < policy.attempts ?? (upstream.endpointCount - 1) else { return nil }
+            endpointsTried.append(failed.endpoint)
+            guard
+                let chosen = upstream.endpoint(excluding: endpointsTried, retrying: true)
+                    ?? (policy.attempts == nil ? nil : upstream.endpoint(excluding: nil, retrying: true))
+            else { return nil }
+            // A failed connect sent nothing and costs the upstream nothing; other retries
+            // repeat work, so they must fit the budget.
+            if failure != .connectFailure, !holdsRetryBudget {
+                guard upstream.admitRetry() else { return nil }
+                holdsRetryBudget = true
+            }
+            retries += 1
+            next = chosen
+        }
+        upstream.requestMoved(from: failed.endpoint, to: next)
+        record.endpoint = next
+        upstream.recordRetry(kind: failure.label)
+        // Only a complete request without a body is sent again.
+        if failure != .connectFailure { bufferedParts = [.end(nil)] }
+        let retry = makeTry(TryID(exchange: serial, number: failed.id.number + 1), to: next, now: now)
+        state = .connecting(retry)
+        return .retry(retry, after: failure)
+    }
+
+    private mutating func failBeforeResponse(_ code: GatewayErrorCode) -> Action {
+        bufferedParts.removeAll()
+        // An unread rest of the request ends an HTTP/1.1 connection; an HTTP/2 stream reads
+        // and drops it instead of being reset.
+        return answer(.error(code, route: route?.name), closeConnection: !requestComplete && !isHTTP2Stream)
+    }
+
+    /// A complete response made by the gateway.
+    private mutating func answer(_ answer: LocalAnswer, closeConnection: Bool = false) -> Action {
+        if closeConnection { keepAlive = false }
+        record.failureReason = record.failureReason ?? answer.failureReason
+        var headers = answer.headers
+        let length = answer.body.utf8.count
+        headers.replaceOrAdd(name: "content-length", value: String(length))
+        if !keepAlive { headers.replaceOrAdd(name: "connection", value: "close") }
+        if let corsHeaders { ProxyHeaders.applyCORS(corsHeaders, to: &headers) }
+        record.status = answer.status
+        record.bytesOut += length
+        let head = HTTPResponseHead(version: .http1_1, status: HTTPResponseStatus(statusCode: answer.status), headers: headers)
+        return .answer(head, body: answer.body, then: ending())
+    }
+
+    /// The response is complete: what happens to the exchange and the connection.
+    private mutating func ending() -> Ending {
+        routeDeadline = nil
+        if !keepAlive {
+            state = .finished
+            return .close
+        }
+        if requestComplete {
+            state = .finished
+            return .finish
+        }
+        state = .responded
+        return .readRest
+    }
+}
+
+/// What the access log and the request metrics report about one exchange.
+struct ExchangeRecord {
+    let method: String
+    let path: String
+    let host: String?
+    let requestID: String?
+    let routeName: String?
+    let startTime: NIODeadline
+    var status = 0
+    var bytesIn = 0
+    var bytesOut = 0
+    /// Why the gateway answered itself or cut the exchange.
+    var failureReason: String?
+    /// The endpoint of the last try.
+    var endpoint: Endpoint?
+}

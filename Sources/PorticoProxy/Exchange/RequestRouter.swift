@@ -1,0 +1,152 @@
+import NIOHTTP1
+import PorticoCore
+
+/// A request head the gateway has read, and what it decided to do with it.
+struct RoutedRequest {
+    /// What happens next, in the order SPEC §4–§8 apply.
+    enum Decision {
+        /// Malformed framing, target or host: 400 and the connection closes.
+        case refuse(reason: String)
+        /// No route matches: 404.
+        case noRoute
+        /// The gateway answers itself: a CORS preflight, an HTTPS redirect or a `respond` route.
+        case answer(LocalAnswer)
+        /// The request goes to the route's upstream with this head.
+        case proxy(ProxyPlan)
+    }
+
+    /// The request's `X-Request-Id`: the client's, or one made here (none for a request
+    /// too malformed to have a head).
+    var requestID: String?
+    /// The normalized host, when the request has one.
+    var host: String?
+    /// The path without its query (the whole target when it could not be parsed).
+    var path: String
+    var route: CompiledRoute?
+    /// The CORS headers the response gets (the route has a policy and the origin is allowed).
+    var corsHeaders: [(String, String)]?
+    var decision: Decision
+}
+
+/// A complete response the gateway makes itself.
+struct LocalAnswer {
+    var status: Int
+    var headers = HTTPHeaders()
+    var body = ""
+    /// Why the gateway answered instead of the upstream, for the access log.
+    var failureReason: String?
+
+    /// A JSON error answer (SPEC §9) for `code`, naming `route` when there is one; the code
+    /// is the logged reason unless an earlier one is known (a missing route is no failure).
+    static func error(_ code: GatewayErrorCode, route: String?) -> LocalAnswer {
+        var headers = HTTPHeaders()
+        headers.add(name: "content-type", value: "application/json")
+        return LocalAnswer(
+            status: code.status, headers: headers, body: code.jsonBody(route: route),
+            failureReason: code == .noRoute ? nil : code.description)
+    }
+}
+
+/// How a request that goes upstream is sent there.
+struct ProxyPlan {
+    let upstream: UpstreamTarget
+    /// The head the upstream receives (hop-by-hop headers removed, forwarding headers added).
+    let head: HTTPRequestHead
+    /// The request asks for an `Upgrade` (WebSocket), passed through to the upstream.
+    let isUpgrade: Bool
+}
+
+/// Turns a request head into a ``RoutedRequest`` by one route table: checks the framing,
+/// target and host, matches the route, then applies CORS preflights, `httpsRedirect`,
+/// `respond` and builds the upstream head. Pure: the table, the client's address and the
+/// request-id maker are passed in.
+struct RequestRouter {
+    /// `http` or `https`: how requests reach the listener.
+    let scheme: String
+    /// The HTTPS port that `httpsRedirect` points to (left out of the URL when 443).
+    let httpsRedirectPort: Int
+
+    func route(
+        _ head: HTTPRequestHead, table: RouteTable, clientAddress: String, makeRequestID: () -> String
+    ) -> RoutedRequest {
+        // Kept if the client sent one, else made here, so every access-log line has one.
+        let clientRequestID = head.headers.first(name: ProxyHeaderRules.Forwarded.requestID)
+        let requestID = clientRequestID ?? makeRequestID()
+        let refuse = { (reason: String) in
+            RoutedRequest(requestID: requestID, path: head.uri, decision: .refuse(reason: reason))
+        }
+        if let problem = ProxyHeaders.framingProblem(in: head) { return refuse(problem) }
+        let target: RequestTarget
+        switch RequestTarget.parse(head.uri, method: head.method.rawValue) {
+        case .success(let parsed): target = parsed
+        case .failure(let failure): return refuse("request target: \(failure)")
+        }
+        let hostHeaders = head.headers["host"]
+        guard hostHeaders.count <= 1 else { return refuse("more than one Host header") }
+        let authority = target.authority ?? hostHeaders.first
+        var host: String?
+        if let authority {
+            guard let normalized = RequestHost.normalize(Substring(authority)) else { return refuse("invalid host") }
+            host = normalized
+        } else if head.version != .http1_0 {  // HTTP/1.1 needs Host; HTTP/2 has :authority
+            return refuse("missing Host header")
+        }
+
+        let route = table.match(method: head.method.rawValue, host: host, path: target.path) { head.headers.first(name: $0) }
+        var routed = RoutedRequest(requestID: requestID, host: host, path: target.path, route: route, decision: .noRoute)
+        guard let route else { return routed }
+        if let cors = route.cors, let origin = head.headers.first(name: "origin") {
+            if head.method == .OPTIONS, let requestMethod = head.headers.first(name: "access-control-request-method") {
+                // A preflight is answered here, never forwarded.
+                switch cors.preflight(
+                    origin: origin, requestMethod: requestMethod,
+                    requestHeaders: head.headers[canonicalForm: "access-control-request-headers"].joined(separator: ","))
+                {
+                case .allowed(let headers):
+                    routed.decision = .answer(LocalAnswer(status: 204, headers: HTTPHeaders(headers)))
+                case .refused:
+                    routed.decision = .answer(LocalAnswer(status: 403, failureReason: "CORS preflight refused"))
+                }
+                return routed
+            }
+            routed.corsHeaders = cors.responseHeaders(origin: origin)
+        }
+        if route.definition.httpsRedirect, scheme == "http" {
+            routed.decision = .answer(redirect(host: host ?? "localhost", target: target))
+            return routed
+        }
+        switch route.definition.action {
+        case .respond(let response):
+            var headers = HTTPHeaders()
+            headers.add(name: "content-type", value: "text/plain; charset=utf-8")
+            routed.decision = .answer(LocalAnswer(status: response.status, headers: headers, body: response.body))
+        case .upstream:
+            guard let upstream = route.upstream else {
+                routed.decision = .answer(.error(.noHealthyUpstream, route: route.name))
+                return routed
+            }
+            var upstreamHead = ProxyHeaders.upstreamRequestHead(
+                for: head, uri: route.upstreamPath(for: target.path) + target.query,
+                absoluteFormAuthority: target.authority, forwardedHost: authority, clientAddress: clientAddress,
+                scheme: scheme, requestID: clientRequestID == nil ? requestID : nil,
+                chunked: head.headers.contains(name: "transfer-encoding"))
+            let isUpgrade = ProxyHeaders.isUpgradeRequest(head)
+            if isUpgrade {
+                // Upgrade and Connection are hop-by-hop; an upgrade passes them on explicitly.
+                upstreamHead.headers.replaceOrAdd(name: "connection", value: "upgrade")
+                upstreamHead.headers.replaceOrAdd(name: "upgrade", value: head.headers["upgrade"].joined(separator: ", "))
+            }
+            routed.decision = .proxy(ProxyPlan(upstream: upstream, head: upstreamHead, isUpgrade: isUpgrade))
+        }
+        return routed
+    }
+
+    /// The `httpsRedirect` answer: 308 to the same host, path and query over HTTPS.
+    private func redirect(host: String, target: RequestTarget) -> LocalAnswer {
+        let hostPart = host.contains(":") && !host.hasPrefix("[") ? "[\(host)]" : host
+        let port = httpsRedirectPort == 443 ? "" : ":\(httpsRedirectPort)"
+        var headers = HTTPHeaders()
+        headers.add(name: "location", value: "https://" + hostPart + port + target.path + target.query)
+        return LocalAnswer(status: 308, headers: headers)
+    }
+}
