@@ -1,10 +1,11 @@
 import Logging
 import PorticoCore
 
-/// What an exchange needs to pick the endpoint of a try: the upstream's balancing over the
-/// endpoints in rotation, and its retry budget. ``ExchangeStateMachine`` asks it; tests give
-/// it a fixed list.
-protocol EndpointChoosing {
+/// The upstream side of one exchange, as ``ExchangeStateMachine`` sees it: endpoint choice
+/// (the upstream's balancing over the endpoints in rotation), the retry budget, passive
+/// ejection and the counters that follow a request. The data plane uses
+/// ``EndpointSelector``; tests use a fixed list.
+protocol ExchangeUpstream {
     /// Endpoints the upstream defines.
     var endpointCount: Int { get }
     /// The endpoint the upstream's policy picks, leaving out those out of rotation and, when
@@ -12,6 +13,16 @@ protocol EndpointChoosing {
     func endpoint(excluding tried: [Endpoint]?, retrying: Bool) -> Endpoint?
     /// Takes a place in the upstream's retry budget if it has room.
     func admitRetry() -> Bool
+    /// A try ended: feeds passive outlier ejection (when the upstream has it).
+    func recordOutcome(of endpoint: Endpoint, failed: Bool)
+    /// Counts `portico_upstream_errors_total{kind}`.
+    func recordError(kind: String)
+    /// Counts `portico_upstream_retries_total{kind}`.
+    func recordRetry(kind: String)
+    /// The request runs on `endpoint` now (after `previous`, for a retry).
+    func requestMoved(from previous: Endpoint?, to endpoint: Endpoint)
+    /// The request that ran on `endpoint` ended.
+    func requestEnded(on endpoint: Endpoint, heldRetryBudget: Bool)
 }
 
 /// The upstream side of one request in the data plane. Picks endpoints by the health view

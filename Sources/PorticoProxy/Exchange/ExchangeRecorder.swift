@@ -29,3 +29,20 @@ struct ExchangeRecorder {
         accessLogger.info("request", metadata: metadata)
     }
 }
+
+/// What the access log and the request metrics report about one exchange.
+struct ExchangeRecord {
+    let method: String
+    let path: String
+    let host: String?
+    let requestID: String?
+    let routeName: String?
+    let startTime: NIODeadline
+    var status = 0
+    var bytesIn = 0
+    var bytesOut = 0
+    /// Why the gateway answered itself or cut the exchange.
+    var failureReason: String?
+    /// The endpoint of the last try.
+    var endpoint: Endpoint?
+}

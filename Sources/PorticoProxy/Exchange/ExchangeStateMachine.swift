@@ -2,22 +2,6 @@ import NIOCore
 import NIOHTTP1
 import PorticoCore
 
-/// The upstream side of one exchange, as ``ExchangeStateMachine`` sees it: endpoint choice,
-/// the retry budget, passive ejection and the counters that follow a request. The data plane
-/// uses ``EndpointSelector``; tests use a fixed list.
-protocol ExchangeUpstream: EndpointChoosing {
-    /// A try ended: feeds passive outlier ejection (when the upstream has it).
-    func recordOutcome(of endpoint: Endpoint, failed: Bool)
-    /// Counts `portico_upstream_errors_total{kind}`.
-    func recordError(kind: String)
-    /// Counts `portico_upstream_retries_total{kind}`.
-    func recordRetry(kind: String)
-    /// The request runs on `endpoint` now (after `previous`, for a retry).
-    func requestMoved(from previous: Endpoint?, to endpoint: Endpoint)
-    /// The request that ran on `endpoint` ended.
-    func requestEnded(on endpoint: Endpoint, heldRetryBudget: Bool)
-}
-
 /// One request on a downstream connection, from its routed head to the end of its response,
 /// as a pure state machine in AsyncHTTPClient's style: the handler feeds it every event (with
 /// the time, where time matters) and runs the ``Action`` it returns. Every try has an id
@@ -25,81 +9,6 @@ protocol ExchangeUpstream: EndpointChoosing {
 /// one is answered with a give-back, so a slot or connection arriving for an abandoned try
 /// (or an earlier exchange) is never used.
 struct ExchangeStateMachine<Upstream: ExchangeUpstream> {
-    /// Names one try: the exchange's serial on its connection and the try's number in it.
-    struct TryID: Hashable {
-        let exchange: UInt64
-        /// Numbers the tries of an exchange from 1.
-        let number: Int
-    }
-
-    /// One try of sending the request upstream.
-    struct Try: Equatable {
-        let id: TryID
-        let endpoint: Endpoint
-        /// When the try stops waiting for a response head (`retries.perTryTimeout`).
-        var deadline: NIODeadline?
-        /// The try waits for one of the upstream's `maxConnections`.
-        var waitingForSlot = false
-        /// A first try may take an idle pooled connection; a retry opens a fresh one.
-        var mayReusePooledConnection: Bool { id.number == 1 }
-    }
-
-    /// Where the exchange stands.
-    enum State: Equatable {
-        /// The head is routed; ``start(upstream:now:)`` acts on the decision.
-        case routed
-        /// A try waits for an upstream connection; request parts are buffered.
-        case connecting(Try)
-        /// Request and response stream through the try's connection.
-        case forwarding(Try, responseStarted: Bool)
-        /// The upstream agreed to an `Upgrade` (101); the handler hands both connections to a tunnel.
-        case upgrading
-        /// The response is complete; the rest of the request is read and dropped.
-        case responded
-        /// Nothing more happens.
-        case finished
-    }
-
-    /// What ends a response, for the downstream connection.
-    enum Ending: Equatable {
-        /// Request and response are complete: the exchange ends, the connection serves the next.
-        case finish
-        /// The response is complete: read and drop the rest of the request, then end.
-        case readRest
-        /// End the exchange and close the connection once the response is written.
-        case close
-    }
-
-    /// What the handler does next.
-    enum Action {
-        case none
-        /// Get a connection for the try: an idle pooled one when it may, else a slot of the
-        /// upstream's connection limit (open at once, wait, or overflow).
-        case acquireConnection(Try)
-        /// Give up the failed try's connection or slot wait, then acquire one for `Try`.
-        case retry(Try, after: TryFailure)
-        /// The try's slot was granted: open a new connection.
-        case openConnection(Try)
-        /// A slot or a connection arrived for a try that is no longer current: give it back.
-        case giveBack
-        /// Write the head and the buffered parts to the try's connection.
-        case sendRequest(HTTPRequestHead, [HTTPClientRequestPart])
-        case sendRequestPart(HTTPClientRequestPart, flush: Bool)
-        /// Give up any try, then write the gateway's own response.
-        case answer(HTTPResponseHead, body: String, then: Ending)
-        case forwardInformational(HTTPResponseHead)
-        case forwardResponseHead(HTTPResponseHead, compress: Bool)
-        /// Write the end of the response; `reuseConnection`: the upstream connection may go
-        /// back to the pool (which decides), else it is closed.
-        case endResponse(HTTPHeaders?, reuseConnection: Bool, then: Ending)
-        /// Write the 101, then hand both connections to a tunnel.
-        case beginUpgrade(HTTPResponseHead)
-        /// The exchange ended (its request's end arrived after the response).
-        case finish
-        /// Give up any try and close the downstream connection.
-        case close
-    }
-
     private(set) var state: State
     /// What the access log and metrics report.
     private(set) var record: ExchangeRecord
@@ -316,12 +225,6 @@ struct ExchangeStateMachine<Upstream: ExchangeUpstream> {
         return .forwardResponseHead(rewritten.head, compress: rewritten.compress)
     }
 
-    /// Whether response body parts from the upstream go to the client now.
-    var forwardsResponseBody: Bool {
-        if case .forwarding(_, true) = state { return true }
-        return false
-    }
-
     /// Transforming the response body (gzip) failed: the connection is cut.
     mutating func responseBodyFailed(_ reason: String) -> Action {
         record.failureReason = reason
@@ -406,43 +309,10 @@ struct ExchangeStateMachine<Upstream: ExchangeUpstream> {
         return true
     }
 
-    // MARK: Queries
-
-    /// Whether the response is still to come or still streaming.
-    var isRunning: Bool {
-        switch state {
-        case .connecting, .forwarding, .upgrading: return true
-        case .routed, .responded, .finished: return false
-        }
-    }
-
-    /// Whether the downstream should stop reading: request parts wait while a try connects,
-    /// and the tunnel takes over after a 101.
-    var holdsDownstreamReads: Bool {
-        switch state {
-        case .connecting, .upgrading: return true
-        case .routed, .forwarding, .responded, .finished: return false
-        }
-    }
-
     /// The request ends the exchange's use of the upstream: gives back the counters.
     func requestEnded() {
         if let upstream, let endpoint = record.endpoint {
             upstream.requestEnded(on: endpoint, heldRetryBudget: holdsRetryBudget)
-        }
-    }
-
-    private var responseStarted: Bool {
-        switch state {
-        case .routed, .connecting, .forwarding(_, false): return false
-        case .forwarding(_, true), .upgrading, .responded, .finished: return true
-        }
-    }
-
-    private var currentTry: Try? {
-        switch state {
-        case .connecting(let current), .forwarding(let current, _): return current
-        case .routed, .upgrading, .responded, .finished: return nil
         }
     }
 
@@ -531,21 +401,4 @@ struct ExchangeStateMachine<Upstream: ExchangeUpstream> {
         state = .responded
         return .readRest
     }
-}
-
-/// What the access log and the request metrics report about one exchange.
-struct ExchangeRecord {
-    let method: String
-    let path: String
-    let host: String?
-    let requestID: String?
-    let routeName: String?
-    let startTime: NIODeadline
-    var status = 0
-    var bytesIn = 0
-    var bytesOut = 0
-    /// Why the gateway answered itself or cut the exchange.
-    var failureReason: String?
-    /// The endpoint of the last try.
-    var endpoint: Endpoint?
 }

@@ -1,3 +1,4 @@
+import Logging
 import NIOCore
 import NIOHTTP1
 
@@ -5,9 +6,22 @@ import NIOHTTP1
 /// handlers leave both pipelines and glue handlers join them, with backpressure. Bytes either
 /// decoder had read past the handshake are passed on, not lost.
 enum UpgradeHandover {
-    /// Rebuilds both pipelines; `handler` is the downstream HTTP handler (removed too) and
-    /// `upstreamHandler` the upstream one. The pipe keeps the idle timeout.
+    /// Rebuilds both pipelines; the handler of `context` (the downstream HTTP handler) and
+    /// the upstream connection's handler leave them. The pipe keeps the idle timeout. When the
+    /// pipelines cannot be rebuilt, both connections are closed and `logger` says why.
     static func join(
+        downstream context: ChannelHandlerContext, upstream: UpstreamConnection, idleTimeout: TimeAmount, logger: Logger
+    ) {
+        do {
+            try rebuild(downstream: context, upstream: upstream.channel, upstreamHandler: upstream.handler, idleTimeout: idleTimeout)
+        } catch {
+            logger.warning("upgrade failed", metadata: ["error": "\(error)"])
+            upstream.channel.close(promise: nil)
+            context.channel.close(promise: nil)
+        }
+    }
+
+    private static func rebuild(
         downstream context: ChannelHandlerContext, upstream: Channel, upstreamHandler: UpstreamHandler, idleTimeout: TimeAmount
     ) throws {
         let downstream = context.channel

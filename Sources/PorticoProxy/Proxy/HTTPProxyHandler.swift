@@ -9,29 +9,29 @@ import PorticoCore
 /// ``ExchangeStateMachine`` (routing, tries, retries, deadlines, the response) and runs the
 /// action it returns. Bodies stream with backpressure both ways (reads on one side wait
 /// while the other side is not writable, as in swift-nio-examples' connect-proxy).
-final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate, DrainableConnection {
+final class HTTPProxyHandler: ChannelDuplexHandler, DrainableConnection {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundIn = HTTPServerResponsePart
     typealias OutboundOut = HTTPServerResponsePart
-    private typealias Exchange = ExchangeStateMachine<EndpointSelector>
+    typealias Exchange = ExchangeStateMachine<EndpointSelector>
 
-    private let environment: ProxyEnvironment
-    private let state: EventLoopState
+    let environment: ProxyEnvironment
+    let state: EventLoopState
     /// An HTTP/2 stream is a request, not a connection: its connection is counted elsewhere.
     private let isHTTP2Stream: Bool
     private let router: RequestRouter
     private let recorder: ExchangeRecorder
-    private var pool: UpstreamConnectionPool { state.pool }
-    private var context: ChannelHandlerContext?
+    var pool: UpstreamConnectionPool { state.pool }
+    var context: ChannelHandlerContext?
     private var clientAddress = "unknown"
-    private var connection: DownstreamConnectionStateMachine
-    private var exchange: Exchange?
+    var connection: DownstreamConnectionStateMachine
+    var exchange: Exchange?
     /// Numbers the exchanges of the connection, so that no try id repeats on it.
     private var exchangeSerial: UInt64 = 0
-    private var lease = UpstreamLease()
+    var lease = UpstreamLease()
     /// Compresses the current response body when it is gzipped on its way to the client.
-    private var gzip: GzipStream?
-    private lazy var timer = ConnectionTimer { [unowned self] in self.timerFired() }
+    var gzip: GzipStream?
+    lazy var timer = ConnectionTimer { [unowned self] in self.timerFired() }
 
     init(environment: ProxyEnvironment, state: EventLoopState, isHTTP2Stream: Bool = false) {
         self.environment = environment
@@ -132,7 +132,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate, 
 
     // MARK: Actions
 
-    private func run(_ action: Exchange.Action?, context: ChannelHandlerContext) {
+    func run(_ action: Exchange.Action?, context: ChannelHandlerContext) {
         switch action {
         case nil, .none?, .giveBack?: break
         case .acquireConnection(let next)?: acquire(next, context: context)
@@ -186,65 +186,6 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate, 
         if let deadline = exchange?.nextDeadline { timer.arm(at: deadline, on: context.eventLoop) }
     }
 
-    /// Starts a try: an idle pooled connection if it may take one, else a new one if the
-    /// upstream's `maxConnections` has room, else a wait for a slot if `maxPendingRequests`
-    /// has room, else 503 at once.
-    private func acquire(_ next: Exchange.Try, context: ChannelHandlerContext) {
-        guard let upstream = exchange?.route?.upstream else { return }
-        let limiter = upstream.runtime.connections
-        if next.mayReusePooledConnection, let idle = pool.takeIdle(for: next.endpoint, limiter: limiter) {
-            return attach(idle, to: next, context: context)
-        }
-        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
-        let maxPending = upstream.definition.maxPendingRequests ?? UpstreamDefinition.defaultMaxPendingRequests
-        switch limiter.acquire(maxConnections: upstream.definition.maxConnections, maxPending: maxPending, whenGranted: {
-            bound.eventLoop.execute {
-                let handler = bound.value
-                guard let context = handler.context, let action = handler.exchange?.connectionSlotGranted(toTry: next.id),
-                    case .openConnection = action
-                else { return limiter.release() }
-                handler.run(action, context: context)
-            }
-        }) {
-        case .granted: open(next, context: context)
-        case .queued(let waiter):
-            lease.wait(for: waiter, on: limiter)
-            exchange?.connectionSlotQueued(forTry: next.id)
-        case .overflow:
-            state.metrics.recordOverflow(upstream: upstream.name, kind: "pending")
-            let reason = "upstream overflow: \(upstream.definition.maxConnections ?? 0) connections busy, \(maxPending) requests waiting"
-            run(exchange?.connectionOverflowed(reason: reason), context: context)
-        }
-    }
-
-    /// Opens a new connection for the try (its slot is taken).
-    private func open(_ next: Exchange.Try, context: ChannelHandlerContext) {
-        guard let upstream = exchange?.route?.upstream else { return }
-        let pool = self.pool
-        pool.connect(to: next.endpoint, timeout: upstream.definition.connectTimeout, limiter: upstream.runtime.connections)
-            .assumeIsolated().whenComplete { [weak self] result in
-                guard let self, let context = self.context else {
-                    if case .success(let connection) = result { pool.release(connection) }
-                    return
-                }
-                switch result {
-                case .success(let connection): self.attach(connection, to: next, context: context)
-                case .failure(let error):
-                    self.run(self.exchange?.connectFailed(forTry: next.id, error: "\(error)", now: context.eventLoop.now), context: context)
-                }
-            }
-    }
-
-    private func attach(_ upstream: UpstreamConnection, to next: Exchange.Try, context: ChannelHandlerContext) {
-        guard let action = exchange?.connectionReady(forTry: next.id), case .sendRequest = action else {
-            return pool.release(upstream)  // the try was abandoned while connecting: keep the connection
-        }
-        upstream.requestCount += 1
-        upstream.handler.delegate = self
-        lease.hold(upstream)
-        run(action, context: context)
-    }
-
     /// Writes the end of the response, then ends the exchange or reads the rest of the request,
     /// or closes the connection once the end is written.
     private func end(_ trailers: HTTPHeaders?, _ ending: Exchange.Ending, context: ChannelHandlerContext) {
@@ -265,7 +206,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate, 
 
     /// Ends the exchange: counts and logs it and, when the connection stays open, serves
     /// pipelined requests that waited for it.
-    private func finish(context: ChannelHandlerContext) {
+    func finish(context: ChannelHandlerContext) {
         guard let ended = exchange else { return }
         exchange = nil
         gzip = nil
@@ -280,45 +221,14 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate, 
         if connection.stopServingHeldParts(exchangeHoldsReads: holdsReads) { context.read() }
     }
 
-    private func close(_ context: ChannelHandlerContext) {
+    func close(_ context: ChannelHandlerContext) {
         guard connection.startClosing() else { return }
         timer.cancel()
         lease.giveUp(in: pool)
         context.close(promise: nil)
     }
 
-    // MARK: Upstream events
-
-    var canAcceptResponseData: Bool { context?.channel.isWritable ?? false }
-
-    func upstreamReceived(_ part: HTTPClientResponsePart) {
-        guard let context else { return }
-        switch part {
-        case .head(let head): run(exchange?.responseHeadReceived(head, now: context.eventLoop.now), context: context)
-        case .body(var buffer):
-            guard exchange?.forwardsResponseBody == true else { return }
-            if let gzip {
-                do { buffer = try gzip.compress(buffer) } catch { return run(exchange?.responseBodyFailed("gzip: \(error)"), context: context) }
-                if buffer.readableBytes == 0 { return }
-            }
-            exchange?.responseBodyWritten(bytes: buffer.readableBytes)
-            context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
-        case .end(let trailers): run(exchange?.responseEndReceived(trailers), context: context)
-        }
-    }
-
-    func upstreamReadComplete() { context?.flush() }
-
-    func upstreamWritabilityChanged(isWritable: Bool) {
-        if isWritable, let context { resumeReadsIfPossible(context: context) }
-    }
-
-    func upstreamClosed() {
-        guard let context, let requestCount = lease.connectionClosed() else { return }
-        run(exchange?.upstreamClosed(requestCount: requestCount, now: context.eventLoop.now), context: context)
-    }
-
-    // MARK: Time, drains and the upgrade
+    // MARK: Time and drains
 
     /// The connection timer fired: the exchange ends what expired, or the idle timeout applies.
     private func timerFired() {
@@ -345,36 +255,6 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate, 
         timer.arm(at: deadline, on: context.eventLoop)
     }
 
-    /// Hands both connections to a ``Tunnel`` after a 101 (``UpgradeHandover``).
-    private func becomeTunnel(context: ChannelHandlerContext) {
-        let drainDeadline = exchange?.drainDeadline
-        guard let upstream = lease.connection, !connection.isClosing, upstream.channel.isActive,
-            let route = exchange?.route, exchange?.upgradeHandedOver() == true
-        else {
-            environment.accessLogger.warning("upgrade abandoned", metadata: ["closing": "\(connection.isClosing)"])
-            lease.giveUp(in: pool)
-            return close(context)
-        }
-        _ = lease.handOver()
-        _ = connection.startClosing()  // this handler is done with the connection; the pipe owns it now
-        // The pipe counts on its route before the exchange stops counting, so a drain never
-        // misses it; a drain that reached the exchange carries over to the pipe.
-        let tunnel = Tunnel(route: route, endpoint: exchange?.record.endpoint, downstream: context.channel, upstream: upstream.channel, state: state)
-        tunnel.start()
-        if let drainDeadline { tunnel.drain(at: drainDeadline) }
-        finish(context: context)
-        timer.cancel()
-        do {
-            try UpgradeHandover.join(
-                downstream: context, upstream: upstream.channel, upstreamHandler: upstream.handler,
-                idleTimeout: .milliseconds(environment.configuration.idleTimeout.wholeMilliseconds))
-        } catch {
-            environment.accessLogger.warning("upgrade failed", metadata: ["error": "\(error)"])
-            upstream.channel.close(promise: nil)
-            context.channel.close(promise: nil)
-        }
-    }
-
     // MARK: Read gating
 
     /// Whether a part read now goes to the running exchange (or starts one): not while an
@@ -388,7 +268,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamConnectionDelegate, 
         return !upstream.channel.isWritable
     }
 
-    private func resumeReadsIfPossible(context: ChannelHandlerContext) {
+    func resumeReadsIfPossible(context: ChannelHandlerContext) {
         if connection.resumeReading(exchangeHoldsReads: holdsReads) { context.read() }
     }
 }

@@ -1,3 +1,4 @@
+import NIOCore
 import PorticoCore
 
 /// The upstream connection an exchange's current try holds, or the slot of the upstream's
@@ -7,12 +8,45 @@ struct UpstreamLease {
     private(set) var connection: UpstreamConnection?
     private var slotWait: (waiter: ConnectionLimiter.WaiterID, limiter: ConnectionLimiter)?
 
-    mutating func hold(_ connection: UpstreamConnection) {
-        self.connection = connection
+    /// How a try gets its connection.
+    enum Acquisition {
+        /// An idle pooled connection: attach it.
+        case pooled(UpstreamConnection)
+        /// A slot of the upstream's `maxConnections` is the try's: open a new connection.
+        case open
+        /// The try waits for a slot; `whenGranted` runs (on some thread) once one is its own.
+        case queued
+        /// Every slot is in use and the queue is full; the reason names the limits.
+        case overflow(reason: String)
     }
 
-    mutating func wait(for waiter: ConnectionLimiter.WaiterID, on limiter: ConnectionLimiter) {
-        slotWait = (waiter, limiter)
+    /// Starts a try to `endpoint` of `upstream`: an idle pooled connection if `reusePooled`
+    /// and there is one, else a slot if `maxConnections` has room, else a wait for one if
+    /// `maxPendingRequests` has room, else overflow.
+    mutating func acquire(
+        _ endpoint: Endpoint, of upstream: UpstreamTarget, reusePooled: Bool, in pool: UpstreamConnectionPool,
+        whenGranted: @escaping @Sendable () -> Void
+    ) -> Acquisition {
+        let limiter = upstream.runtime.connections
+        if reusePooled, let idle = pool.takeIdle(for: endpoint, limiter: limiter) { return .pooled(idle) }
+        let maxPending = upstream.definition.maxPendingRequests ?? UpstreamDefinition.defaultMaxPendingRequests
+        switch limiter.acquire(maxConnections: upstream.definition.maxConnections, maxPending: maxPending, whenGranted: whenGranted) {
+        case .granted:
+            return .open
+        case .queued(let waiter):
+            slotWait = (waiter, limiter)
+            return .queued
+        case .overflow:
+            let busy = upstream.definition.maxConnections ?? 0
+            return .overflow(reason: "upstream overflow: \(busy) connections busy, \(maxPending) requests waiting")
+        }
+    }
+
+    /// Attaches `connection` to the try: one more request on it, its events to `delegate`.
+    mutating func hold(_ connection: UpstreamConnection, for delegate: UpstreamConnectionDelegate) {
+        connection.requestCount += 1
+        connection.handler.delegate = delegate
+        self.connection = connection
     }
 
     /// The awaited slot arrived.
