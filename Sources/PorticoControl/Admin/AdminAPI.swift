@@ -81,7 +81,7 @@ public enum AdminAPI {
         v1.get("status") { _, _ in
             let table = await controller.table
             let lastError = await controller.lastError
-            let draining = await controller.drainingRoutes()
+            let draining = controller.drains.drainingRoutes()
             return json([
                 "version": .integer(Int(table.version)),
                 "routes": .integer(table.routes.count),
@@ -90,7 +90,7 @@ public enum AdminAPI {
                 "draining": .array(
                     draining.map {
                         [
-                            "route": .string($0.route.name), "inFlight": .integer($0.route.inFlightRequests),
+                            "route": .string($0.route), "inFlight": .integer($0.inFlight),
                             "deadline": .string(RFC3339.format(secondsSince1970: $0.deadline.timeIntervalSince1970)),
                         ]
                     }),

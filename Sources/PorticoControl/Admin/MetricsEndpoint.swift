@@ -20,7 +20,7 @@ public struct MetricsEndpoint: Sendable {
     }
 
     func render(controller: RouteController, ports: PortAllocator) async -> [UInt8] {
-        let draining = await controller.drainingRoutes().reduce(0) { $0 + $1.route.inFlightRequests }
+        let draining = controller.drains.drainingRequests()
         metrics.drainingRequests.record(Int64(draining))
         let pool = await ports.snapshot
         metrics.portPoolAllocated.record(Int64(pool.allocated))

@@ -222,10 +222,10 @@ public final class Gateway: Service, Sendable {
     /// Waits until no request is running, or the drain timeout has passed.
     private func waitForInFlightRequests(_ dataPlane: DataPlane) async {
         let deadline = ContinuousClock.now + settings.drainTimeout
-        var active = await dataPlane.activeRequests()
+        var active = dataPlane.runningRequests()
         while active > 0, ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(50))
-            active = await dataPlane.activeRequests()
+            active = dataPlane.runningRequests()
         }
         if active > 0 {
             logger.warning("drain timeout passed; ending the requests still running", metadata: ["requests": "\(active)"])

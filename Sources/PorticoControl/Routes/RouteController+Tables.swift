@@ -14,14 +14,13 @@ extension RouteController {
     ///
     /// - Parameters:
     ///   - recorded: The store's snapshot of `stored.version`, if it has one.
-    ///   - previous: The table it replaces, if any (its upstreams' runtime state carries over).
     public static func initialTable(
-        files: RouteSet, stored: StoredConfiguration, recorded: ConfigValue? = nil, previous: RouteTable? = nil
+        files: RouteSet, stored: StoredConfiguration, recorded: ConfigValue? = nil
     ) throws(ConfigurationError) -> RouteTable {
         let set = combine(files: files, api: stored)
-        let next = try RouteTable.build(version: stored.version + 1, from: set, previous: previous)
+        let next = try RouteTable.build(version: stored.version + 1, from: set)
         if stored.version > 0, let recorded, sameDefinitions(recorded, document(of: next)) {
-            return try RouteTable.build(version: stored.version, from: set, previous: previous)
+            return try RouteTable.build(version: stored.version, from: set)
         }
         return next
     }

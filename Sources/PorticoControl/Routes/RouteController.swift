@@ -17,12 +17,6 @@ import PorticoProxy
 /// version another replica recorded first is tried again on top of that replica's change
 /// (``catchUp()`` adopts it), and changes made elsewhere are adopted by ``catchUp()``.
 public actor RouteController {
-    /// A route that a newer snapshot retired while requests still ran on it.
-    public struct DrainingRoute: Sendable {
-        public let route: CompiledRoute
-        public let deadline: Date
-    }
-
     private let dataPlane: DataPlane
     private let store: any StateStore
     private let drainTimeout: Duration
@@ -30,7 +24,6 @@ public actor RouteController {
 
     private var files: RouteSet
     private var api: StoredConfiguration
-    private var draining: [DrainingRoute] = []
     /// The store's version when this controller took over.
     private let startVersion: UInt64
     /// Every change, catch-up and first record passes through it, one at a time.
@@ -39,7 +32,7 @@ public actor RouteController {
     public private(set) var lastError: String?
 
     /// Takes over from a data plane already serving `initialTable`, made by
-    /// ``initialTable(files:stored:recorded:previous:)``.
+    /// ``initialTable(files:stored:recorded:)``.
     public init(
         dataPlane: DataPlane, store: any StateStore, files: RouteSet, stored: StoredConfiguration, drainTimeout: Duration,
         logger: Logger
@@ -61,7 +54,7 @@ public actor RouteController {
     public var storeVersion: UInt64 { api.version }
 
     /// Records the first snapshot in the store's history, unless the store holds it already
-    /// (``initialTable(files:stored:recorded:previous:)`` kept the store's version). When a
+    /// (``initialTable(files:stored:recorded:)`` kept the store's version). When a
     /// replica sharing the store recorded that version meanwhile, adopts its state and
     /// records the next one.
     public func recordInitialSnapshot() async throws {
@@ -78,7 +71,7 @@ public actor RouteController {
                 let stored = try await store.load()
                 let next: RouteTable
                 do {
-                    next = try Self.initialTable(files: files, stored: stored, previous: table)
+                    next = try Self.initialTable(files: files, stored: stored)
                 } catch {
                     throw StateStoreError("the shared configuration does not form a valid table with the routes folder: \(error)")
                 }
@@ -115,8 +108,7 @@ public actor RouteController {
         }
         api = stored
         do {
-            let next = try RouteTable.build(
-                version: stored.version, from: Self.combine(files: files, api: stored), previous: dataPlane.routeTables.current)
+            let next = try RouteTable.build(version: stored.version, from: Self.combine(files: files, api: stored))
             await publish(next)
         } catch {
             refuseFiles(error.problems.isEmpty ? [ConfigProblem(path: "", message: "\(error)")] : error.problems)
@@ -230,12 +222,8 @@ public actor RouteController {
 
     // MARK: Status
 
-    /// Retired routes with requests still running, with their drain deadlines.
-    public func drainingRoutes() -> [DrainingRoute] {
-        let now = Date()
-        draining.removeAll { $0.route.inFlightRequests <= 0 || $0.deadline < now.addingTimeInterval(-1) }
-        return draining
-    }
+    /// What still runs on the routes this controller's changes retired.
+    public nonisolated var drains: DrainTracker { dataPlane.drains }
 
     /// A stored snapshot of an earlier (or the active) version.
     public func snapshot(version: UInt64) async throws -> ConfigValue? {
@@ -303,8 +291,7 @@ public actor RouteController {
         let version = api.version + 1
         let newTable: RouteTable
         do {
-            newTable = try RouteTable.build(
-                version: version, from: Self.combine(files: newFiles, api: newAPI), previous: dataPlane.routeTables.current)
+            newTable = try RouteTable.build(version: version, from: Self.combine(files: newFiles, api: newAPI))
         } catch {
             throw .refused(.invalid(error.problems))
         }
@@ -327,18 +314,14 @@ public actor RouteController {
         await publish(newTable)
     }
 
-    /// Publishes a table and keeps track of the routes it retired while requests run on them.
+    /// Publishes a table; the data plane drains what it retires.
     private func publish(_ newTable: RouteTable) async {
-        let (retired, deadline) = await dataPlane.publish(newTable, drainTimeout: drainTimeout)
-        let deadlineDate = Date(timeIntervalSinceNow: Double(deadline.uptimeNanoseconds &- NIODeadline.now().uptimeNanoseconds) / 1e9)
-        for route in retired where route.inFlightRequests > 0 {
-            draining.append(DrainingRoute(route: route, deadline: deadlineDate))
-        }
+        await dataPlane.publish(newTable, drainTimeout: drainTimeout)
         logger.info(
             "route table active",
             metadata: [
                 "version": "\(newTable.version)", "routes": "\(newTable.routes.count)", "upstreams": "\(newTable.upstreams.count)",
-                "draining": "\(retired.filter { $0.inFlightRequests > 0 }.map(\.name))",
+                "draining": "\(dataPlane.drains.drainingRoutes().map(\.route))",
             ])
     }
 

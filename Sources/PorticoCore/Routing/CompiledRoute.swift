@@ -1,5 +1,3 @@
-import Synchronization
-
 /// A route as the data plane uses it: its definition, its resolved upstream and its
 /// precedence, frozen inside one ``RouteTable`` snapshot.
 public final class CompiledRoute: Sendable {
@@ -15,8 +13,6 @@ public final class CompiledRoute: Sendable {
     let pathRegex: PathRegex?
     /// The compiled CORS policy, if the route has one.
     public let cors: CORSPolicy?
-    /// Requests running on this route definition now.
-    private let inFlight = Atomic<Int>(0)
 
     init(definition: RouteDefinition, source: DefinitionSource, order: Int, upstream: UpstreamTarget?, pathRegex: PathRegex?) {
         self.definition = definition
@@ -29,19 +25,6 @@ public final class CompiledRoute: Sendable {
 
     /// The route's name.
     public var name: String { definition.name }
-
-    /// Requests running on this definition of the route; drain reports it.
-    public var inFlightRequests: Int { inFlight.load(ordering: .relaxed) }
-
-    /// Counts a request that starts on this route (the only per-request cost of drain tracking).
-    public func requestStarted() {
-        inFlight.wrappingAdd(1, ordering: .relaxed)
-    }
-
-    /// Counts a request on this route that has ended, however it ended.
-    public func requestEnded() {
-        inFlight.wrappingSubtract(1, ordering: .relaxed)
-    }
 
     /// Whether the method and header conditions hold (host and path are checked by the table).
     func conditionsHold(method: String, header: (String) -> String?) -> Bool {
@@ -72,70 +55,22 @@ public final class CompiledRoute: Sendable {
     }
 }
 
-/// An upstream inside a snapshot with its round-robin position.
+/// An upstream inside a snapshot: its definition and its place in the table. What changes
+/// while it serves (connections, ejections, balancing) is the data plane's, kept beside the
+/// snapshot by name.
 public final class UpstreamTarget: Sendable {
     /// The definition it was built from.
     public let definition: UpstreamDefinition
-    /// Connections, ejections and running requests; shared with the same-named upstream of
-    /// the tables before and after this one.
-    public let runtime: UpstreamRuntime
-    private let nextIndex = Atomic<Int>(0)
-    /// Requests running per endpoint (same order as the definition's), for `least_request`.
-    private let running: [RunningRequests]
+    /// Position in the table's upstream order, for the data plane's per-upstream state.
+    public let index: Int
 
-    init(definition: UpstreamDefinition, runtime: UpstreamRuntime = UpstreamRuntime()) {
+    init(definition: UpstreamDefinition, index: Int) {
         self.definition = definition
-        self.runtime = runtime
-        running = definition.loadBalancing == .leastRequest ? definition.endpoints.map { _ in RunningRequests() } : []
+        self.index = index
     }
 
     /// The upstream's name.
     public var name: String { definition.name }
-
-    /// The endpoint the upstream's policy picks among those `skip` does not exclude (out of
-    /// rotation, or tried already); `nil` when no endpoint is left. A retry passes
-    /// `advancing: false`, so that it takes the next endpoint without moving the rotation
-    /// of the requests that follow.
-    public func nextEndpoint(skipping skip: (Endpoint) -> Bool = { _ in false }, advancing: Bool = true) -> Endpoint? {
-        let endpoints = definition.endpoints
-        guard !endpoints.isEmpty else { return nil }
-        if endpoints.count == 1 { return skip(endpoints[0]) ? nil : endpoints[0] }
-        let start: Int
-        switch definition.loadBalancing {
-        case .roundRobin, .leastRequest:
-            let index = advancing ? nextIndex.wrappingAdd(1, ordering: .relaxed).oldValue : nextIndex.load(ordering: .relaxed)
-            start = Int(UInt(bitPattern: index) % UInt(endpoints.count))
-        case .random:
-            start = Int.random(in: 0..<endpoints.count)
-        }
-        var chosen: Int?
-        for offset in 0..<endpoints.count {
-            let index = (start + offset) % endpoints.count
-            guard !skip(endpoints[index]) else { continue }
-            guard definition.loadBalancing == .leastRequest else { return endpoints[index] }
-            if chosen == nil || running[index].count < running[chosen!].count { chosen = index }
-        }
-        return chosen.map { endpoints[$0] }
-    }
-
-    /// A request began running on `endpoint` (counted for `least_request` only).
-    public func requestStarted(on endpoint: Endpoint) {
-        guard !running.isEmpty, let index = definition.endpoints.firstIndex(of: endpoint) else { return }
-        running[index].add(1)
-    }
-
-    /// A request that ``requestStarted(on:)`` counted ended.
-    public func requestEnded(on endpoint: Endpoint) {
-        guard !running.isEmpty, let index = definition.endpoints.firstIndex(of: endpoint) else { return }
-        running[index].add(-1)
-    }
-}
-
-/// A count of requests running on one endpoint, shared by every event loop.
-final class RunningRequests: Sendable {
-    private let value = Atomic<Int>(0)
-    var count: Int { value.load(ordering: .relaxed) }
-    func add(_ delta: Int) { value.wrappingAdd(delta, ordering: .relaxed) }
 }
 
 /// A compiled `regex` path condition, anchored at both ends.

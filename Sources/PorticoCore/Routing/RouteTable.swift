@@ -87,10 +87,7 @@ public final class RouteTable: Sendable {
     ///
     /// Checks what no single file can: unique names across every source, upstream
     /// references, and that every regex compiles. Throws every problem at once.
-    ///
-    /// - Parameter previous: The table this one replaces: each upstream takes over the
-    ///   runtime state (connections, ejections) of the upstream of the same name there.
-    public static func build(version: UInt64, from set: RouteSet, previous: RouteTable? = nil) throws(ConfigurationError) -> RouteTable {
+    public static func build(version: UInt64, from set: RouteSet) throws(ConfigurationError) -> RouteTable {
         var problems: [ConfigProblem] = []
         func problem(_ source: DefinitionSource, _ path: String, _ message: String) {
             if case .file(let file) = source {
@@ -119,8 +116,7 @@ public final class RouteTable: Sendable {
                 continue
             }
             upstreamSources[definition.name] = source
-            upstreams[definition.name] = UpstreamTarget(
-                definition: definition, runtime: previous?.upstreams[definition.name]?.runtime ?? UpstreamRuntime())
+            upstreams[definition.name] = UpstreamTarget(definition: definition, index: upstreamOrder.count)
             upstreamOrder.append(definition.name)
         }
 

@@ -31,76 +31,77 @@ protocol ExchangeUpstream {
 /// tried. An ejected endpoint is still used when nothing else is left (health checks may have
 /// taken the others). Keeps the upstream's counters and metrics as the request moves.
 struct EndpointSelector: ExchangeUpstream {
-    let upstream: UpstreamTarget
+    let upstream: UpstreamState
     let unhealthy: UnhealthyEndpoints
     let metrics: RequestMetricsCache
     let gatewayMetrics: GatewayMetrics
     let logger: Logger
 
-    var endpointCount: Int { upstream.definition.endpoints.count }
+    private var definition: UpstreamDefinition { upstream.target.definition }
+    var endpointCount: Int { definition.endpoints.count }
 
     func endpoint(excluding tried: [Endpoint]?, retrying: Bool) -> Endpoint? {
-        let upstream = self.upstream
+        let name = definition.name
         let unhealthy = self.unhealthy
         let available = { (endpoint: Endpoint) in
-            !(tried?.contains(endpoint) ?? false) && !unhealthy.contains(upstream: upstream.name, endpoint: endpoint)
+            !(tried?.contains(endpoint) ?? false) && !unhealthy.contains(upstream: name, endpoint: endpoint)
         }
-        if upstream.definition.outlierDetection != nil {
+        let balancer = upstream.balancer
+        if definition.outlierDetection != nil {
             let now = ContinuousClock.now
-            if let endpoint = upstream.nextEndpoint(
-                skipping: { !available($0) || upstream.runtime.outliers.isEjected($0, now: now) }, advancing: !retrying)
-            {
+            let outliers = upstream.runtime.outliers
+            if let endpoint = balancer.nextEndpoint(skipping: { !available($0) || outliers.isEjected($0, now: now) }, advancing: !retrying) {
                 return endpoint
             }
         }
-        return upstream.nextEndpoint(skipping: { !available($0) }, advancing: !retrying)
+        return balancer.nextEndpoint(skipping: { !available($0) }, advancing: !retrying)
     }
 
     func admitRetry() -> Bool {
-        guard upstream.runtime.startRetry(within: upstream.definition.retryBudget) else {
-            metrics.recordOverflow(upstream: upstream.name, kind: "retry_budget")
+        guard upstream.runtime.startRetry(within: definition.retryBudget) else {
+            metrics.recordOverflow(upstream: definition.name, kind: "retry_budget")
             return false
         }
         return true
     }
 
     func recordOutcome(of endpoint: Endpoint, failed: Bool) {
-        guard let policy = upstream.definition.outlierDetection else { return }
+        guard let policy = definition.outlierDetection else { return }
         let outliers = upstream.runtime.outliers
         guard failed else {
             outliers.recordSuccess(endpoint, now: .now)
             return
         }
-        guard let ejection = outliers.recordFailure(endpoint, policy: policy, endpoints: upstream.definition.endpoints, now: .now)
+        guard let ejection = outliers.recordFailure(endpoint, policy: policy, endpoints: definition.endpoints, now: .now)
         else { return }
-        gatewayMetrics.recordEjection(upstream: upstream.name, endpoint: endpoint.description)
+        gatewayMetrics.recordEjection(upstream: definition.name, endpoint: endpoint.description)
         logger.warning(
             "endpoint ejected",
             metadata: [
-                "upstream": .string(upstream.name), "endpoint": .string(endpoint.description),
+                "upstream": .string(definition.name), "endpoint": .string(endpoint.description),
                 "seconds": .string(String(ejection.duration.components.seconds)), "ejections": .string(String(ejection.count)),
             ])
     }
 
     func recordError(kind: String) {
-        metrics.recordUpstreamError(upstream: upstream.name, kind: kind)
+        metrics.recordUpstreamError(upstream: definition.name, kind: kind)
     }
 
     func recordRetry(kind: String) {
-        metrics.recordRetry(upstream: upstream.name, kind: kind)
+        metrics.recordRetry(upstream: definition.name, kind: kind)
     }
 
     func requestMoved(from previous: Endpoint?, to endpoint: Endpoint) {
         if let previous {
-            upstream.requestEnded(on: previous)
+            upstream.balancer.requestEnded(on: previous)
         } else {
             upstream.runtime.requestStarted()
         }
-        upstream.requestStarted(on: endpoint)
+        upstream.balancer.requestStarted(on: endpoint)
     }
 
     func requestEnded(on endpoint: Endpoint, heldRetryBudget: Bool) {
-        upstream.requestEnded(on: endpoint)
+        upstream.balancer.requestEnded(on: endpoint)
         upstream.runtime.requestEnded()
         if heldRetryBudget { upstream.runtime.retryEnded() }
     }

@@ -6,14 +6,16 @@ import PorticoCore
 /// or removes the pipe's endpoint from the upstream, the pipe is closed at the drain deadline.
 final class Tunnel: DrainableConnection {
     private let route: CompiledRoute
+    private let counter: RouteCounter
     private let endpoint: Endpoint?
     private let downstream: Channel
     private let upstream: Channel
     private let state: EventLoopState
     private var drainTask: Scheduled<Void>?
 
-    init(route: CompiledRoute, endpoint: Endpoint?, downstream: Channel, upstream: Channel, state: EventLoopState) {
+    init(route: CompiledRoute, counter: RouteCounter, endpoint: Endpoint?, downstream: Channel, upstream: Channel, state: EventLoopState) {
         self.route = route
+        self.counter = counter
         self.endpoint = endpoint
         self.downstream = downstream
         self.upstream = upstream
@@ -23,16 +25,14 @@ final class Tunnel: DrainableConnection {
     /// Registers the tunnel until either side closes; counts it as running on its route.
     func start() {
         state.register(self)
-        route.requestStarted()
+        counter.started()
         downstream.closeFuture.assumeIsolated().whenComplete { _ in
             self.drainTask?.cancel()
             self.state.deregister(self)
-            self.route.requestEnded()
+            self.counter.ended()
             self.upstream.close(promise: nil)
         }
     }
-
-    var hasActiveExchange: Bool { true }
 
     func drain(_ retirement: RouteRetirement, deadline: NIODeadline) {
         guard drainTask == nil, retirement.retires(route, endpoint: endpoint) else { return }

@@ -8,16 +8,25 @@ final class EventLoopState {
     let eventLoop: EventLoop
     let pool: UpstreamConnectionPool
     let metrics: RequestMetricsCache
-    /// This loop's copy of the active health snapshot (``DataPlane/publishEndpointHealth(_:)``).
-    var unhealthyEndpoints: UnhealthyEndpoints
+    /// This loop's copy of the active snapshot: what its requests read at their head.
+    private(set) var snapshot: DataPlaneSnapshot
     /// Open downstream connections, so that retired routes can be drained on them.
     private var connections: [ObjectIdentifier: any DrainableConnection] = [:]
 
-    init(eventLoop: EventLoop, pool: UpstreamConnectionPool, metrics: RequestMetricsCache, unhealthyEndpoints: UnhealthyEndpoints) {
+    init(eventLoop: EventLoop, pool: UpstreamConnectionPool, metrics: RequestMetricsCache, snapshot: DataPlaneSnapshot) {
         self.eventLoop = eventLoop
         self.pool = pool
         self.metrics = metrics
-        self.unhealthyEndpoints = unhealthyEndpoints
+        self.snapshot = snapshot
+        pool.referencedEndpoints = snapshot.table.endpoints
+    }
+
+    /// Takes over a newer snapshot; idle upstream connections to endpoints it no longer
+    /// names are closed.
+    func take(_ newer: DataPlaneSnapshot) {
+        let tableChanged = newer.table !== snapshot.table
+        snapshot = newer
+        if tableChanged { pool.referencedEndpoints = newer.table.endpoints }
     }
 
     func register(_ connection: any DrainableConnection) {
@@ -28,13 +37,10 @@ final class EventLoopState {
         connections[ObjectIdentifier(connection)] = nil
     }
 
-    /// Requests being served on this loop now.
-    var activeExchangeCount: Int { connections.values.reduce(0) { $0 + ($1.hasActiveExchange ? 1 : 0) } }
-
-    /// A new snapshot was published: work it retires gets `deadline`, and idle upstream
-    /// connections to endpoints no longer referenced are closed.
-    func apply(_ retirement: RouteRetirement, deadline: NIODeadline, endpoints: Set<Endpoint>) {
-        pool.referencedEndpoints = endpoints
+    /// A new table was published: this loop takes the latest snapshot, and work the table
+    /// retires gets `deadline`.
+    func apply(_ latest: DataPlaneSnapshot, retirement: RouteRetirement, deadline: NIODeadline) {
+        take(latest)
         if !retirement.isEmpty {
             for connection in connections.values {
                 connection.drain(retirement, deadline: deadline)
@@ -46,8 +52,6 @@ final class EventLoopState {
 /// A downstream connection that a route retirement can reach: an HTTP connection with its
 /// running exchange, or a tunnel made by an upgrade.
 protocol DrainableConnection: AnyObject {
-    /// Whether a request (or a tunnel) is running on it now.
-    var hasActiveExchange: Bool { get }
     /// A new snapshot was published; work running here that it retires ends at `deadline`.
     func drain(_ retirement: RouteRetirement, deadline: NIODeadline)
 }
@@ -64,12 +68,10 @@ final class EventLoopStates: Sendable {
     }
 
     /// The state of `eventLoop`, made on first use; must be called on that loop. Looked up
-    /// once per downstream connection, never per request. A new state reads the endpoints
-    /// and health under the same lock that ``forEachSoon(_:)`` lists states with, so it
-    /// either sees a snapshot published before or receives its update.
-    func state(
-        for eventLoop: EventLoop, endpoints: @autoclosure () -> Set<Endpoint>, unhealthy: @autoclosure () -> UnhealthyEndpoints
-    ) -> EventLoopState {
+    /// once per downstream connection, never per request. A new state reads the snapshot
+    /// under the same lock that ``forEachSoon(_:)`` lists states with, so it either sees a
+    /// snapshot published before or receives its update.
+    func state(for eventLoop: EventLoop, snapshot: @autoclosure () -> DataPlaneSnapshot) -> EventLoopState {
         eventLoop.preconditionInEventLoop()
         let key = ObjectIdentifier(eventLoop)
         let configuration = poolConfiguration
@@ -77,11 +79,9 @@ final class EventLoopStates: Sendable {
         let bound: NIOLoopBound<EventLoopState> = states.withLock { states in
             if let existing = states[key] { return existing }
             let pool = UpstreamConnectionPool(eventLoop: eventLoop, configuration: configuration)
-            pool.referencedEndpoints = endpoints()
             let created = NIOLoopBound(
                 EventLoopState(
-                    eventLoop: eventLoop, pool: pool, metrics: RequestMetricsCache(metrics: metrics),
-                    unhealthyEndpoints: unhealthy()),
+                    eventLoop: eventLoop, pool: pool, metrics: RequestMetricsCache(metrics: metrics), snapshot: snapshot()),
                 eventLoop: eventLoop)
             states[key] = created
             return created
@@ -106,17 +106,5 @@ final class EventLoopStates: Sendable {
         for bound in states.withLock({ Array($0.values) }) {
             bound.eventLoop.execute { body(bound.value) }
         }
-    }
-
-    /// Runs `body` on every loop and collects its results.
-    func map<T: Sendable>(_ body: @escaping @Sendable (EventLoopState) -> T) async -> [T] {
-        let all = states.withLock { Array($0.values) }
-        var results: [T] = []
-        for bound in all {
-            if let value = try? await bound.eventLoop.submit({ body(bound.value) }).get() {
-                results.append(value)
-            }
-        }
-        return results
     }
 }

@@ -19,13 +19,12 @@ public struct ProxyConfiguration: Sendable {
     public init() {}
 }
 
-/// What every downstream connection of a listener shares: the route table store, loggers
-/// and settings.
+/// What every downstream connection of a listener shares: loggers, metrics and settings
+/// (the snapshot it serves by is its event loop's, ``EventLoopState``).
 struct ProxyEnvironment: Sendable {
     let configuration: ProxyConfiguration
     /// `http` or `https`: how requests reach the listener, sent upstream as `X-Forwarded-Proto`.
     var scheme = "http"
-    let routeTables: RouteTableStore
     let metrics: GatewayMetrics
     let accessLogger: Logger
     let requestIDs: RequestIDGenerator

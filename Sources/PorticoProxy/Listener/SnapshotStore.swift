@@ -7,7 +7,7 @@ import Synchronization
 /// The data plane reads ``current`` once per request head (or TLS handshake) and keeps that
 /// snapshot to the end, so a swap never changes what is already running.
 public final class SnapshotStore<Snapshot: Sendable>: Sendable {
-    private let snapshot: Mutex<Snapshot>
+    fileprivate let snapshot: Mutex<Snapshot>
 
     public init(_ initial: Snapshot) {
         snapshot = Mutex(initial)
@@ -25,6 +25,19 @@ public final class SnapshotStore<Snapshot: Sendable>: Sendable {
             let previous = active
             active = newSnapshot
             return previous
+        }
+    }
+}
+
+extension SnapshotStore {
+    /// Replaces the active snapshot with one made from it, under the store's lock, so that
+    /// two publishers never lose each other's change; returns the one replaced and the new one.
+    @discardableResult
+    func update(_ body: (Snapshot) -> Snapshot) -> (previous: Snapshot, current: Snapshot) {
+        snapshot.withLock { active in
+            let previous = active
+            active = body(previous)
+            return (previous, active)
         }
     }
 }

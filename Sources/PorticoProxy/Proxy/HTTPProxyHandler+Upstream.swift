@@ -8,7 +8,7 @@ import PorticoCore
 extension HTTPProxyHandler: UpstreamConnectionDelegate {
     /// Starts a try (``UpstreamLease/acquire(_:of:reusePooled:in:whenGranted:)``).
     func acquire(_ next: Exchange.Try, context: ChannelHandlerContext) {
-        guard let upstream = exchange?.route?.upstream else { return }
+        guard let upstream else { return }
         let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
         let limiter = upstream.runtime.connections
         let acquisition = lease.acquire(next.endpoint, of: upstream, reusePooled: next.mayReusePooledConnection, in: pool) {
@@ -25,16 +25,16 @@ extension HTTPProxyHandler: UpstreamConnectionDelegate {
         case .open: open(next, context: context)
         case .queued: exchange?.connectionSlotQueued(forTry: next.id)
         case .overflow(let reason):
-            state.metrics.recordOverflow(upstream: upstream.name, kind: "pending")
+            state.metrics.recordOverflow(upstream: upstream.target.name, kind: "pending")
             run(exchange?.connectionOverflowed(reason: reason), context: context)
         }
     }
 
     /// Opens a new connection for the try (its slot is taken).
     func open(_ next: Exchange.Try, context: ChannelHandlerContext) {
-        guard let upstream = exchange?.route?.upstream else { return }
+        guard let upstream else { return }
         let pool = self.pool
-        pool.connect(to: next.endpoint, timeout: upstream.definition.connectTimeout, limiter: upstream.runtime.connections)
+        pool.connect(to: next.endpoint, timeout: upstream.target.definition.connectTimeout, limiter: upstream.runtime.connections)
             .assumeIsolated().whenComplete { [weak self] result in
                 guard let self, let context = self.context else {
                     if case .success(let connection) = result { pool.release(connection) }
@@ -89,7 +89,7 @@ extension HTTPProxyHandler: UpstreamConnectionDelegate {
     func becomeTunnel(context: ChannelHandlerContext) {
         let drainDeadline = exchange?.drainDeadline
         guard let upstream = lease.connection, !connection.isClosing, upstream.channel.isActive,
-            let route = exchange?.route, exchange?.upgradeHandedOver() == true
+            let route = exchange?.route, let counter = routeCounter, exchange?.upgradeHandedOver() == true
         else {
             environment.accessLogger.warning("upgrade abandoned", metadata: ["closing": "\(connection.isClosing)"])
             lease.giveUp(in: pool)
@@ -99,7 +99,9 @@ extension HTTPProxyHandler: UpstreamConnectionDelegate {
         _ = connection.startClosing()  // this handler is done with the connection; the pipe owns it now
         // The pipe counts on its route before the exchange stops counting, so a drain never
         // misses it; a drain that reached the exchange carries over to the pipe.
-        let tunnel = Tunnel(route: route, endpoint: exchange?.record.endpoint, downstream: context.channel, upstream: upstream.channel, state: state)
+        let tunnel = Tunnel(
+            route: route, counter: counter, endpoint: exchange?.record.endpoint, downstream: context.channel,
+            upstream: upstream.channel, state: state)
         tunnel.start()
         if let drainDeadline { tunnel.drain(at: drainDeadline) }
         finish(context: context)

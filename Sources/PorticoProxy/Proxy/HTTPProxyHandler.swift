@@ -26,6 +26,9 @@ final class HTTPProxyHandler: ChannelDuplexHandler, DrainableConnection {
     private var clientAddress = "unknown"
     var connection: DownstreamConnectionStateMachine
     var exchange: Exchange?
+    /// The exchange's upstream and the in-flight counter of its route, from its snapshot.
+    var upstream: UpstreamState?
+    var routeCounter: RouteCounter?
     /// Numbers the exchanges of the connection, so that no try id repeats on it.
     private var exchangeSerial: UInt64 = 0
     var lease = UpstreamLease()
@@ -58,9 +61,6 @@ final class HTTPProxyHandler: ChannelDuplexHandler, DrainableConnection {
         self.context = nil
     }
 
-    /// Whether a request is being served on this connection.
-    var hasActiveExchange: Bool { exchange != nil }
-
     // MARK: Downstream events
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -78,17 +78,19 @@ final class HTTPProxyHandler: ChannelDuplexHandler, DrainableConnection {
 
     private func begin(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
         let now = context.eventLoop.now
-        let routed = router.route(
-            head, table: environment.routeTables.current, clientAddress: clientAddress,
-            makeRequestID: environment.requestIDs.next)
+        let snapshot = state.snapshot
+        let routed = router.route(head, table: snapshot.table, clientAddress: clientAddress, makeRequestID: environment.requestIDs.next)
         exchangeSerial += 1
         exchange = Exchange(routed: routed, request: head, serial: exchangeSerial, now: now, isHTTP2Stream: isHTTP2Stream)
-        routed.route?.requestStarted()
+        routeCounter = snapshot.counter(for: routed.route)
+        routeCounter?.started()
         var selector: EndpointSelector?
         if case .proxy(let plan) = routed.decision {
+            let upstream = snapshot.upstream(plan.upstream)
+            self.upstream = upstream
             selector = EndpointSelector(
-                upstream: plan.upstream, unhealthy: state.unhealthyEndpoints, metrics: state.metrics,
-                gatewayMetrics: environment.metrics, logger: environment.accessLogger)
+                upstream: upstream, unhealthy: snapshot.health, metrics: state.metrics, gatewayMetrics: environment.metrics,
+                logger: environment.accessLogger)
         }
         run(exchange?.start(upstream: selector, now: now), context: context)
     }
@@ -210,7 +212,9 @@ final class HTTPProxyHandler: ChannelDuplexHandler, DrainableConnection {
         guard let ended = exchange else { return }
         exchange = nil
         gzip = nil
-        ended.route?.requestEnded()
+        upstream = nil
+        routeCounter?.ended()
+        routeCounter = nil
         ended.requestEnded()
         let now = context.eventLoop.now
         connection.exchangeEnded(now: now)

@@ -24,20 +24,21 @@ struct UpstreamLease {
     /// and there is one, else a slot if `maxConnections` has room, else a wait for one if
     /// `maxPendingRequests` has room, else overflow.
     mutating func acquire(
-        _ endpoint: Endpoint, of upstream: UpstreamTarget, reusePooled: Bool, in pool: UpstreamConnectionPool,
+        _ endpoint: Endpoint, of upstream: UpstreamState, reusePooled: Bool, in pool: UpstreamConnectionPool,
         whenGranted: @escaping @Sendable () -> Void
     ) -> Acquisition {
         let limiter = upstream.runtime.connections
         if reusePooled, let idle = pool.takeIdle(for: endpoint, limiter: limiter) { return .pooled(idle) }
-        let maxPending = upstream.definition.maxPendingRequests ?? UpstreamDefinition.defaultMaxPendingRequests
-        switch limiter.acquire(maxConnections: upstream.definition.maxConnections, maxPending: maxPending, whenGranted: whenGranted) {
+        let definition = upstream.target.definition
+        let maxPending = definition.maxPendingRequests ?? UpstreamDefinition.defaultMaxPendingRequests
+        switch limiter.acquire(maxConnections: definition.maxConnections, maxPending: maxPending, whenGranted: whenGranted) {
         case .granted:
             return .open
         case .queued(let waiter):
             slotWait = (waiter, limiter)
             return .queued
         case .overflow:
-            let busy = upstream.definition.maxConnections ?? 0
+            let busy = definition.maxConnections ?? 0
             return .overflow(reason: "upstream overflow: \(busy) connections busy, \(maxPending) requests waiting")
         }
     }

@@ -27,21 +27,4 @@ import Testing
         let back = health.record(passed: true)
         #expect(back && health.isHealthy)
     }
-
-    @Test func roundRobinSkipsEndpointsOutOfRotation() throws {
-        let table = try RouteTable.build(
-            version: 1,
-            from: RouteSet(
-                upstreams: [(UpstreamDefinition(name: "app", endpoints: [
-                    Endpoint(host: "10.0.0.1", port: 80), Endpoint(host: "10.0.0.2", port: 80), Endpoint(host: "10.0.0.3", port: 80),
-                ]), .api)],
-                routes: []))
-        let upstream = try #require(table.upstreams["app"])
-        let down = Endpoint(host: "10.0.0.2", port: 80)
-        let picks = (0..<30).compactMap { _ in upstream.nextEndpoint(skipping: { $0 == down }) }
-        #expect(picks.count == 30)
-        #expect(!picks.contains(down))
-        #expect(Set(picks).count == 2)
-        #expect(upstream.nextEndpoint(skipping: { _ in true }) == nil)
-    }
 }

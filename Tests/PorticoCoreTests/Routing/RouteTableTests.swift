@@ -175,19 +175,4 @@ private func matched(
         #expect(matched(table, "/svc5000/api") == "r5000")
         #expect(matched(table, "/svc5000/apix") == nil)
     }
-
-    @Test func anUpstreamKeepsItsRuntimeStateAcrossTables() throws {
-        func set(_ upstreams: [String]) -> RouteSet {
-            RouteSet(
-                upstreams: upstreams.map { (UpstreamDefinition(name: $0, endpoints: [Endpoint(host: "127.0.0.1", port: 1)]), .api) },
-                routes: [])
-        }
-        let first = try RouteTable.build(version: 1, from: set(["a", "b"]))
-        let second = try RouteTable.build(version: 2, from: set(["a", "c"]), previous: first)
-        // Connections and ejections belong to the upstream, not to one snapshot of it.
-        #expect(second.upstreams["a"]?.runtime === first.upstreams["a"]?.runtime)
-        #expect(second.upstreams["c"]?.runtime !== first.upstreams["b"]?.runtime)
-        let fresh = try RouteTable.build(version: 3, from: set(["a"]))
-        #expect(fresh.upstreams["a"]?.runtime !== first.upstreams["a"]?.runtime)
-    }
 }

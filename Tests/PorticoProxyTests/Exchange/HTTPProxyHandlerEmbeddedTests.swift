@@ -27,11 +27,11 @@ import Testing
             var configuration = ProxyConfiguration()
             configuration.idleTimeout = idleTimeout
             let environment = ProxyEnvironment(
-                configuration: configuration, routeTables: RouteTableStore(try TestRoutes.table(HTTPProxyHandlerEmbeddedTests.routes)),
-                metrics: .discarding, accessLogger: Logger(label: "test"), requestIDs: RequestIDGenerator())
+                configuration: configuration, metrics: .discarding, accessLogger: Logger(label: "test"), requestIDs: RequestIDGenerator())
+            let dataPlane = DataPlane(initialTable: try TestRoutes.table(HTTPProxyHandlerEmbeddedTests.routes), logger: Logger(label: "test"))
             state = EventLoopState(
                 eventLoop: loop, pool: UpstreamConnectionPool(eventLoop: loop, configuration: .init()),
-                metrics: RequestMetricsCache(metrics: .discarding), unhealthyEndpoints: UnhealthyEndpoints())
+                metrics: RequestMetricsCache(metrics: .discarding), snapshot: dataPlane.snapshot)
             channel = EmbeddedChannel(loop: loop)
             try channel.pipeline.syncOperations.addHandler(HTTPProxyHandler(environment: environment, state: state))
             try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
@@ -103,11 +103,14 @@ import Testing
         let fixture = try Fixture()
         let upstream = EmbeddedChannel(loop: fixture.loop)
         try upstream.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 9001)).wait()
-        let table = try TestRoutes.table(Self.routes)
+        let table = fixture.state.snapshot.table
         let route = try #require(table.routes.first { $0.name == "ws" })
-        let tunnel = Tunnel(route: route, endpoint: Endpoint(host: "127.0.0.1", port: 9001), downstream: fixture.channel, upstream: upstream, state: fixture.state)
+        let counter = fixture.state.snapshot.counter(for: route)
+        let tunnel = Tunnel(
+            route: route, counter: counter, endpoint: Endpoint(host: "127.0.0.1", port: 9001), downstream: fixture.channel,
+            upstream: upstream, state: fixture.state)
         tunnel.start()
-        #expect(route.inFlightRequests == 1)
+        #expect(counter.inFlightRequests == 1)
         // A table that keeps the route leaves the tunnel alone.
         tunnel.drain(table.retirement(by: try TestRoutes.table(Self.routes, version: 2)), deadline: fixture.loop.now + .seconds(5))
         fixture.loop.advanceTime(by: .seconds(10))
@@ -119,6 +122,6 @@ import Testing
         fixture.loop.advanceTime(by: .seconds(1))
         #expect(!upstream.isActive)
         #expect(!fixture.channel.isActive)
-        #expect(route.inFlightRequests == 0)
+        #expect(counter.inFlightRequests == 0)
     }
 }

@@ -13,7 +13,7 @@ import Testing
                 upstreams: [{ name: app, endpoints: ["127.0.0.1:\(upstream.port)"], maxConnections: 1, maxPendingRequests: 1 }]
                 routes: [{ name: app, upstream: app, timeout: 20s }]
                 """)
-        let limiter = try #require(gateway.routeTables.current.upstreams["app"]).runtime.connections
+        let limiter = try #require(gateway.dataPlane.snapshot.runtime(ofUpstream: "app")).connections
         // The one connection is busy with a slow request...
         async let first = gateway.client.send(.GET, "/slow?ms=4000")
         try await waitUntil("the slow request reached the upstream") { upstream.requestsReceived == 1 }
@@ -45,7 +45,7 @@ import Testing
                 upstreams: [{ name: app, endpoints: ["127.0.0.1:\(upstream.port)"], maxConnections: 1 }]
                 routes: [{ name: app, upstream: app, timeout: 3s }]
                 """)
-        let limiter = try #require(gateway.routeTables.current.upstreams["app"]).runtime.connections
+        let limiter = try #require(gateway.dataPlane.snapshot.runtime(ofUpstream: "app")).connections
         var statuses: [Int] = []
         for index in 0..<12 {
             statuses.append(try await gateway.client.send(.GET, "/r\(index)").status)
@@ -64,7 +64,7 @@ import Testing
                 upstreams: [{ name: app, endpoints: ["127.0.0.1:\(upstream.port)"], maxConnections: 2 }]
                 routes: [{ name: app, upstream: app, timeout: 20s }]
                 """)
-        let limiter = try #require(gateway.routeTables.current.upstreams["app"]).runtime.connections
+        let limiter = try #require(gateway.dataPlane.snapshot.runtime(ofUpstream: "app")).connections
         // Eight requests of 300 ms at once through two connections: all answered, in about
         // four rounds, over at most two connections at a time (sampled meanwhile).
         let (statuses, peak) = try await withThrowingTaskGroup(of: (Int?, Int).self) { group in

@@ -1,3 +1,4 @@
+import PorticoCore
 import Synchronization
 
 /// Counts the connections open to one upstream across every event loop, and holds the

@@ -1,4 +1,5 @@
 import PorticoCore
+import PorticoProxy
 import Synchronization
 import Testing
 

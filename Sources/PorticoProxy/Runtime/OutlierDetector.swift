@@ -1,3 +1,4 @@
+import PorticoCore
 import Synchronization
 
 /// Passive outlier ejection for one upstream (`outlierDetection`): counts each endpoint's

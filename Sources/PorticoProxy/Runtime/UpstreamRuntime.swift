@@ -1,9 +1,11 @@
+import PorticoCore
 import Synchronization
 
 /// What the data plane keeps about an upstream while it serves it: open connections and
 /// waiting requests, outlier ejections, and requests and retries running (for the retry
-/// budget). Unlike the definition it outlives snapshots: a new table takes over the state
-/// of the upstream of the same name, so a route change does not reset limits or ejections.
+/// budget). Unlike the definition it outlives snapshots: ``RuntimeRegistry`` hands it to
+/// the upstream of the same name in each new table, so a route change does not reset
+/// limits or ejections.
 public final class UpstreamRuntime: Sendable {
     /// Open connections and requests waiting for one.
     public let connections = ConnectionLimiter()

@@ -1,0 +1,42 @@
+import PorticoCore
+import Synchronization
+
+/// The data plane's state that outlives snapshots, handed from each table to the next: an
+/// upstream keeps its ``UpstreamRuntime`` (connections, ejections, running requests and
+/// retries) by name, so a route change does not reset limits or ejections; a route keeps its
+/// ``RouteCounter`` while its definition stays the same, so a drain counts every request on
+/// the definition it retires. What a table no longer has is let go; requests still running
+/// on it keep what they took.
+final class RuntimeRegistry: Sendable {
+    private struct Known {
+        var upstreams: [String: UpstreamRuntime] = [:]
+        var routes: [String: RouteCounter] = [:]
+    }
+
+    private let known = Mutex(Known())
+    private let unrouted: RouteCounter
+
+    init() {
+        unrouted = RouteCounter(name: "no_route")
+    }
+
+    /// A snapshot of `table` with `health`, taking over the state of the tables before it.
+    func snapshot(of table: RouteTable, health: UnhealthyEndpoints) -> DataPlaneSnapshot {
+        known.withLock { known in
+            var next = Known()
+            let upstreams = table.upstreamOrder.compactMap { table.upstreams[$0] }.map { target in
+                let runtime = known.upstreams[target.name] ?? UpstreamRuntime()
+                next.upstreams[target.name] = runtime
+                return UpstreamState(target: target, runtime: runtime, balancer: EndpointBalancer(target.definition))
+            }
+            let counters = table.routes.map { route in
+                let kept = known.routes[route.name].flatMap { $0.definition == route.definition ? $0 : nil }
+                let counter = kept ?? RouteCounter(route)
+                next.routes[route.name] = counter
+                return counter
+            }
+            known = next
+            return DataPlaneSnapshot(table: table, health: health, upstreams: upstreams, routeCounters: counters, unrouted: unrouted)
+        }
+    }
+}
