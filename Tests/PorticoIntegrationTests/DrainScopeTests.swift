@@ -74,8 +74,7 @@ extension HeavyIntegrationTests {
                 // 3 s request and the pipe run: neither is touched past the 1 s drain timeout.
                 async let untouched = RawSocketClient.send(
                     "GET /slow?ms=3000 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", port: gateway.port, timeout: .seconds(10))
-                let sent = ContinuousClock.now
-                while first.requestsReceived == 0, ContinuousClock.now - sent < .seconds(10) { try await Task.sleep(for: .milliseconds(10)) }
+                await first.waitForRequests(1)
                 let tuned = upstream("slow", [first.port, second.port], extra: #", "healthCheck": {"path": "/health", "interval": "1s"}"#)
                 #expect(try await admin.send(.PUT, "/v1/upstreams/slow", json: tuned).status == 200)
                 #expect(try await admin.send(.PUT, "/v1/upstreams/ws", json: upstream("ws", [echo.port], extra: #", "connectTimeout": "3s""#)).status == 200)

@@ -61,14 +61,11 @@ import Testing
             routes: fileRoutes(upstreamPort: upstream.port), environment: ["PORTICO_DRAIN_TIMEOUT_SEC": timeout])
         let admin = AdminClient(port: gateway.adminPort)
         #expect(try await admin.send(.POST, "/v1/routes", json: apiRoute("long", prefix: "/slow")).status == 201)
-        let started = ContinuousClock.now
         async let reply = RawSocketClient.send(
             "GET /slow?ms=3000 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", port: gateway.port, timeout: .seconds(10))
         // The route is removed once the request runs (it reached the upstream), however
         // loaded the machine; the drain is timed from there.
-        while upstream.requestsReceived == 0, ContinuousClock.now - started < .seconds(10) {
-            try await Task.sleep(for: .milliseconds(10))
-        }
+        await upstream.waitForRequests(1)
         let removed = ContinuousClock.now
         #expect(try await admin.send(.DELETE, "/v1/routes/long").status == 200)
         // New requests see the new table at once.
@@ -105,10 +102,7 @@ import Testing
         async let reply = RawSocketClient.send(
             "GET /slow?ms=1500 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", port: gateway.port, timeout: .seconds(10))
         // SIGTERM once the request is running (it reached the upstream), however loaded the machine.
-        let sent = ContinuousClock.now
-        while upstream.requestsReceived == 0, ContinuousClock.now - sent < .seconds(10) {
-            try await Task.sleep(for: .milliseconds(10))
-        }
+        await upstream.waitForRequests(1)
         let health = AdminClient(port: gateway.adminPort, token: nil)
         #expect(try await health.send(.GET, "/health/ready").status == 200)
         gateway.process.signal(SIGTERM)

@@ -1,3 +1,4 @@
+import Testing
 import Foundation
 import NIOCore
 import NIOHTTP1
@@ -31,6 +32,26 @@ public final class TestUpstream: Sendable {
     public var connectionsAccepted: Int { connectionCount.value.load(ordering: .relaxed) }
     /// Requests received so far, health checks left out.
     public var requestsReceived: Int { requestCount.value.load(ordering: .relaxed) }
+
+    /// Returns once the upstream has received `count` requests in all; records an issue and
+    /// returns after `timeout` if it has not (an event, not a poll).
+    public func waitForRequests(_ count: Int, timeout: Duration = .seconds(10)) async {
+        let requests = requestCount
+        let arrived = await withTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                await requests.reaching(count)
+                return !Task.isCancelled
+            }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return false
+            }
+            let first = await group.next() ?? false
+            group.cancelAll()
+            return first
+        }
+        if !arrived { Issue.record("the upstream did not receive \(count) requests within \(timeout)") }
+    }
     /// Connections open now.
     public var openConnections: Int { openCount.value.load(ordering: .relaxed) }
 
@@ -292,8 +313,53 @@ final class OpenChannels: Sendable {
     }
 }
 
+/// A count that tests can also wait on: ``reaching(_:)`` returns once it reaches a value.
 final class Counter: Sendable {
+    private struct Waiter {
+        let target: Int
+        let continuation: CheckedContinuation<Void, Never>
+    }
+
     let value = Atomic<Int>(0)
-    @discardableResult func increment() -> Int { value.wrappingAdd(1, ordering: .relaxed).newValue }
+    private let waiters = Mutex<(next: UInt64, waiting: [UInt64: Waiter], cancelled: Set<UInt64>)>((0, [:], []))
+
+    @discardableResult func increment() -> Int {
+        let now = value.wrappingAdd(1, ordering: .relaxed).newValue
+        let due = waiters.withLock { state in
+            let due = state.waiting.filter { $0.value.target <= now }
+            for id in due.keys { state.waiting[id] = nil }
+            return due.values.map(\.continuation)
+        }
+        for continuation in due { continuation.resume() }
+        return now
+    }
+
     func decrement() { value.wrappingSubtract(1, ordering: .relaxed) }
+
+    /// Returns once the count is at least `target`, or the task is cancelled.
+    func reaching(_ target: Int) async {
+        let id = waiters.withLock { state in
+            state.next += 1
+            return state.next
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let resumeNow = waiters.withLock { state in
+                    if state.cancelled.remove(id) != nil || value.load(ordering: .relaxed) >= target { return true }
+                    state.waiting[id] = Waiter(target: target, continuation: continuation)
+                    return false
+                }
+                if resumeNow { continuation.resume() }
+            }
+        } onCancel: {
+            let waiter = waiters.withLock { state in
+                guard let waiter = state.waiting.removeValue(forKey: id) else {
+                    state.cancelled.insert(id)
+                    return nil as Waiter?
+                }
+                return waiter
+            }
+            waiter?.continuation.resume()
+        }
+    }
 }

@@ -24,12 +24,17 @@ public struct FolderWatcher: Sendable {
 
     /// Calls `onChange` after each settled change, until graceful shutdown or cancellation.
     public func run(onChange: () async -> Void) async {
+        await run(clock: ContinuousClock(), onChange: onChange)
+    }
+
+    /// ``run(onChange:)`` on `clock`, which tests advance instead of sleeping.
+    public func run<C: Clock>(clock: C, onChange: () async -> Void) async where C.Duration == Duration {
         var applied = contents()
         while !Task.isCancelled, !Task.isShuttingDownGracefully {
-            try? await Task.sleep(for: interval)
+            try? await clock.sleep(until: clock.now.advanced(by: interval), tolerance: nil)
             let seen = contents()
             guard seen != applied else { continue }
-            try? await Task.sleep(for: settleDelay)
+            try? await clock.sleep(until: clock.now.advanced(by: settleDelay), tolerance: nil)
             guard contents() == seen else { continue }  // still being written
             applied = seen
             await onChange()

@@ -9,7 +9,12 @@ import ServiceLifecycle
 /// ``EndpointHealth`` (by default 3 failures take an endpoint out, 2 passes bring it back)
 /// and are published to the data plane as an immutable ``UnhealthyEndpoints`` snapshot, of
 /// which every event loop keeps a copy that its requests read without a lock.
-public actor HealthChecker {
+///
+/// Time and the probe are parameters, so that tests advance a clock instead of sleeping.
+public actor HealthChecker<C: Clock> where C.Duration == Duration {
+    /// Checks one endpoint; `true` when it passes.
+    public typealias Probe = @Sendable (Endpoint, HealthCheckDefinition) async -> Bool
+
     /// One endpoint's check, as the active table defines it.
     struct Target: Hashable {
         var key: UnhealthyEndpoints.Key
@@ -17,17 +22,19 @@ public actor HealthChecker {
     }
 
     /// How often the set of checks is compared with the active table.
-    static let reconcileInterval: Duration = .milliseconds(250)
+    static var reconcileInterval: Duration { .milliseconds(250) }
 
     private let dataPlane: DataPlane
-    private let group: EventLoopGroup
+    private let clock: C
+    private let probe: Probe
     private let logger: Logger
     private var schedules: [Target: Task<Void, Never>] = [:]
     private var health: [UnhealthyEndpoints.Key: EndpointHealth] = [:]
 
-    public init(dataPlane: DataPlane, group: EventLoopGroup, logger: Logger) {
+    public init(dataPlane: DataPlane, clock: C, probe: @escaping Probe, logger: Logger) {
         self.dataPlane = dataPlane
-        self.group = group
+        self.clock = clock
+        self.probe = probe
         self.logger = logger
     }
 
@@ -35,7 +42,7 @@ public actor HealthChecker {
     public func run() async {
         while !Task.isCancelled, !Task.isShuttingDownGracefully {
             reconcile(with: dataPlane.routeTables.current)
-            try? await Task.sleep(for: Self.reconcileInterval)
+            try? await clock.sleep(until: clock.now.advanced(by: Self.reconcileInterval), tolerance: nil)
         }
         for schedule in schedules.values { schedule.cancel() }
         schedules.removeAll()
@@ -61,14 +68,13 @@ public actor HealthChecker {
             }
         }
         for target in wanted where schedules[target] == nil {
-            let group = self.group
+            let (clock, probe) = (self.clock, self.probe)
             schedules[target] = Task { [weak self] in
-                var due = ContinuousClock.now
+                var due = clock.now
                 while !Task.isCancelled {
                     // The next check waits for this one (up to its timeout), so a short
                     // interval does not make a slow answer a failure.
-                    let passed = await HealthProbe.check(
-                        target.key.endpoint, path: target.check.path, timeout: target.check.timeout, group: group)
+                    let passed = await probe(target.key.endpoint, target.check)
                     guard !Task.isCancelled, let self else { return }
                     let changing = await self.record(passed, for: target)
                     // A result that disagrees with the endpoint's state is confirmed at half
@@ -76,8 +82,8 @@ public actor HealthChecker {
                     // endpoint is out within two intervals of its first failed check's due time.
                     // Checks keep to due times, so their own latency does not add up; one that
                     // took longer than the step is followed at once.
-                    due = max(due + (changing ? target.check.interval / 2 : target.check.interval), .now)
-                    try? await Task.sleep(until: due, clock: .continuous)
+                    due = max(due.advanced(by: changing ? target.check.interval / 2 : target.check.interval), clock.now)
+                    try? await clock.sleep(until: due, tolerance: nil)
                 }
             }
         }
@@ -111,5 +117,17 @@ public actor HealthChecker {
 
     private func publish() {
         dataPlane.publishEndpointHealth(UnhealthyEndpoints(Set(health.filter { !$0.value.isHealthy }.keys)))
+    }
+}
+
+extension HealthChecker where C == ContinuousClock {
+    /// Checks over HTTP on `group`'s event loops (``HealthProbe``), in real time.
+    public init(dataPlane: DataPlane, group: EventLoopGroup, logger: Logger) {
+        self.init(
+            dataPlane: dataPlane, clock: ContinuousClock(),
+            probe: { endpoint, check in
+                await HealthProbe.check(endpoint, path: check.path, timeout: check.timeout, group: group)
+            },
+            logger: logger)
     }
 }

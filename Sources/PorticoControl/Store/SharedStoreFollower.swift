@@ -5,12 +5,14 @@ import ServiceLifecycle
 /// version another replica announces (`NOTIFY`), and at least every `checkInterval` in case
 /// an announcement was missed (or the database was away), it adopts newer route tables and
 /// port allocations.
-struct SharedStoreFollower: Sendable {
+struct SharedStoreFollower<C: Clock>: Sendable where C.Duration == Duration {
     var checkInterval: Duration = .seconds(1)
     let store: PostgresStateStore
     let controller: RouteController
     let ports: PortAllocator
     let logger: Logger
+    /// Paces the checks; tests advance it instead of sleeping.
+    let clock: C
 
     /// Runs until graceful shutdown or cancellation.
     func run() async {
@@ -23,7 +25,7 @@ struct SharedStoreFollower: Sendable {
             tasks.addTask {
                 var reachable = true
                 while !Task.isCancelled, !Task.isShuttingDownGracefully {
-                    try? await Task.sleep(for: checkInterval)
+                    try? await clock.sleep(until: clock.now.advanced(by: checkInterval), tolerance: nil)
                     do {
                         try await follow(try await store.currentVersion())
                         if !reachable { logger.info("the shared state store is reachable again") }
@@ -45,5 +47,11 @@ struct SharedStoreFollower: Sendable {
     private func follow(_ version: UInt64) async throws {
         if version != (await controller.storeVersion) { await controller.catchUp() }
         try await ports.sync()
+    }
+}
+
+extension SharedStoreFollower where C == ContinuousClock {
+    init(store: PostgresStateStore, controller: RouteController, ports: PortAllocator, logger: Logger) {
+        self.init(store: store, controller: controller, ports: ports, logger: logger, clock: ContinuousClock())
     }
 }
