@@ -65,20 +65,18 @@ struct Serve: AsyncParsableCommand {
         let logger = Logger(label: "portico")
 
         let eventLoops = MultiThreadedEventLoopGroup(numberOfThreads: WorkerCount.available)
-        let settings: GatewaySettings
         let gateway: Gateway
         do {
-            settings = try GatewaySettings.resolve(environment: environment, flags: flags.compactMapValues { $0 })
-            gateway = try Gateway(settings: settings, logger: logger, group: eventLoops)
+            let settings = try GatewaySettings.resolve(environment: environment, flags: flags.compactMapValues { $0 })
+            gateway = try await Gateway.start(settings: settings, logger: logger, group: eventLoops)
         } catch let error as ConfigurationErrorPrintable {
             error.printProblems()
             throw ExitCode(1)
         }
+        // Every long-running part in one group, started in order and shut down in reverse
+        // (``Gateway/services``).
         let group = ServiceGroup(
-            configuration: .init(
-                services: [.init(service: gateway)],
-                gracefulShutdownSignals: [.sigterm, .sigint],
-                logger: logger))
+            configuration: .init(services: gateway.services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
             try await group.run()
         } catch let error as ConfigurationErrorPrintable {

@@ -23,13 +23,18 @@ public struct FolderWatcher: Sendable {
     }
 
     /// Calls `onChange` after each settled change, until graceful shutdown or cancellation.
-    public func run(onChange: () async -> Void) async {
-        await run(clock: ContinuousClock(), onChange: onChange)
+    ///
+    /// - Parameter baseline: What the folder held when its contents were last applied
+    ///   (``contents()`` read before loading them), so that a change made before the watch
+    ///   starts is still reported; by default, what it holds when the watch starts.
+    public func run(from baseline: [String: Data]? = nil, onChange: () async -> Void) async {
+        await run(clock: ContinuousClock(), from: baseline, onChange: onChange)
     }
 
-    /// ``run(onChange:)`` on `clock`, which tests advance instead of sleeping.
-    public func run<C: Clock>(clock: C, onChange: () async -> Void) async where C.Duration == Duration {
-        var applied = contents()
+    /// ``run(from:onChange:)`` on `clock`, which tests advance instead of sleeping.
+    public func run<C: Clock>(clock: C, from baseline: [String: Data]? = nil, onChange: () async -> Void) async
+    where C.Duration == Duration {
+        var applied = baseline ?? contents()
         while !Task.isCancelled, !Task.isShuttingDownGracefully {
             try? await clock.sleep(until: clock.now.advanced(by: interval), tolerance: nil)
             let seen = contents()
@@ -42,7 +47,7 @@ public struct FolderWatcher: Sendable {
     }
 
     /// The watched files of the folder by name, with their bytes; empty when it cannot be read.
-    func contents() -> [String: Data] {
+    public func contents() -> [String: Data] {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return [:] }
         var contents: [String: Data] = [:]
         for name in names where includes(name) {

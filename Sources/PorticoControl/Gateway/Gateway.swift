@@ -18,47 +18,86 @@ public struct GatewayStartupError: Error, CustomStringConvertible {
     }
 
     public var description: String { problems.joined(separator: "\n") }
+
+    /// A listener that cannot be bound, naming its setting.
+    static func cannotListen(_ key: GatewaySettings.Key, _ address: ListenAddress, _ error: Error) -> GatewayStartupError {
+        let reason = (error as? IOError)?.description ?? "\(error)"
+        return GatewayStartupError(problems: ["\(key.rawValue) \(address): cannot listen: \(reason)"])
+    }
 }
 
-/// The running gateway: the first snapshot from the routes folder and the state store, the
-/// HTTP and HTTPS listeners, the tenant port forwarders, the admin API and the watchers of
-/// the routes and certificates folders, until graceful shutdown,
-/// when it stops accepting and lets in-flight requests finish for up to the drain timeout.
-public final class Gateway: Service, Sendable {
+/// The gateway, made ready to run: ``start(settings:logger:group:metrics:)`` validates the
+/// routes folder, opens the state store, makes the first snapshot active and binds the
+/// data-plane listeners, throwing every problem as a ``GatewayStartupError``; ``services``
+/// are its long-running parts, for one `ServiceGroup` that starts them in order and shuts
+/// them down in reverse:
+///
+/// 1. the state store (closed last),
+/// 2. the admin API (it answers until the drain has finished; `/health/ready` says "not
+///    ready" meanwhile),
+/// 3. the tenant port forwarders,
+/// 4. the health checker, 5. the shared-store follower (PostgreSQL), 6. the routes and
+///    7. the certificates folder watchers,
+/// 8. the data plane's listeners, shut down first: not ready, no new connections,
+///    keep-alive connections asked to close after their current response, in-flight
+///    requests given up to the drain timeout.
+public final class Gateway: Sendable {
     /// The settings it runs with.
     public let settings: GatewaySettings
-    /// Ready once the first snapshot is active and the listeners are bound.
-    public let readiness = Readiness()
-    private let files: RouteSet
-    private let metrics: MetricsEndpoint
-    private let logger: Logger
-    private let group: EventLoopGroup
+    /// Ready once the first snapshot is active and every listener is bound.
+    public let readiness: Readiness
+    /// The long-running parts, in start order.
+    public let services: [ServiceGroupConfiguration.ServiceConfiguration]
 
-    /// Validates the routes folder; throws every problem at once.
-    public init(settings: GatewaySettings, logger: Logger, group: EventLoopGroup, metrics: MetricsEndpoint = MetricsEndpoint()) throws {
+    fileprivate init(settings: GatewaySettings, readiness: Readiness, services: [ServiceGroupConfiguration.ServiceConfiguration]) {
         self.settings = settings
-        self.metrics = metrics
-        self.logger = logger
-        self.group = group
+        self.readiness = readiness
+        self.services = services
+    }
+
+    /// Prepares the gateway on `group`'s event loops; see ``Gateway``.
+    public static func start(
+        settings: GatewaySettings, logger: Logger, group: EventLoopGroup, metrics: MetricsEndpoint = MetricsEndpoint()
+    ) async throws -> Gateway {
+        // What the folders hold now, before they are read: a change from here on is applied.
+        let baselines = (
+            routes: Setup.routesWatcher(settings).contents(), certificates: Setup.certificatesWatcher(settings).contents()
+        )
+        let files: RouteSet
         do {
             files = try RouteFolderLoader.load(directory: settings.routesDirectory)
         } catch {
             throw GatewayStartupError(problems: RouteController.everyProblem(of: error, table: { $0 }).map(\.description))
         }
-    }
-
-    public func run() async throws {
-        let store = try await openStore()
+        let setup = Setup(settings: settings, logger: logger, group: group)
+        let store = try await setup.openStore()
         do {
-            try await serve(store: store)
+            return try await setup.prepare(files: files, baselines: baselines, store: store, metrics: metrics)
         } catch {
             await store.close()
             throw error
         }
-        await store.close()
+    }
+}
+
+/// The steps of ``Gateway/start(settings:logger:group:metrics:)``.
+private struct Setup {
+    let settings: GatewaySettings
+    let logger: Logger
+    let group: EventLoopGroup
+
+    static func routesWatcher(_ settings: GatewaySettings) -> FolderWatcher {
+        FolderWatcher(directory: settings.routesDirectory, includes: RouteFolderLoader.isRouteFile)
     }
 
-    private func serve(store: any StateStore) async throws {
+    static func certificatesWatcher(_ settings: GatewaySettings) -> FolderWatcher {
+        FolderWatcher(directory: settings.certsDirectory, includes: CertificateFolderLoader.isCertificateFile)
+    }
+
+    func prepare(
+        files: RouteSet, baselines: (routes: [String: Data], certificates: [String: Data]), store: any StateStore,
+        metrics: MetricsEndpoint
+    ) async throws -> Gateway {
         let stored: StoredConfiguration
         do {
             stored = try await store.load()
@@ -87,13 +126,11 @@ public final class Gateway: Service, Sendable {
         let token = try AdminToken.resolve(
             configured: settings.adminToken, stateDirectory: settings.stateDirectory, logger: logger)
 
-        let listener = try await bind(.httpAddress, settings.httpAddress, dataPlane: dataPlane)
+        let listeners = DataPlaneListeners(http: try await bind(.httpAddress, settings.httpAddress, dataPlane: dataPlane))
         // HTTPS is on when the certificates folder holds a usable pair, now or later (SPEC §2).
         let certificates = CertificateReloader(directory: settings.certsDirectory, logger: logger)
-        let httpsListener = LateListener()
         if !certificates.store.current.isEmpty {
-            httpsListener.set(
-                try await bind(.httpsAddress, settings.httpsAddress, dataPlane: dataPlane, certificates: certificates.store))
+            listeners.setHTTPS(try await bind(.httpsAddress, settings.httpsAddress, dataPlane: dataPlane, certificates: certificates.store))
         } else {
             logger.info("no certificate in the certificates folder: HTTPS is off until one is added",
                         metadata: ["folder": "\(settings.certsDirectory)"])
@@ -110,97 +147,52 @@ public final class Gateway: Service, Sendable {
             throw GatewayStartupError(problems: ["\(storeDescription): cannot read the tenant port allocations: \(error)"])
         }
 
-        let adminBound = Readiness()  // set once the admin listener is bound
-        let readiness = self.readiness
-        let logger = self.logger
-        let admin = Application(
+        let readiness = Readiness()
+        let admin = AdminServer(
             router: AdminAPI.router(controller: controller, ports: ports, metrics: metrics, token: token, readiness: readiness),
-            configuration: .init(address: .hostname(settings.adminAddress.host, port: settings.adminAddress.port)),
-            onServerRunning: { channel in
-                adminBound.markReady()
-                logger.info("admin listening", metadata: ["address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
-                readiness.markReady()
-            },
-            eventLoopGroupProvider: .shared(group),
-            logger: logger)
-        let routesWatcher = FolderWatcher(directory: settings.routesDirectory, includes: RouteFolderLoader.isRouteFile)
-        let certificatesWatcher = FolderWatcher(
-            directory: settings.certsDirectory, includes: CertificateFolderLoader.isCertificateFile)
-        let adminAddress = settings.adminAddress
-
-        // The admin API runs in a group of its own, outside the service group's graceful
-        // shutdown (a detached task inherits none of it), and is stopped only after the
-        // drain: `/health/ready` answers "not ready" while connections drain.
-        let adminGroup = ServiceGroup(
-            configuration: .init(services: [.init(service: admin)], gracefulShutdownSignals: [], logger: logger))
-        let adminEnded = Readiness()  // set when the admin group returns, for whatever reason
-        let adminTask = Task.detached {
-            defer { adminEnded.markReady() }
-            try await adminGroup.run()
+            address: settings.adminAddress, group: group, readiness: readiness, logger: logger)
+        let routesWatcher = Self.routesWatcher(settings)
+        let certificatesWatcher = Self.certificatesWatcher(settings)
+        var services: [any Service] = [
+            StateStoreService(store: store), admin, PortForwardingService(ports: ports),
+        ]
+        let health = HealthChecker(dataPlane: dataPlane, group: group, logger: logger)
+        services.append(PeriodicService { await health.run() })
+        if let shared = store as? PostgresStateStore {
+            let follower = SharedStoreFollower(store: shared, controller: controller, ports: ports, logger: logger)
+            services.append(PeriodicService { await follower.run() })
         }
-        let adminStarted = ContinuousClock.now
-        while !adminBound.isReady {
-            if adminEnded.isReady || ContinuousClock.now - adminStarted > .seconds(30) {
-                adminTask.cancel()
-                var reason = "it did not start"
-                if case .failure(let error) = await adminTask.result { reason = Self.describe(error) }
-                throw GatewayStartupError(problems: [
-                    "\(GatewaySettings.Key.adminAddress.rawValue) \(adminAddress): cannot listen: \(reason)"
-                ])
+        services.append(PeriodicService {
+            await routesWatcher.run(from: baselines.routes) {
+                logger.info("routes folder changed", metadata: ["folder": "\(routesWatcher.directory)"])
+            let files = Result { () throws(ConfigurationError) in try RouteFolderLoader.load(directory: routesWatcher.directory) }
+                await controller.applyFiles(files)
             }
-            try await Task.sleep(for: .milliseconds(10))
+        })
+        let bindHTTPS = { @Sendable () async throws -> HTTPListener in
+            try await self.bind(.httpsAddress, self.settings.httpsAddress, dataPlane: dataPlane, certificates: certificates.store)
         }
-
-        await withTaskCancellationHandler {
-            await withDiscardingTaskGroup { tasks in
-                tasks.addTask {
-                    await routesWatcher.run {
-                        logger.info("routes folder changed", metadata: ["folder": "\(routesWatcher.directory)"])
-                        let files = Result { () throws(ConfigurationError) in
-                            try RouteFolderLoader.load(directory: routesWatcher.directory)
-                        }
-                        await controller.applyFiles(files)
-                    }
+        services.append(PeriodicService {
+            await certificatesWatcher.run(from: baselines.certificates) {
+                logger.info("certificates folder changed", metadata: ["folder": "\(certificatesWatcher.directory)"])
+                certificates.reload()
+                guard !listeners.hasHTTPS, !certificates.store.current.isEmpty else { return }
+                do {
+                    listeners.setHTTPS(try await bindHTTPS())
+                } catch {
+                    logger.error("HTTPS stays off", metadata: ["error": "\(error)"])
                 }
-                tasks.addTask { await HealthChecker(dataPlane: dataPlane, group: self.group, logger: logger).run() }
-                if let shared = store as? PostgresStateStore {
-                    tasks.addTask {
-                        await SharedStoreFollower(store: shared, controller: controller, ports: ports, logger: logger).run()
-                    }
-                }
-                tasks.addTask {
-                    await certificatesWatcher.run {
-                        logger.info("certificates folder changed", metadata: ["folder": "\(certificatesWatcher.directory)"])
-                        certificates.reload()
-                        guard !httpsListener.isBound, !certificates.store.current.isEmpty else { return }
-                        do {
-                            httpsListener.set(
-                                try await self.bind(
-                                    .httpsAddress, self.settings.httpsAddress, dataPlane: dataPlane,
-                                    certificates: certificates.store))
-                        } catch {
-                            logger.error("HTTPS stays off", metadata: ["error": "\(error)"])
-                        }
-                    }
-                }
-                // Serve until the service group asks us to stop (SIGTERM, SIGINT).
-                try? await gracefulShutdown()
-                readiness.markNotReady()
-                logger.info("stopping: no longer ready nor accepting connections; in-flight requests may finish")
-                try? await listener.close()
-                await httpsListener.close()
-                await self.waitForInFlightRequests(dataPlane)
-                await ports.stopForwarding()
             }
-        } onCancel: {
-            adminTask.cancel()
-        }
-        await adminGroup.triggerGracefulShutdown()
-        _ = await adminTask.result
+        })
+        services.append(
+            DataPlaneService(
+                dataPlane: dataPlane, listeners: listeners, drainTimeout: settings.drainTimeout, readiness: readiness,
+                logger: logger))
+        return Gateway(settings: settings, readiness: readiness, services: services.map { .init(service: $0) })
     }
 
     /// Binds a data-plane listener; a failure names the setting.
-    private func bind(
+    func bind(
         _ key: GatewaySettings.Key, _ address: ListenAddress, dataPlane: DataPlane, certificates: CertificateStore? = nil
     ) async throws -> HTTPListener {
         let listener: HTTPListener
@@ -208,7 +200,7 @@ public final class Gateway: Service, Sendable {
             listener = try await HTTPListener.bind(
                 host: address.host, port: address.port, group: group, dataPlane: dataPlane, certificates: certificates)
         } catch {
-            throw GatewayStartupError(problems: ["\(key.rawValue) \(address): cannot listen: \(Self.describe(error))"])
+            throw GatewayStartupError.cannotListen(key, address, error)
         }
         logger.info(
             "listening",
@@ -219,26 +211,13 @@ public final class Gateway: Service, Sendable {
         return listener
     }
 
-    /// Waits until no request is running, or the drain timeout has passed.
-    private func waitForInFlightRequests(_ dataPlane: DataPlane) async {
-        let deadline = ContinuousClock.now + settings.drainTimeout
-        var active = dataPlane.runningRequests()
-        while active > 0, ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(50))
-            active = dataPlane.runningRequests()
-        }
-        if active > 0 {
-            logger.warning("drain timeout passed; ending the requests still running", metadata: ["requests": "\(active)"])
-        }
-    }
-
     /// The store as problems name it; a URL's password is left out.
     private var storeDescription: String {
         settings.stateStore.map { "\(GatewaySettings.Key.stateStore.rawValue) \(PostgresStateStore.redacted($0))" }
             ?? "\((settings.stateDirectory as NSString).appendingPathComponent("state.sqlite"))"
     }
 
-    private func openStore() async throws -> any StateStore {
+    func openStore() async throws -> any StateStore {
         let location = settings.stateStore ?? (settings.stateDirectory as NSString).appendingPathComponent("state.sqlite")
         if location.hasPrefix("postgres://") || location.hasPrefix("postgresql://") {
             do {
@@ -252,30 +231,5 @@ public final class Gateway: Service, Sendable {
         } catch {
             throw GatewayStartupError(problems: ["\(storeDescription): cannot open the state store: \(error)"])
         }
-    }
-
-    private static func describe(_ error: Error) -> String {
-        if let ioError = error as? IOError {
-            return ioError.description
-        }
-        return "\(error)"
-    }
-}
-
-/// The HTTPS listener, which starts with the gateway or later, when the first certificate
-/// arrives in the certificates folder.
-private final class LateListener: Sendable {
-    private let listener = Mutex<HTTPListener?>(nil)
-
-    var isBound: Bool { listener.withLock { $0 != nil } }
-
-    func set(_ bound: HTTPListener) {
-        listener.withLock { $0 = bound }
-    }
-
-    /// Stops accepting connections.
-    func close() async {
-        let bound = listener.withLock { $0 }
-        try? await bound?.close()
     }
 }

@@ -102,7 +102,7 @@ struct ExchangeStateMachine<Upstream: ExchangeUpstream> {
             return .sendRequestPart(.end(trailers), flush: true)
         case .responded:
             state = .finished
-            return .finish
+            return keepAlive ? .finish : .close
         case .routed, .upgrading, .finished:
             return .none
         }
@@ -114,6 +114,12 @@ struct ExchangeStateMachine<Upstream: ExchangeUpstream> {
         record.failureReason = "malformed request: \(description)"
         requestComplete = true
         return answer(.error(code, route: nil), closeConnection: true)
+    }
+
+    /// The gateway is shutting down: the connection closes after this response (which says
+    /// so with `Connection: close` if its head is still to be written).
+    mutating func closeAfterResponse() {
+        keepAlive = false
     }
 
     /// The client closed the connection.

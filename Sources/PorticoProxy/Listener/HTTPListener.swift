@@ -1,10 +1,12 @@
 import Logging
 import NIOCore
+import NIOExtras
 import NIOHTTP1
 import NIOHTTP2
 import NIOPosix
 import NIOSSL
 import NIOTLS
+import Synchronization
 
 /// A bound listener of the data plane: plain HTTP/1.1, or HTTPS with the certificate chosen
 /// by SNI and HTTP/2 or HTTP/1.1 chosen by ALPN (SPEC §9).
@@ -15,9 +17,12 @@ import NIOTLS
 public final class HTTPListener: Sendable {
     /// The listening channel.
     public let channel: Channel
+    /// Let go once used: its deinit completes a promise on an event loop, which must still run.
+    private let quiescing: Mutex<ServerQuiescingHelper?>
 
-    private init(channel: Channel) {
+    private init(channel: Channel, quiescing: ServerQuiescingHelper) {
         self.channel = channel
+        self.quiescing = Mutex(quiescing)
     }
 
     /// The address the listener is bound to (with the real port when 0 was asked for).
@@ -29,7 +34,13 @@ public final class HTTPListener: Sendable {
         host: String, port: Int, group: EventLoopGroup, dataPlane: DataPlane, certificates: CertificateStore? = nil
     ) async throws -> HTTPListener {
         let pipelines = PipelineFactory(dataPlane: dataPlane, tls: certificates != nil)
+        let quiescing = ServerQuiescingHelper(group: group)
         let bootstrap = ServerBootstrap(group: group)
+            .serverChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(quiescing.makeServerChannelHandler(channel: channel))
+                }
+            }
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -41,12 +52,24 @@ public final class HTTPListener: Sendable {
                 return channel.eventLoop.makeCompletedFuture { try pipelines.configureHTTP1(channel) }
             }
         let channel = try await bootstrap.bind(host: host, port: port).get()
-        return HTTPListener(channel: channel)
+        return HTTPListener(channel: channel, quiescing: quiescing)
     }
 
     /// Stops accepting connections.
     public func close() async throws {
         try await channel.close()
+    }
+
+    /// Stops accepting connections and asks every open one to close after its current
+    /// response (NIO's `ServerQuiescingHelper`): an idle HTTP/1.1 connection closes at once, a
+    /// busy one answers with `Connection: close`; an HTTP/2 connection gets GOAWAY and closes
+    /// when its streams are done.
+    public func quiesce() {
+        let helper = quiescing.withLock { helper in
+            defer { helper = nil }
+            return helper
+        }
+        helper?.initiateShutdown(promise: nil)
     }
 }
 

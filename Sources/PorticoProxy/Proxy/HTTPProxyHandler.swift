@@ -120,6 +120,14 @@ final class HTTPProxyHandler: ChannelDuplexHandler, DrainableConnection {
         context.fireChannelInactive()
     }
 
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        // Shutdown (``HTTPListener/quiesce()``): close when idle, else after this response. An
+        // HTTP/2 stream ends with its response anyway; its connection sends GOAWAY.
+        guard event is ChannelShouldQuiesceEvent, !isHTTP2Stream else { return context.fireUserInboundEventTriggered(event) }
+        if exchange == nil { return close(context) }
+        exchange?.closeAfterResponse()
+    }
+
     func errorCaught(context: ChannelHandlerContext, error: Error) {
         guard let parserError = error as? HTTPParserError else { return close(context) }
         if exchange == nil {

@@ -30,6 +30,7 @@ import Testing
         // Seen at a poll, changed again before the settle check: not applied yet.
         try folder.write("a.yaml", "two")
         try await step(500)
+        try await clock.waitForSleepers()  // the poll saw it and waits to settle
         try folder.write("a.yaml", "three")
         try await step(200)
         try await clock.waitForSleepers()
