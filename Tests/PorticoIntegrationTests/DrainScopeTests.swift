@@ -88,10 +88,7 @@ extension HeavyIntegrationTests {
                 let before = (first.requestsReceived, second.requestsReceived)
                 async let cut = RawSocketClient.send(
                     "GET /slow?ms=4000 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", port: gateway.port, timeout: .seconds(10))
-                let again = ContinuousClock.now
-                while (first.requestsReceived, second.requestsReceived) == before, ContinuousClock.now - again < .seconds(10) {
-                    try await Task.sleep(for: .milliseconds(10))
-                }
+                await TestUpstream.waitForRequests([(first, before.0 + 1), (second, before.1 + 1)])
                 let remaining = first.requestsReceived > before.0 ? second.port : first.port
                 // Each drain is timed from just before the change that starts it: it cannot end
                 // sooner than the drain timeout after that.

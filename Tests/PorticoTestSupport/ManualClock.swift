@@ -1,5 +1,3 @@
-import Synchronization
-
 /// A clock that moves only when a test says so, for code that takes a `Clock`: sleepers wake
 /// when ``advance(by:)`` passes their deadline, and ``sleepers`` tells the test that the code
 /// under test has reached its next sleep. No real time passes.
@@ -14,65 +12,23 @@ public final class ManualClock: Clock, Sendable {
         public var description: String { "\(offset)" }
     }
 
-    private struct Sleeper {
-        let deadline: Instant
-        let continuation: CheckedContinuation<Void, Error>
-    }
-
-    private struct State {
-        var now = Instant(offset: .zero)
-        var nextID: UInt64 = 0
-        var sleepers: [UInt64: Sleeper] = [:]
-        var cancelled: Set<UInt64> = []
-    }
-
-    private let state = Mutex(State())
+    private let sleeping = ThresholdWaiters(Instant(offset: .zero))
 
     public init() {}
 
-    public var now: Instant { state.withLock { $0.now } }
+    public var now: Instant { sleeping.current }
     public var minimumResolution: Duration { .zero }
 
     /// Tasks asleep on this clock now.
-    public var sleepers: Int { state.withLock { $0.sleepers.count } }
+    public var sleepers: Int { sleeping.count }
 
     public func sleep(until deadline: Instant, tolerance: Duration? = nil) async throws {
-        let id = state.withLock { state in
-            state.nextID += 1
-            return state.nextID
-        }
-        try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
-                let outcome: Result<Void, Error>? = state.withLock { state in
-                    if state.cancelled.remove(id) != nil { return .failure(CancellationError()) }
-                    if deadline <= state.now { return .success(()) }
-                    state.sleepers[id] = Sleeper(deadline: deadline, continuation: continuation)
-                    return nil
-                }
-                if let outcome { continuation.resume(with: outcome) }
-            }
-        } onCancel: {
-            let sleeper = state.withLock { state in
-                guard let sleeper = state.sleepers.removeValue(forKey: id) else {
-                    state.cancelled.insert(id)
-                    return nil as Sleeper?
-                }
-                return sleeper
-            }
-            sleeper?.continuation.resume(throwing: CancellationError())
-        }
+        try await sleeping.wait(for: deadline)
     }
 
     /// Moves the clock on and wakes every sleeper whose deadline has come.
     public func advance(by duration: Duration) {
-        let woken = state.withLock { state in
-            state.now = state.now.advanced(by: duration)
-            let now = state.now
-            let due = state.sleepers.filter { $0.value.deadline <= now }
-            for id in due.keys { state.sleepers[id] = nil }
-            return due.values.map(\.continuation)
-        }
-        for continuation in woken { continuation.resume() }
+        sleeping.reach(now.advanced(by: duration))
     }
 
     /// Waits until at least `count` tasks sleep on the clock (bounded by `limit` real yields,

@@ -36,11 +36,19 @@ public final class TestUpstream: Sendable {
     /// Returns once the upstream has received `count` requests in all; records an issue and
     /// returns after `timeout` if it has not (an event, not a poll).
     public func waitForRequests(_ count: Int, timeout: Duration = .seconds(10)) async {
-        let requests = requestCount
+        await Self.waitForRequests([(self, count)], timeout: timeout)
+    }
+
+    /// Returns once any of `upstreams` has received its count of requests in all; records an
+    /// issue and returns after `timeout` if none has.
+    public static func waitForRequests(_ upstreams: [(TestUpstream, Int)], timeout: Duration = .seconds(10)) async {
         let arrived = await withTaskGroup(of: Bool.self) { group in
-            group.addTask {
-                await requests.reaching(count)
-                return !Task.isCancelled
+            for (upstream, count) in upstreams {
+                let requests = upstream.requestCount
+                group.addTask {
+                    await requests.reaching(count)
+                    return !Task.isCancelled
+                }
             }
             group.addTask {
                 try? await Task.sleep(for: timeout)
@@ -50,7 +58,7 @@ public final class TestUpstream: Sendable {
             group.cancelAll()
             return first
         }
-        if !arrived { Issue.record("the upstream did not receive \(count) requests within \(timeout)") }
+        if !arrived { Issue.record("no upstream received its requests within \(timeout)") }
     }
     /// Connections open now.
     public var openConnections: Int { openCount.value.load(ordering: .relaxed) }
@@ -315,51 +323,19 @@ final class OpenChannels: Sendable {
 
 /// A count that tests can also wait on: ``reaching(_:)`` returns once it reaches a value.
 final class Counter: Sendable {
-    private struct Waiter {
-        let target: Int
-        let continuation: CheckedContinuation<Void, Never>
-    }
-
     let value = Atomic<Int>(0)
-    private let waiters = Mutex<(next: UInt64, waiting: [UInt64: Waiter], cancelled: Set<UInt64>)>((0, [:], []))
+    private let increments = ThresholdWaiters(0)
 
     @discardableResult func increment() -> Int {
         let now = value.wrappingAdd(1, ordering: .relaxed).newValue
-        let due = waiters.withLock { state in
-            let due = state.waiting.filter { $0.value.target <= now }
-            for id in due.keys { state.waiting[id] = nil }
-            return due.values.map(\.continuation)
-        }
-        for continuation in due { continuation.resume() }
+        increments.reach(now)
         return now
     }
 
     func decrement() { value.wrappingSubtract(1, ordering: .relaxed) }
 
-    /// Returns once the count is at least `target`, or the task is cancelled.
+    /// Returns once the count has been incremented to at least `target` (or the task is cancelled).
     func reaching(_ target: Int) async {
-        let id = waiters.withLock { state in
-            state.next += 1
-            return state.next
-        }
-        await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                let resumeNow = waiters.withLock { state in
-                    if state.cancelled.remove(id) != nil || value.load(ordering: .relaxed) >= target { return true }
-                    state.waiting[id] = Waiter(target: target, continuation: continuation)
-                    return false
-                }
-                if resumeNow { continuation.resume() }
-            }
-        } onCancel: {
-            let waiter = waiters.withLock { state in
-                guard let waiter = state.waiting.removeValue(forKey: id) else {
-                    state.cancelled.insert(id)
-                    return nil as Waiter?
-                }
-                return waiter
-            }
-            waiter?.continuation.resume()
-        }
+        try? await increments.wait(for: target)
     }
 }

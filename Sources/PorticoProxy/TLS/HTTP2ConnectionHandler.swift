@@ -54,14 +54,14 @@ final class HTTP2ConnectionHandler: ChannelInboundHandler {
         openStreams -= 1
         guard openStreams == 0, let context else { return }
         if quiescing { return context.close(promise: nil) }
-        idleSince = .now()
+        idleSince = context.eventLoop.now
         timer.arm(at: idleSince + idleTimeout, on: context.eventLoop)
     }
 
     private func timerFired() {
         guard let context, openStreams == 0 else { return }
         let deadline = idleSince + idleTimeout
-        if deadline <= .now() {
+        if deadline <= context.eventLoop.now {
             context.close(promise: nil)
         } else {
             timer.arm(at: deadline, on: context.eventLoop)

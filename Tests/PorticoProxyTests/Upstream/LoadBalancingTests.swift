@@ -20,9 +20,7 @@ import Testing
         // loaded machine)...
         async let slow = gateway.client.send(.GET, "/slow?ms=5000")
         let started = ContinuousClock.now
-        while first.requestsReceived + second.requestsReceived == 0, ContinuousClock.now - started < .seconds(10) {
-            try await Task.sleep(for: .milliseconds(10))
-        }
+        await TestUpstream.waitForRequests([(first, 1), (second, 1)])
         let busy = first.requestsReceived == 1 ? first : second
         let idle = busy === first ? second : first
         // ...so every request meanwhile goes to the other one.
