@@ -120,4 +120,16 @@ extension ExchangeStateMachine {
         case .routed, .upgrading, .responded, .finished: return nil
         }
     }
+
+    /// The earliest deadline that can end the running try or response; `nil` when none can
+    /// (between responses the connection's idle timeout applies instead).
+    var nextDeadline: NIODeadline? {
+        guard let current = currentTry else { return nil }
+        let earliest = { (a: NIODeadline?, b: NIODeadline?) -> NIODeadline? in
+            guard let a else { return b }
+            guard let b else { return a }
+            return min(a, b)
+        }
+        return earliest(earliest(routeDeadline, drainDeadline), current.deadline)
+    }
 }

@@ -28,7 +28,7 @@ struct ExchangeStateMachine<Upstream: ExchangeUpstream> {
     private var requestHadBody = false
     private var bufferedParts: [HTTPClientRequestPart] = []
     /// When the route timeout expires.
-    private var routeDeadline: NIODeadline?
+    private(set) var routeDeadline: NIODeadline?
     /// Retries the route's policy counts (the keep-alive refresh is not one).
     private var retries = 0
     private var endpointsTried: [Endpoint] = []
@@ -263,18 +263,6 @@ struct ExchangeStateMachine<Upstream: ExchangeUpstream> {
     }
 
     // MARK: Time
-
-    /// The earliest deadline that can end the running try or response; `nil` when none can
-    /// (between responses the connection's idle timeout applies instead).
-    var nextDeadline: NIODeadline? {
-        guard let current = currentTry else { return nil }
-        let earliest = { (a: NIODeadline?, b: NIODeadline?) -> NIODeadline? in
-            guard let a else { return b }
-            guard let b else { return a }
-            return min(a, b)
-        }
-        return earliest(earliest(routeDeadline, drainDeadline), current.deadline)
-    }
 
     /// The connection timer fired at `now`: ends what expired.
     mutating func timerFired(now: NIODeadline) -> Action {

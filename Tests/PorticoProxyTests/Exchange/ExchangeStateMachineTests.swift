@@ -336,6 +336,32 @@ final class RecordingUpstream: ExchangeUpstream {
         }
     }
 
+    @Test func theClientClosingMidResponseKeepsTheStatusSent() throws {
+        var (machine, _) = try forwardingGET()
+        _ = machine.responseHeadReceived(HTTPResponseHead(version: .http1_1, status: .created), now: start)
+        machine.responseBodyWritten(bytes: 10)
+        machine.clientClosed()
+        #expect(machine.state == .finished)
+        #expect(machine.record.status == 201)
+        #expect(machine.record.bytesOut == 10)
+        #expect(machine.record.failureReason == "client_closed")
+        // The rest of the upstream's response goes nowhere.
+        #expect(!machine.forwardsResponseBody)
+        guard case .none = machine.responseEndReceived(nil) else { throw Unexpected(machine.state) }
+    }
+
+    @Test func aShutdownClosesTheConnectionAfterTheCurrentResponse() throws {
+        var (machine, _) = try forwardingGET()
+        machine.closeAfterResponse()
+        guard case .forwardResponseHead(let head, _) = machine.responseHeadReceived(
+            HTTPResponseHead(version: .http1_1, status: .ok, headers: ["content-length": "0"]), now: start)
+        else { throw Unexpected(machine.state) }
+        #expect(head.headers["connection"] == ["close"])
+        guard case .endResponse(_, reuseConnection: true, then: .close) = machine.responseEndReceived(nil) else {
+            throw Unexpected(machine.state)
+        }
+    }
+
     @Test func aResponseBeforeTheWholeRequestClosesHTTP1ButNotAnHTTP2Stream() throws {
         for http2 in [false, true] {
             var (machine, action) = try machine("/app/x", method: .POST, version: http2 ? .http2 : .http1_1, http2: http2)
