@@ -5,7 +5,7 @@ need() { command -v "$1" >/dev/null 2>&1; }
 if ! need nginx || ! need wrk; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light wrk >/dev/null
 fi
-BIN=.build/release/portico
+BIN="${PORTICO_BIN:-.build/release/portico}"  # PORTICO_BIN=… compares another build
 [ -x "$BIN" ] || swift build -c release --product portico
 
 WORK=$(mktemp -d /tmp/portico-bench.XXXXXX)
@@ -35,7 +35,12 @@ http {
 CONF
 }
 peak_kib() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
-# run NAME PORT PATH CONNECTIONS [HEADER] -> "rps p50_ms p99_ms"
+# User plus system CPU time a process has used, in clock ticks (fields 14 and 15 of
+# /proc/PID/stat, counted after the command name, which may hold spaces).
+cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
+# cpu_us_per_request TICKS REQUESTS -> CPU microseconds per request
+cpu_us_per_request() { awk -v t="$1" -v n="$2" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.1f", n > 0 ? t / hz * 1e6 / n : 0 }'; }
+# run NAME PORT PATH CONNECTIONS [HEADER] -> "rps p50_ms p99_ms requests"
 run() {
     local out
     out=$(taskset -c "$LOAD_CPU" wrk -t1 -c"$4" -d"${DURATION}s" --latency ${5:+-H "$5"} "${SCHEME:-http}://127.0.0.1:$2$3")
@@ -46,7 +51,9 @@ run() {
     local errors
     errors=$(awk '/Non-2xx|Socket errors/ {print}' <<<"$out")
     [ -n "$errors" ] && echo "  $1 $3: $errors" >&2
-    echo "$rps $(to_ms "$p50") $(to_ms "$p99")"
+    local requests
+    requests=$(awk '/requests in/ {print $1}' <<<"$out")
+    echo "$rps $(to_ms "$p50") $(to_ms "$p99") $requests"
 }
 to_ms() { # wrk prints 512.00us, 1.23ms, 1.02s
     awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n = n; else if (v ~ /s$/) n *= 1000; printf "%.3f", n }'

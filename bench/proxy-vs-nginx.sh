@@ -4,7 +4,9 @@
 # Both proxies run one worker pinned to core 0 (nginx: one worker process; Portico: one event
 # loop thread, since NIO sizes its group by the CPU affinity) in front of the same backend
 # (an nginx serving static files, pinned to the other core together with wrk). Access logs
-# are off in both. Prints requests/s, p50/p99 latency and peak RSS of each and Portico/nginx.
+# are off in both. Prints requests/s, p50/p99 latency, CPU time per request (user + system of
+# the proxy process, from /proc, so it still compares when wrk's core is the limit) and peak
+# RSS of each, and Portico/nginx.
 #
 # Usage: swift build -c release && bench/proxy-vs-nginx.sh [seconds per run, default 10]
 #        ACCESS_LOG=on bench/proxy-vs-nginx.sh    (Portico with its access log)
@@ -44,7 +46,7 @@ NGINX_WORKER=$(pgrep -P "$(cat "$WORK/proxy.pid")" | head -1)
 taskset -c "$LOAD_CPU" wrk -t1 -c16 -d2s "http://127.0.0.1:$NGINX_PORT/small" >/dev/null
 taskset -c "$LOAD_CPU" wrk -t1 -c16 -d2s "http://127.0.0.1:$PORTICO_PORT/small" >/dev/null
 
-printf '%-22s %12s %10s %10s %12s\n' "case" "requests/s" "p50 ms" "p99 ms" "peak RSS MiB"
+printf '%-22s %12s %10s %10s %12s %12s\n' "case" "requests/s" "p50 ms" "p99 ms" "CPU us/req" "peak RSS MiB"
 declare -A RESULT
 for spec in "small-body-64c:/small:64:" "1MiB-body-8c:/big:8:" "16KiB-json-gzip-64c:/data.json:64:Accept-Encoding@ gzip"; do
     IFS=: read -r name path conns header <<<"$spec"
@@ -52,13 +54,17 @@ for spec in "small-body-64c:/small:64:" "1MiB-body-8c:/big:8:" "16KiB-json-gzip-
     for proxy in nginx portico; do
         port=$NGINX_PORT; pid=$NGINX_WORKER
         [ "$proxy" = portico ] && port=$PORTICO_PORT && pid=$PORTICO_PID
-        read -r rps p50 p99 < <(run "$proxy" "$port" "$path" "$conns" "$header")
+        ticks=$(cpu_ticks "$pid")
+        read -r rps p50 p99 requests < <(run "$proxy" "$port" "$path" "$conns" "$header")
+        cpu=$(cpu_us_per_request $(( $(cpu_ticks "$pid") - ticks )) "$requests")
         rss=$(( $(peak_kib "$pid") / 1024 ))
-        RESULT[$name.$proxy]="$rps $p50 $p99 $rss"
-        printf '%-22s %12s %10s %10s %12s\n' "$name $proxy" "$rps" "$p50" "$p99" "$rss"
+        RESULT[$name.$proxy]="$rps $p50 $p99 $rss $cpu"
+        printf '%-22s %12s %10s %10s %12s %12s\n' "$name $proxy" "$rps" "$p50" "$p99" "$cpu" "$rss"
     done
-    read -r nr n50 n99 nrss <<<"${RESULT[$name.nginx]}"
-    read -r pr p50 p99 prss <<<"${RESULT[$name.portico]}"
+    read -r nr n50 n99 nrss ncpu <<<"${RESULT[$name.nginx]}"
+    read -r pr p50 p99 prss pcpu <<<"${RESULT[$name.portico]}"
     awk -v name="$name" -v nr="$nr" -v pr="$pr" -v n99="$n99" -v p99="$p99" -v nrss="$nrss" -v prss="$prss" \
-        'BEGIN { printf "%-22s %12.2f %10s %10.2f %12.2f   (Portico/nginx)\n", name " ratio", pr / nr, "", p99 / n99, prss / (nrss > 0 ? nrss : 1) }'
+        -v ncpu="$ncpu" -v pcpu="$pcpu" \
+        'BEGIN { printf "%-22s %12.2f %10s %10.2f %12.2f %12.2f   (Portico/nginx)\n", name " ratio", pr / nr, "", p99 / n99,
+                 pcpu / (ncpu > 0 ? ncpu : 1), prss / (nrss > 0 ? nrss : 1) }'
 done

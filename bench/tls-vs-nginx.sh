@@ -53,7 +53,7 @@ for spec in "keep-alive-64c:/small:64:" "handshake-per-request-16c:/small:16:Con
     for proxy in nginx portico; do
         port=$NGINX_PORT
         [ "$proxy" = portico ] && port=$PORTICO_PORT
-        read -r rps p50 p99 < <(run "$proxy" "$port" "$path" "$conns" "$header")
+        read -r rps p50 p99 _ < <(run "$proxy" "$port" "$path" "$conns" "$header")
         RESULT[$name.$proxy]="$rps $p50 $p99"
         printf '%-26s %12s %10s %10s\n' "$name $proxy" "$rps" "$p50" "$p99"
     done
