@@ -39,7 +39,7 @@ peak_kib() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
 # /proc/PID/stat, counted after the command name, which may hold spaces).
 cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
 # cpu_us_per_request TICKS REQUESTS -> CPU microseconds per request
-cpu_us_per_request() { awk -v t="$1" -v n="$2" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.1f", n > 0 ? t / hz * 1e6 / n : 0 }'; }
+cpu_us_per_request() { awk -v t="$1" -v n="$2" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.1f", (n > 0 ? t / hz * 1e6 / n : 0) }'; }
 # run NAME PORT PATH CONNECTIONS [HEADER] -> "rps p50_ms p99_ms requests"
 run() {
     local out
