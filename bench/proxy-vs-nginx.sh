@@ -22,7 +22,8 @@ BACKEND_PORT=18901 NGINX_PORT=18902 PORTICO_PORT=18903
 mkdir -p "$WORK/www" "$WORK/routes"
 head -c 100 /dev/zero | tr '\0' 'a' >"$WORK/www/small"
 head -c $((1024 * 1024)) /dev/urandom >"$WORK/www/big"
-python3 -c "import json; print(json.dumps([{'id': i, 'name': 'item %d' % i, 'tags': ['a', 'b']} for i in range(330)]))" | head -c 16384 >"$WORK/www/data.json"
+# Exactly 16 KiB, cut by Python itself (a `| head -c` made Python fail with EPIPE now and then).
+python3 -c "import json, sys; sys.stdout.write(json.dumps([{'id': i, 'name': 'item %d' % i, 'tags': ['a', 'b']} for i in range(330)])[:16384])" >"$WORK/www/data.json"
 chmod -R a+rX "$WORK"
 
 nginx_conf backend "types { application/json json; } server { listen 127.0.0.1:$BACKEND_PORT; keepalive_requests 1000000; location / { root $WORK/www; } }"

@@ -45,6 +45,7 @@ public final class PythonUpstream: Sendable {
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
+        StartedProcesses.add(process.processIdentifier)  // killed at exit whatever happens to the test
         let upstream = PythonUpstream(port: port, process: process)
         let deadline = ContinuousClock.now + .seconds(10)
         while ContinuousClock.now < deadline {
@@ -59,7 +60,12 @@ public final class PythonUpstream: Sendable {
         throw PorticoProcessError.timedOut(waitingFor: "python3 http.server on port \(port)", log: "")
     }
 
+    /// Stops the server: SIGTERM, then SIGKILL if it is still running a second later (a
+    /// server that inherited an ignored SIGTERM outlived its test once).
     public func stop() {
-        if process.isRunning { process.terminate() }
+        guard process.isRunning else { return }
+        process.terminate()
+        for _ in 0..<100 where process.isRunning { usleep(10_000) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
     }
 }

@@ -5,7 +5,7 @@ import PorticoCore
 /// (the upstream's balancing over the endpoints in rotation), the retry budget, passive
 /// ejection and the counters that follow a request. The data plane uses
 /// ``EndpointSelector``; tests use a fixed list.
-protocol ExchangeUpstream {
+protocol ExchangeUpstream: AnyObject {
     /// Endpoints the upstream defines.
     var endpointCount: Int { get }
     /// The endpoint the upstream's policy picks, leaving out those out of rotation and, when
@@ -30,12 +30,20 @@ protocol ExchangeUpstream {
 /// endpoints health checks took out of rotation, then ejected ones, then those the request
 /// tried. An ejected endpoint is still used when nothing else is left (health checks may have
 /// taken the others). Keeps the upstream's counters and metrics as the request moves.
-struct EndpointSelector: ExchangeUpstream {
+final class EndpointSelector: ExchangeUpstream {
     let upstream: UpstreamState
     let unhealthy: UnhealthyEndpoints
     let metrics: RequestMetricsCache
     let gatewayMetrics: GatewayMetrics
     let logger: Logger
+
+    init(upstream: UpstreamState, unhealthy: UnhealthyEndpoints, metrics: RequestMetricsCache, gatewayMetrics: GatewayMetrics, logger: Logger) {
+        self.upstream = upstream
+        self.unhealthy = unhealthy
+        self.metrics = metrics
+        self.gatewayMetrics = gatewayMetrics
+        self.logger = logger
+    }
 
     private var definition: UpstreamDefinition { upstream.target.definition }
     var endpointCount: Int { definition.endpoints.count }

@@ -96,12 +96,20 @@ extension ExchangeStateMachine {
         }
     }
 
-    /// Whether the downstream should stop reading: request parts wait while a try connects,
-    /// and the tunnel takes over after a 101.
-    var holdsDownstreamReads: Bool {
+    /// When the downstream may read.
+    enum ReadGate {
+        case open
+        /// Request parts wait while a try connects; the tunnel takes over after a 101.
+        case held
+        /// Reads wait while the upstream connection cannot take more (backpressure).
+        case whileUpstreamBusy
+    }
+
+    var readGate: ReadGate {
         switch state {
-        case .connecting, .upgrading: return true
-        case .routed, .forwarding, .responded, .finished: return false
+        case .connecting, .upgrading: return .held
+        case .forwarding: return .whileUpstreamBusy
+        case .routed, .responded, .finished: return .open
         }
     }
 

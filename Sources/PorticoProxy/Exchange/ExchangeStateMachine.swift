@@ -8,7 +8,7 @@ import PorticoCore
 /// that is never reused on its connection: an event that names another try than the current
 /// one is answered with a give-back, so a slot or connection arriving for an abandoned try
 /// (or an earlier exchange) is never used.
-struct ExchangeStateMachine<Upstream: ExchangeUpstream> {
+struct ExchangeStateMachine {
     private(set) var state: State
     /// What the access log and metrics report.
     private(set) var record: ExchangeRecord
@@ -24,7 +24,7 @@ struct ExchangeStateMachine<Upstream: ExchangeUpstream> {
     private let isHTTP2Stream: Bool
     /// The exchange's serial on its connection, the first part of its tries' ids.
     private let serial: UInt64
-    private var upstream: Upstream?
+    private var upstream: (any ExchangeUpstream)?
     private var requestHadBody = false
     private var bufferedParts: [HTTPClientRequestPart] = []
     /// When the route timeout expires.
@@ -53,7 +53,7 @@ struct ExchangeStateMachine<Upstream: ExchangeUpstream> {
     // MARK: Start
 
     /// Acts on the routing decision; `upstream` is the side a proxied request uses.
-    mutating func start(upstream: Upstream?, now: NIODeadline) -> Action {
+    mutating func start(upstream: (any ExchangeUpstream)?, now: NIODeadline) -> Action {
         switch decision {
         case .refuse(let reason):
             record.failureReason = reason
@@ -63,7 +63,7 @@ struct ExchangeStateMachine<Upstream: ExchangeUpstream> {
         case .answer(let local):
             return answer(local)
         case .proxy:
-            guard let route, let upstream, let endpoint = upstream.endpoint(excluding: [], retrying: false) else {
+            guard let route, let upstream, let endpoint = upstream.endpoint(excluding: nil, retrying: false) else {
                 return answer(.error(.noHealthyUpstream, route: route?.name))
             }
             self.upstream = upstream
@@ -240,6 +240,14 @@ struct ExchangeStateMachine<Upstream: ExchangeUpstream> {
     /// Counts response body bytes written to the client.
     mutating func responseBodyWritten(bytes: Int) {
         record.bytesOut += bytes
+    }
+
+    /// A response body part of `bytes` arrived from the upstream: returns whether it goes to
+    /// the client (and counts it then).
+    mutating func responseBodyForwarded(bytes: Int) -> Bool {
+        guard forwardsResponseBody else { return false }
+        record.bytesOut += bytes
+        return true
     }
 
     mutating func responseEndReceived(_ trailers: HTTPHeaders?) -> Action {

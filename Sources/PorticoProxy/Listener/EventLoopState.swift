@@ -8,17 +8,30 @@ final class EventLoopState {
     let eventLoop: EventLoop
     let pool: UpstreamConnectionPool
     let metrics: RequestMetricsCache
-    /// This loop's copy of the active snapshot: what its requests read at their head.
-    private(set) var snapshot: DataPlaneSnapshot
+    /// This loop's copy of the active snapshot: what its requests read at their head. (Only
+    /// its loop touches it, one access at a time: no runtime exclusivity check.)
+    @exclusivity(unchecked) private(set) var snapshot: DataPlaneSnapshot
     /// Open downstream connections, so that retired routes can be drained on them.
     private var connections: [ObjectIdentifier: any DrainableConnection] = [:]
+    /// The snapshot's upstream sides, by ``UpstreamTarget/index``, made on first use: a
+    /// request takes one without allocating.
+    @exclusivity(unchecked) private var selectors: [EndpointSelector?] = []
 
     init(eventLoop: EventLoop, pool: UpstreamConnectionPool, metrics: RequestMetricsCache, snapshot: DataPlaneSnapshot) {
         self.eventLoop = eventLoop
         self.pool = pool
         self.metrics = metrics
         self.snapshot = snapshot
+        selectors = Array(repeating: nil, count: snapshot.upstreams.count)
         pool.referencedEndpoints = snapshot.table.endpoints
+    }
+
+    /// The upstream side of `target`, an upstream of ``snapshot``'s table, for its requests.
+    func selector(for target: UpstreamTarget, make: (UpstreamState, UnhealthyEndpoints) -> EndpointSelector) -> EndpointSelector {
+        if let made = selectors[target.index] { return made }
+        let made = make(snapshot.upstream(target), snapshot.health)
+        selectors[target.index] = made
+        return made
     }
 
     /// Takes over a newer snapshot; idle upstream connections to endpoints it no longer
@@ -26,6 +39,7 @@ final class EventLoopState {
     func take(_ newer: DataPlaneSnapshot) {
         let tableChanged = newer.table !== snapshot.table
         snapshot = newer
+        selectors = Array(repeating: nil, count: newer.upstreams.count)
         if tableChanged { pool.referencedEndpoints = newer.table.endpoints }
     }
 

@@ -9,15 +9,17 @@ extension HTTPProxyHandler: UpstreamConnectionDelegate {
     /// Starts a try (``UpstreamLease/acquire(_:of:reusePooled:in:whenGranted:)``).
     func acquire(_ next: Exchange.Try, context: ChannelHandlerContext) {
         guard let upstream else { return }
-        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
         let limiter = upstream.runtime.connections
         let acquisition = lease.acquire(next.endpoint, of: upstream, reusePooled: next.mayReusePooledConnection, in: pool) {
-            bound.eventLoop.execute {
-                let handler = bound.value
-                guard let context = handler.context, let action = handler.exchange?.connectionSlotGranted(toTry: next.id),
-                    case .openConnection = action
-                else { return limiter.release() }
-                handler.run(action, context: context)
+            let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+            return {
+                bound.eventLoop.execute {
+                    let handler = bound.value
+                    guard let context = handler.context, let action = handler.exchange?.connectionSlotGranted(toTry: next.id),
+                        case .openConnection = action
+                    else { return limiter.release() }
+                    handler.run(action, context: context)
+                }
             }
         }
         switch acquisition {
@@ -63,12 +65,12 @@ extension HTTPProxyHandler: UpstreamConnectionDelegate {
         switch part {
         case .head(let head): run(exchange?.responseHeadReceived(head, now: context.eventLoop.now), context: context)
         case .body(var buffer):
-            guard exchange?.forwardsResponseBody == true else { return }
             if let gzip {
+                guard exchange?.forwardsResponseBody == true else { return }
                 do { buffer = try gzip.compress(buffer) } catch { return run(exchange?.responseBodyFailed("gzip: \(error)"), context: context) }
                 if buffer.readableBytes == 0 { return }
             }
-            exchange?.responseBodyWritten(bytes: buffer.readableBytes)
+            guard exchange?.responseBodyForwarded(bytes: buffer.readableBytes) == true else { return }
             context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
         case .end(let trailers): run(exchange?.responseEndReceived(trailers), context: context)
         }

@@ -13,7 +13,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, DrainableConnection {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundIn = HTTPServerResponsePart
     typealias OutboundOut = HTTPServerResponsePart
-    typealias Exchange = ExchangeStateMachine<EndpointSelector>
+    typealias Exchange = ExchangeStateMachine
 
     let environment: ProxyEnvironment
     let state: EventLoopState
@@ -24,14 +24,17 @@ final class HTTPProxyHandler: ChannelDuplexHandler, DrainableConnection {
     var pool: UpstreamConnectionPool { state.pool }
     var context: ChannelHandlerContext?
     private var clientAddress = "unknown"
-    var connection: DownstreamConnectionStateMachine
-    var exchange: Exchange?
+    // The state below is touched only on the channel's event loop, and every access ends
+    // before the next begins (a machine returns its action before the action runs): the
+    // runtime's exclusivity check on each access, a thread-local lookup, is left out.
+    @exclusivity(unchecked) var connection: DownstreamConnectionStateMachine
+    @exclusivity(unchecked) var exchange: Exchange?
     /// The exchange's upstream and the in-flight counter of its route, from its snapshot.
-    var upstream: UpstreamState?
-    var routeCounter: RouteCounter?
+    @exclusivity(unchecked) var upstream: UpstreamState?
+    @exclusivity(unchecked) var routeCounter: RouteCounter?
     /// Numbers the exchanges of the connection, so that no try id repeats on it.
     private var exchangeSerial: UInt64 = 0
-    var lease = UpstreamLease()
+    @exclusivity(unchecked) var lease = UpstreamLease()
     /// Compresses the current response body when it is gzipped on its way to the client.
     var gzip: GzipStream?
     lazy var timer = ConnectionTimer { [unowned self] in self.timerFired() }
@@ -86,11 +89,13 @@ final class HTTPProxyHandler: ChannelDuplexHandler, DrainableConnection {
         routeCounter?.started()
         var selector: EndpointSelector?
         if case .proxy(let plan) = routed.decision {
-            let upstream = snapshot.upstream(plan.upstream)
-            self.upstream = upstream
-            selector = EndpointSelector(
-                upstream: upstream, unhealthy: snapshot.health, metrics: state.metrics, gatewayMetrics: environment.metrics,
-                logger: environment.accessLogger)
+            let chosen = state.selector(for: plan.upstream) { upstream, health in
+                EndpointSelector(
+                    upstream: upstream, unhealthy: health, metrics: state.metrics, gatewayMetrics: environment.metrics,
+                    logger: environment.accessLogger)
+            }
+            upstream = chosen.upstream
+            selector = chosen
         }
         run(exchange?.start(upstream: selector, now: now), context: context)
     }
@@ -145,9 +150,12 @@ final class HTTPProxyHandler: ChannelDuplexHandler, DrainableConnection {
     func run(_ action: Exchange.Action?, context: ChannelHandlerContext) {
         switch action {
         case nil, .none?, .giveBack?: break
-        case .acquireConnection(let next)?: acquire(next, context: context)
+        case .acquireConnection(let next)?:
+            armExchangeTimer(context: context)
+            acquire(next, context: context)
         case .retry(let next, _)?:
             lease.giveUp(in: pool)
+            armExchangeTimer(context: context)
             acquire(next, context: context)
         case .openConnection(let next)?:
             lease.slotGranted()
@@ -193,6 +201,12 @@ final class HTTPProxyHandler: ChannelDuplexHandler, DrainableConnection {
         case .finish?: finish(context: context)
         case .close?: close(context)
         }
+    }
+
+    /// A try starts: the timer fires no later than its deadlines (per-try, route, drain).
+    /// Other transitions only clear deadlines or end the exchange, and a timer firing early
+    /// re-arms for what is still due.
+    private func armExchangeTimer(context: ChannelHandlerContext) {
         if let deadline = exchange?.nextDeadline { timer.arm(at: deadline, on: context.eventLoop) }
     }
 
@@ -217,8 +231,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, DrainableConnection {
     /// Ends the exchange: counts and logs it and, when the connection stays open, serves
     /// pipelined requests that waited for it.
     func finish(context: ChannelHandlerContext) {
-        guard let ended = exchange else { return }
-        exchange = nil
+        guard let ended = exchange.take() else { return }  // moved out, not copied
         gzip = nil
         upstream = nil
         routeCounter?.ended()
@@ -248,6 +261,8 @@ final class HTTPProxyHandler: ChannelDuplexHandler, DrainableConnection {
         let now = context.eventLoop.now
         if exchange?.nextDeadline != nil {
             run(exchange?.timerFired(now: now), context: context)
+            // Whatever is still due (a route timeout after a per-try one that passed unused).
+            if let deadline = exchange?.nextDeadline { timer.arm(at: deadline, on: context.eventLoop) }
         } else {
             armIdleTimer(context: context, now: now)  // between requests, or a body trickling in after an answer
         }
@@ -274,10 +289,11 @@ final class HTTPProxyHandler: ChannelDuplexHandler, DrainableConnection {
     private var exchangeTakesParts: Bool { !(exchange?.requestComplete ?? false) }
 
     private var holdsReads: Bool {
-        guard let exchange else { return false }
-        if exchange.holdsDownstreamReads { return true }
-        guard case .forwarding = exchange.state, let upstream = lease.connection else { return false }
-        return !upstream.channel.isWritable
+        switch exchange?.readGate {
+        case nil, .open?: return false
+        case .held?: return true
+        case .whileUpstreamBusy?: return lease.connection.map { !$0.channel.isWritable } ?? false
+        }
     }
 
     func resumeReadsIfPossible(context: ChannelHandlerContext) {

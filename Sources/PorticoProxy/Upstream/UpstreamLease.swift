@@ -22,16 +22,16 @@ struct UpstreamLease {
 
     /// Starts a try to `endpoint` of `upstream`: an idle pooled connection if `reusePooled`
     /// and there is one, else a slot if `maxConnections` has room, else a wait for one if
-    /// `maxPendingRequests` has room, else overflow.
+    /// `maxPendingRequests` has room, else overflow. `whenGranted` is made only for a wait.
     mutating func acquire(
         _ endpoint: Endpoint, of upstream: UpstreamState, reusePooled: Bool, in pool: UpstreamConnectionPool,
-        whenGranted: @escaping @Sendable () -> Void
+        whenGranted: () -> @Sendable () -> Void
     ) -> Acquisition {
         let limiter = upstream.runtime.connections
         if reusePooled, let idle = pool.takeIdle(for: endpoint, limiter: limiter) { return .pooled(idle) }
         let definition = upstream.target.definition
         let maxPending = definition.maxPendingRequests ?? UpstreamDefinition.defaultMaxPendingRequests
-        switch limiter.acquire(maxConnections: definition.maxConnections, maxPending: maxPending, whenGranted: whenGranted) {
+        switch limiter.acquire(maxConnections: definition.maxConnections, maxPending: maxPending, whenGranted: whenGranted()) {
         case .granted:
             return .open
         case .queued(let waiter):

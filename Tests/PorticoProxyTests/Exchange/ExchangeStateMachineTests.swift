@@ -40,7 +40,7 @@ final class RecordingUpstream: ExchangeUpstream {
 /// Drives ``ExchangeStateMachine`` through the request path's races with time passed in:
 /// no sockets, no sleeps.
 @Suite struct ExchangeStateMachineTests {
-    typealias Machine = ExchangeStateMachine<RecordingUpstream>
+    typealias Machine = ExchangeStateMachine
 
     static let routes = """
         upstreams: [{ name: app, endpoints: ["127.0.0.1:9001", "127.0.0.1:9002", "127.0.0.1:9003"] }]
@@ -111,7 +111,7 @@ final class RecordingUpstream: ExchangeUpstream {
         #expect(first.endpoint == endpoint(9001))
         #expect(first.deadline == start + .seconds(1))
         #expect(machine.nextDeadline == start + .seconds(1))  // per-try before the 10 s route timeout
-        #expect(machine.holdsDownstreamReads)
+        #expect(machine.readGate == .held)
         #expect(upstream.running[endpoint(9001)] == 1)
     }
 
@@ -290,7 +290,7 @@ final class RecordingUpstream: ExchangeUpstream {
         guard case .beginUpgrade(let head) = machine.responseHeadReceived(switching, now: start) else { throw Unexpected(machine.state) }
         #expect(head.headers["connection"] == ["upgrade"])
         #expect(head.headers["upgrade"] == ["websocket"])
-        #expect(machine.holdsDownstreamReads)
+        #expect(machine.readGate == .held)
         let empty = try TestRoutes.table("routes: []", version: 2)
         let retirement = try TestRoutes.table(Self.routes).retirement(by: empty)
         let draining = machine.drain(retirement, deadline: start + .seconds(3))
@@ -319,7 +319,7 @@ final class RecordingUpstream: ExchangeUpstream {
             HTTPResponseHead(version: .http1_1, status: .badRequest, headers: ["content-length": "0"]), now: start)
         else { throw Unexpected(machine.state) }
         #expect(head.status == .badRequest)
-        #expect(!machine.holdsDownstreamReads)
+        #expect(machine.readGate == .whileUpstreamBusy)
     }
 
     @Test func theClientClosingMidRequestLogs499() throws {
