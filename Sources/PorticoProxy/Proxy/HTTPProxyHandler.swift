@@ -82,7 +82,8 @@ final class HTTPProxyHandler: ChannelDuplexHandler, DrainableConnection {
     private func begin(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
         let now = context.eventLoop.now
         let snapshot = state.snapshot
-        let routed = router.route(head, table: snapshot.table, clientAddress: clientAddress, makeRequestID: environment.requestIDs.next)
+        let requestIDs = environment.requestIDs
+        let routed = router.route(head, table: snapshot.table, clientAddress: clientAddress, makeRequestID: { requestIDs.next() })
         exchangeSerial += 1
         exchange = Exchange(routed: routed, request: head, serial: exchangeSerial, now: now, isHTTP2Stream: isHTTP2Stream)
         routeCounter = snapshot.counter(for: routed.route)
