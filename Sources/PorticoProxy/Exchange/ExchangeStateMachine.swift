@@ -50,8 +50,6 @@ struct ExchangeStateMachine {
         self.state = .routed
     }
 
-    // MARK: Start
-
     /// Acts on the routing decision; `upstream` is the side a proxied request uses.
     mutating func start(upstream: (any ExchangeUpstream)?, now: NIODeadline) -> Action {
         switch decision {
@@ -75,8 +73,6 @@ struct ExchangeStateMachine {
             return .acquireConnection(first)
         }
     }
-
-    // MARK: Request events
 
     mutating func requestBodyReceived(_ buffer: ByteBuffer) -> Action {
         record.bytesIn += buffer.readableBytes
@@ -129,8 +125,6 @@ struct ExchangeStateMachine {
         record.failureReason = record.failureReason ?? "client_closed"
         state = .finished
     }
-
-    // MARK: Connection events
 
     /// The upstream's limiter queued the try for a slot.
     mutating func connectionSlotQueued(forTry id: TryID) {
@@ -195,8 +189,6 @@ struct ExchangeStateMachine {
         upstream?.recordError(kind: "reset")
         return failBeforeResponse(.upstreamUnreachable)
     }
-
-    // MARK: Response events
 
     mutating func responseHeadReceived(_ head: HTTPResponseHead, now: NIODeadline) -> Action {
         guard case .forwarding(var current, false) = state, case .proxy(let plan) = decision else { return .none }
@@ -270,8 +262,6 @@ struct ExchangeStateMachine {
         return true
     }
 
-    // MARK: Time
-
     /// The connection timer fired at `now`: ends what expired.
     mutating func timerFired(now: NIODeadline) -> Action {
         guard let current = currentTry else { return .none }
@@ -317,8 +307,6 @@ struct ExchangeStateMachine {
             upstream.requestEnded(on: endpoint, heldRetryBudget: holdsRetryBudget)
         }
     }
-
-    // MARK: Transitions
 
     private func makeTry(_ id: TryID, to endpoint: Endpoint, now: NIODeadline) -> Try {
         let deadline = route?.definition.retryPolicy.perTryTimeout.map { now + .milliseconds($0.wholeMilliseconds) }

@@ -204,12 +204,6 @@ final class HTTPProxyHandler: ChannelDuplexHandler, DrainableConnection {
         }
     }
 
-    /// A try starts: the timer fires no later than its deadlines (per-try, route, drain).
-    /// Other transitions only clear deadlines or end the exchange, and a timer firing early
-    /// re-arms for what is still due.
-    private func armExchangeTimer(context: ChannelHandlerContext) {
-        if let deadline = exchange?.nextDeadline { timer.arm(at: deadline, on: context.eventLoop) }
-    }
 
     /// Writes the end of the response, then ends the exchange or reads the rest of the request,
     /// or closes the connection once the end is written.
@@ -252,35 +246,6 @@ final class HTTPProxyHandler: ChannelDuplexHandler, DrainableConnection {
         timer.cancel()
         lease.giveUp(in: pool)
         context.close(promise: nil)
-    }
-
-    // MARK: Time and drains
-
-    /// The connection timer fired: the exchange ends what expired, or the idle timeout applies.
-    private func timerFired() {
-        guard let context, !connection.isClosing else { return }
-        let now = context.eventLoop.now
-        if exchange?.nextDeadline != nil {
-            run(exchange?.timerFired(now: now), context: context)
-            // Whatever is still due (a route timeout after a per-try one that passed unused).
-            if let deadline = exchange?.nextDeadline { timer.arm(at: deadline, on: context.eventLoop) }
-        } else {
-            armIdleTimer(context: context, now: now)  // between requests, or a body trickling in after an answer
-        }
-    }
-
-    private func armIdleTimer(context: ChannelHandlerContext, now: NIODeadline) {
-        switch connection.idleCheck(now: now) {
-        case .close: close(context)
-        case .armTimer(let deadline): timer.arm(at: deadline, on: context.eventLoop)
-        }
-    }
-
-    /// A new snapshot was published: if it retires the running exchange (its route, or its
-    /// endpoint), the exchange may run until `deadline` on its old definition, then it is ended.
-    func drain(_ retirement: RouteRetirement, deadline: NIODeadline) {
-        guard let context, exchange?.drain(retirement, deadline: deadline) == true else { return }
-        timer.arm(at: deadline, on: context.eventLoop)
     }
 
     // MARK: Read gating
