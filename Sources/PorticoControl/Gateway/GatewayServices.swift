@@ -5,13 +5,17 @@ import PorticoProxy
 import ServiceLifecycle
 import Synchronization
 
-/// Closes the state store when the group shuts down (first in the group, so closed last).
+/// Closes the state store when the group shuts down (first in the group, so closed last),
+/// or when it is cancelled because another part failed to start.
 struct StateStoreService: Service {
     let store: any StateStore
 
     func run() async throws {
         try? await gracefulShutdown()
-        await store.close()
+        // Outside the group's cancellation: a cancelled close would leave the database
+        // connection open (SQLiteNIO asserts on that), so it runs in a task of its own.
+        let store = self.store
+        await Task { await store.close() }.value
     }
 }
 
