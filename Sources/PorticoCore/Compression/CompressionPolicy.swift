@@ -45,12 +45,12 @@ public enum CompressionPolicy {
     public static func isEligible(
         requestMethod: String, status: Int, contentType: String?, contentEncoding: String?, contentLength: Int?
     ) -> Bool {
+        // The cheap checks first: most small responses stop at their length.
         guard requestMethod != "HEAD", status >= 200, status != 204, status != 304 else { return false }
+        if let contentLength, contentLength < minimumLength { return false }
         if let encoding = contentEncoding?.trimmingWhitespace().lowercased(), !encoding.isEmpty, encoding != "identity" {
             return false
         }
-        guard isCompressible(contentType: contentType) else { return false }
-        if let contentLength, contentLength < minimumLength { return false }
-        return true
+        return isCompressible(contentType: contentType)
     }
 }

@@ -2,7 +2,10 @@
 public enum ProxyHeaderRules {
     /// Hop-by-hop headers of RFC 9110 §7.6.1 plus the legacy ones proxies also drop,
     /// lower-cased. Headers named in `Connection` are hop-by-hop as well.
-    public static let hopByHop: Set<String> = [
+    public static let hopByHop = Set(hopByHopNames)
+
+    /// ``hopByHop`` in a fixed order, so that a name can be told by its index.
+    public static let hopByHopNames = [
         "connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade",
         "proxy-authenticate", "proxy-authorization",
     ]
@@ -25,21 +28,47 @@ public enum ProxyHeaderRules {
 
     /// Whether a header name (any case) is one of ``hopByHop``, without allocating.
     public static func isHopByHop(_ name: String) -> Bool {
-        let utf8 = name.utf8
+        hopByHopIndex(name.utf8) != nil
+    }
+
+    /// The position in ``hopByHopNames`` of a header name (any case, as bytes), without
+    /// allocating; `nil` when the name is not hop-by-hop. Inlinable, so that it is
+    /// specialized for the caller's byte view (a generic call per header costs more than the
+    /// comparison).
+    @inlinable
+    public static func hopByHopIndex<Bytes: Collection<UInt8>>(_ name: Bytes) -> Int? {
         // Every hop-by-hop name is 2 to 19 bytes and starts with c, k, p, t or u.
-        guard utf8.count >= 2, utf8.count <= 19, let first = utf8.first else { return false }
+        let count = name.count
+        guard count >= 2, count <= 19, let first = name.first else { return nil }
         switch first | 0x20 {
         case UInt8(ascii: "c"), UInt8(ascii: "k"), UInt8(ascii: "p"), UInt8(ascii: "t"), UInt8(ascii: "u"):
-            return hopByHop.contains { equalsIgnoringASCIICase(name, $0) }
+            return hopByHopNames.firstIndex { equalsIgnoringASCIICase(name, $0) }
         default:
-            return false
+            return nil
+        }
+    }
+
+    /// Whether every token of a `Connection` value names a header that is hop-by-hop anyway
+    /// (`keep-alive`, `upgrade`), so that the value asks nothing more to be removed.
+    public static func namesOnlyHopByHop(connection value: String) -> Bool {
+        value.utf8.split(separator: UInt8(ascii: ","), omittingEmptySubsequences: true).allSatisfy { token in
+            guard let start = token.firstIndex(where: { $0 != 0x20 && $0 != 0x09 }),
+                let end = token.lastIndex(where: { $0 != 0x20 && $0 != 0x09 })
+            else { return true }
+            return hopByHopIndex(token[start...end]) != nil
         }
     }
 
     /// Compares ASCII case-insensitively against a lower-case name.
     public static func equalsIgnoringASCIICase(_ name: String, _ lowercase: String) -> Bool {
-        guard name.utf8.count == lowercase.utf8.count else { return false }
-        return zip(name.utf8, lowercase.utf8).allSatisfy { byte, lower in
+        equalsIgnoringASCIICase(name.utf8, lowercase)
+    }
+
+    /// Compares bytes ASCII case-insensitively against a lower-case name.
+    @inlinable
+    public static func equalsIgnoringASCIICase<Bytes: Collection<UInt8>>(_ name: Bytes, _ lowercase: String) -> Bool {
+        guard name.count == lowercase.utf8.count else { return false }
+        return zip(name, lowercase.utf8).allSatisfy { byte, lower in
             byte == lower || (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") && byte | 0x20 == lower)
         }
     }

@@ -54,34 +54,33 @@ public enum HostPattern: Hashable, Sendable, CustomStringConvertible {
 public enum RequestHost {
     /// Normalizes a `Host` header value or an absolute-form authority; `nil` when it is malformed.
     public static func normalize(_ authority: Substring) -> String? {
-        var host: Substring
+        // Bytes, not Characters: every byte the result may hold is ASCII, and a host is
+        // normalized on every request.
+        let bytes = authority.utf8
         // userinfo is not allowed in Host, and an absolute-form target carrying one is refused.
-        if authority.contains("@") { return nil }
-        if authority.hasPrefix("[") {
-            guard let close = authority.firstIndex(of: "]") else { return nil }
-            host = authority[...close]
-            let rest = authority[authority.index(after: close)...]
-            guard rest.isEmpty || (rest.hasPrefix(":") && rest.dropFirst().allSatisfy(\.isASCIIDigit)) else {
-                return nil
-            }
-        } else if let colon = authority.firstIndex(of: ":") {
-            host = authority[..<colon]
-            guard authority[authority.index(after: colon)...].allSatisfy(\.isASCIIDigit) else { return nil }
-        } else {
-            host = authority
+        if bytes.contains(UInt8(ascii: "@")) { return nil }
+        var hostEnd = bytes.endIndex
+        if bytes.first == UInt8(ascii: "[") {
+            guard let close = bytes.firstIndex(of: UInt8(ascii: "]")) else { return nil }
+            hostEnd = bytes.index(after: close)
+            guard hostEnd == bytes.endIndex || bytes[hostEnd] == UInt8(ascii: ":") else { return nil }
+        } else if let colon = bytes.firstIndex(of: UInt8(ascii: ":")) {
+            hostEnd = colon
         }
-        if host.hasSuffix(".") { host = host.dropLast() }
+        if hostEnd != bytes.endIndex {
+            let port = bytes[bytes.index(after: hostEnd)...]
+            guard port.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) else { return nil }
+        }
+        var host = bytes[..<hostEnd]
+        if host.last == UInt8(ascii: ".") { host = host.dropLast() }
         guard !host.isEmpty else { return nil }
         var hasUppercase = false
-        for byte in host.utf8 {
+        for byte in host {
             guard byte > 0x20, byte < 0x7F, byte != UInt8(ascii: "/") else { return nil }
             if byte >= UInt8(ascii: "A"), byte <= UInt8(ascii: "Z") { hasUppercase = true }
         }
         // Most hosts arrive lower-case: copying skips lowercased()'s work.
-        return hasUppercase ? host.lowercased() : String(host)
+        let text = String(decoding: host, as: UTF8.self)
+        return hasUppercase ? text.lowercased() : text
     }
-}
-
-extension Character {
-    var isASCIIDigit: Bool { isASCII && isNumber }
 }

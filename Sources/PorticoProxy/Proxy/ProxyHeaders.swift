@@ -11,20 +11,27 @@ enum ProxyHeaders {
     /// fail the whole stream. The HTTP/1 parser keeps trailing whitespace (`Server: name `,
     /// as Python's `http.server` sends), so it is removed here, for both directions.
     static func removeHopByHop(_ headers: inout HTTPHeaders) {
-        // One scan to find out; most heads carry none, or only `Connection: keep-alive`.
-        var found = false
-        var connectionValues: [String] = []
+        // One scan to find out. Most heads carry no hop-by-hop header or only
+        // `Connection: keep-alive`: those lose their few fields in place.
+        var present: UInt32 = 0  // bit i: ProxyHeaderRules.hopByHopNames[i] is there
+        var copy = false  // a value to trim, or a `Connection` naming other headers
         for (name, value) in headers {
-            if ProxyHeaderRules.isHopByHop(name) {
-                found = true
-                if ProxyHeaderRules.equalsIgnoringASCIICase(name, "connection") { connectionValues.append(value) }
+            if let index = ProxyHeaderRules.hopByHopIndex(name.utf8) {
+                present |= 1 << index
+                if ProxyHeaderRules.hopByHopNames[index] == "connection", !ProxyHeaderRules.namesOnlyHopByHop(connection: value) { copy = true }
             } else if ProxyHeaderRules.hasSurroundingWhitespace(value) {
-                found = true
+                copy = true
             }
         }
-        guard found else { return }
+        guard copy else {
+            for (index, name) in ProxyHeaderRules.hopByHopNames.enumerated() where present & (1 << index) != 0 {
+                headers.remove(name: name)
+            }
+            return
+        }
         // A second scan copies what stays, instead of one scan per removed name.
-        let namedByConnection = ProxyHeaderRules.connectionTokens(connectionValues).subtracting(ProxyHeaderRules.hopByHop)
+        let namedByConnection = ProxyHeaderRules.connectionTokens(headers[canonicalForm: "connection"].map(String.init))
+            .subtracting(ProxyHeaderRules.hopByHop)
         var kept = HTTPHeaders()
         kept.reserveCapacity(headers.count)
         for (name, value) in headers where !ProxyHeaderRules.isHopByHop(name) {

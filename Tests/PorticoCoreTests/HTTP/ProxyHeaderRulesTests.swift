@@ -10,4 +10,21 @@ import Testing
         #expect(ProxyHeaderRules.hasSurroundingWhitespace(value) == hasWhitespace)
         #expect(ProxyHeaderRules.trimmed(value) == trimmed)
     }
+
+    @Test(arguments: [
+        ("Connection", 0), ("KEEP-ALIVE", 1), ("transfer-encoding", 5), ("Proxy-Authorization", 8),
+        ("connections", nil), ("x-connection", nil), ("t", nil), ("", nil), ("Content-Length", nil),
+    ] as [(String, Int?)])
+    func hopByHopNamesAreFoundInAnyCase(name: String, index: Int?) {
+        #expect(ProxyHeaderRules.hopByHopIndex(name.utf8) == index)
+        #expect(ProxyHeaderRules.isHopByHop(name) == (index != nil))
+    }
+
+    @Test(arguments: [
+        ("keep-alive", true), ("Keep-Alive", true), (" keep-alive , Upgrade ", true), ("", true), (",", true),
+        ("close", false), ("keep-alive, X-Secret", false), ("x-foo", false),
+    ])
+    func aConnectionValueMayNameOnlyHopByHopHeaders(value: String, onlyHopByHop: Bool) {
+        #expect(ProxyHeaderRules.namesOnlyHopByHop(connection: value) == onlyHopByHop)
+    }
 }

@@ -54,12 +54,15 @@ import Testing
     @Test(arguments: [
         ("API.Veni.AI", "api.veni.ai"), ("api.veni.ai:8080", "api.veni.ai"), ("api.veni.ai.", "api.veni.ai"),
         ("api.veni.ai.:443", "api.veni.ai"), ("[::1]:8080", "[::1]"), ("127.0.0.1:80", "127.0.0.1"),
+        ("[::1]", "[::1]"), ("host:", "host"), ("Ex-Ample.COM.:8443", "ex-ample.com"),
     ])
     func normalizesHosts(raw: String, expected: String) {
         #expect(RequestHost.normalize(Substring(raw)) == expected)
     }
 
-    @Test(arguments: ["", "a:b", "user@host", "a b", ":80"])
+    @Test(arguments: [
+        "", "a:b", "user@host", "a b", ":80", ".", "[::1", "[::1]x", "[::1]:8a", "a/b", "h\u{00E9}", "a:\u{0663}", "a\tb",
+    ])
     func refusesBadHosts(raw: String) {
         #expect(RequestHost.normalize(Substring(raw)) == nil)
     }
