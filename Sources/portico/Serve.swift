@@ -35,6 +35,10 @@ struct Serve: AsyncParsableCommand {
     var reservedPorts: String?
     @Option(name: .customLong("admin-token"), help: "Admin API bearer token (PORTICO_ADMIN_TOKEN).")
     var adminToken: String?
+    @Option(
+        name: .customLong("public-https-port"),
+        help: "The port httpsRedirect writes into Location (PORTICO_PUBLIC_HTTPS_PORT, default the HTTPS listener's).")
+    var publicHTTPSPort: String?
 
     static let environmentHelp = """
         Also read: PORTICO_LOG_LEVEL (trace…critical, default info) and PORTICO_LOG_FORMAT \
@@ -46,7 +50,7 @@ struct Serve: AsyncParsableCommand {
             .httpAddress: httpAddress, .httpsAddress: httpsAddress, .adminAddress: adminAddress,
             .routesDirectory: routesDirectory, .certsDirectory: certsDirectory, .stateDirectory: stateDirectory,
             .stateStore: stateStore, .drainTimeout: drainTimeout, .portStart: portStart, .portEnd: portEnd,
-            .reservedPorts: reservedPorts, .adminToken: adminToken,
+            .reservedPorts: reservedPorts, .adminToken: adminToken, .publicHTTPSPort: publicHTTPSPort,
         ]
         let environment = ProcessInfo.processInfo.environment
         let level = Logger.Level(rawValue: environment["PORTICO_LOG_LEVEL"]?.lowercased() ?? "") ?? .info

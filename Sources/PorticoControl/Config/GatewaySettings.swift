@@ -27,6 +27,12 @@ public struct GatewaySettings: Hashable, Sendable {
     /// Ports and ranges never allocated to tenants, besides the listener ports.
     public var reservedPorts: [ClosedRange<Int>] = []
     public var adminToken: String?
+    /// The port `httpsRedirect` writes into `Location` (SPEC §12); `nil`: the HTTPS
+    /// listener's. Behind a load balancer that maps 443 to 8443, 443.
+    public var publicHTTPSPort: Int?
+
+    /// The port `httpsRedirect` points to.
+    public var httpsRedirectPort: Int { publicHTTPSPort ?? httpsAddress.port }
 
     public init() {}
 
@@ -44,6 +50,7 @@ public struct GatewaySettings: Hashable, Sendable {
         case portEnd = "PORTICO_PORT_END"
         case reservedPorts = "PORTICO_PORT_RESERVED"
         case adminToken = "PORTICO_ADMIN_TOKEN"
+        case publicHTTPSPort = "PORTICO_PUBLIC_HTTPS_PORT"
 
         /// The command-line flag of the same meaning.
         public var flag: String {
@@ -60,6 +67,7 @@ public struct GatewaySettings: Hashable, Sendable {
             case .portEnd: return "--port-end"
             case .reservedPorts: return "--port-reserved"
             case .adminToken: return "--admin-token"
+            case .publicHTTPSPort: return "--public-https-port"
             }
         }
     }
@@ -85,7 +93,7 @@ public struct GatewaySettings: Hashable, Sendable {
             }
             return address
         }
-        func port(_ key: Key, fallback: String) -> Int? {
+        func port(_ key: Key, fallback: String? = nil) -> Int? {
             guard let (source, text) = value(key, fallback: fallback) else { return nil }
             guard let port = Int(text), (1...65535).contains(port) else {
                 problems.append(ConfigProblem(file: source, path: "", message: "expected a port from 1 to 65535, found \"\(text)\""))
@@ -124,6 +132,7 @@ public struct GatewaySettings: Hashable, Sendable {
             }
         }
         if let (_, text) = value(.adminToken) { settings.adminToken = text }
+        settings.publicHTTPSPort = port(.publicHTTPSPort)
         guard problems.isEmpty else { throw ConfigurationError(problems: problems) }
         return settings
     }

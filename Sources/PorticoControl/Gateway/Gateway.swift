@@ -113,7 +113,7 @@ private struct Setup {
             throw GatewayStartupError(problems: error.problems.map(\.description))
         }
         var proxyConfiguration = ProxyConfiguration()
-        proxyConfiguration.httpsRedirectPort = settings.httpsAddress.port
+        proxyConfiguration.httpsRedirectPort = settings.httpsRedirectPort
         let dataPlane = DataPlane(
             initialTable: table, configuration: proxyConfiguration, metrics: metrics.metrics, logger: logger)
         let controller = RouteController(

@@ -67,14 +67,46 @@ extension RouteDefinition {
         if !match.headers.isEmpty {
             matchPairs.append(("headers", .object(match.headers.map { (key: $0.name, value: .string($0.value)) })))
         }
+        if !match.cookies.isEmpty {
+            matchPairs.append(("cookies", .object(match.cookies.map { (key: $0.name, value: .string($0.value)) })))
+        }
+        if !match.query.isEmpty {
+            matchPairs.append(("query", .object(match.query.map { (key: $0.name, value: .string($0.value)) })))
+        }
         pairs.append(("match", .object(matchPairs)))
         switch action {
         case .upstream(let upstream): pairs.append(("upstream", .string(upstream)))
+        case .backends(let backends):
+            pairs.append(
+                ("backends", .array(backends.map { ["upstream": .string($0.upstream), "weight": .integer($0.weight)] })))
         case .respond(let response):
             pairs.append(("respond", ["status": .integer(response.status), "body": .string(response.body)]))
+        case .redirect(let redirect):
+            var redirectPairs: [(key: String, value: ConfigValue)] = []
+            if let scheme = redirect.scheme { redirectPairs.append(("scheme", .string(scheme))) }
+            if let host = redirect.host { redirectPairs.append(("host", .string(host))) }
+            if let port = redirect.port { redirectPairs.append(("port", .integer(port))) }
+            switch redirect.path {
+            case .prefix(let prefix)?: redirectPairs.append(("path", ["prefix": .string(prefix)]))
+            case .full(let full)?: redirectPairs.append(("path", ["full": .string(full)]))
+            case nil: break
+            }
+            redirectPairs.append(("status", .integer(redirect.status)))
+            pairs.append(("redirect", .object(redirectPairs)))
         }
-        if let rewritePrefix {
-            pairs.append(("rewrite", ["prefix": .string(rewritePrefix)]))
+        var rewritePairs: [(key: String, value: ConfigValue)] = []
+        if let rewritePrefix { rewritePairs.append(("prefix", .string(rewritePrefix))) }
+        if let rewritePath { rewritePairs.append(("path", .string(rewritePath))) }
+        if let rewriteHost { rewritePairs.append(("host", .string(rewriteHost))) }
+        if !rewritePairs.isEmpty { pairs.append(("rewrite", .object(rewritePairs))) }
+        if !requestHeaders.isEmpty { pairs.append(("requestHeaders", requestHeaders.configValue)) }
+        if !responseHeaders.isEmpty { pairs.append(("responseHeaders", responseHeaders.configValue)) }
+        if let hsts {
+            pairs.append(
+                ("hsts", [
+                    "maxAge": .integer(hsts.maxAge), "includeSubDomains": .bool(hsts.includeSubDomains),
+                    "preload": .bool(hsts.preload),
+                ]))
         }
         pairs.append(("timeout", .string(timeout.configString)))
         pairs.append(("httpsRedirect", .bool(httpsRedirect)))
@@ -103,6 +135,16 @@ extension RouteDefinition {
             }
             pairs.append(("retries", .object(retryPairs)))
         }
+        return .object(pairs)
+    }
+}
+
+extension HeaderModifiers {
+    var configValue: ConfigValue {
+        var pairs: [(key: String, value: ConfigValue)] = []
+        if !set.isEmpty { pairs.append(("set", .object(set.map { (key: $0.name, value: .string($0.value)) }))) }
+        if !add.isEmpty { pairs.append(("add", .object(add.map { (key: $0.name, value: .string($0.value)) }))) }
+        if !remove.isEmpty { pairs.append(("remove", .array(remove.map { .string($0) }))) }
         return .object(pairs)
     }
 }

@@ -21,6 +21,18 @@ public struct HeaderCondition: Hashable, Sendable {
     }
 }
 
+/// A cookie or query parameter that must be present with exactly this value (SPEC §12);
+/// the name compares exactly.
+public struct ValueCondition: Hashable, Sendable {
+    public var name: String
+    public var value: String
+
+    public init(name: String, value: String) {
+        self.name = name
+        self.value = value
+    }
+}
+
 /// What a route requires of a request besides its host.
 public struct RouteMatch: Hashable, Sendable {
     /// The path condition; `prefix("/")` by default.
@@ -29,16 +41,26 @@ public struct RouteMatch: Hashable, Sendable {
     public var methods: [String]?
     /// Headers that must match exactly, in definition order.
     public var headers: [HeaderCondition]
+    /// Cookies that must match exactly.
+    public var cookies: [ValueCondition]
+    /// Query parameters that must match exactly (compared percent-decoded).
+    public var query: [ValueCondition]
 
-    public init(path: PathMatch = .prefix("/"), methods: [String]? = nil, headers: [HeaderCondition] = []) {
+    public init(
+        path: PathMatch = .prefix("/"), methods: [String]? = nil, headers: [HeaderCondition] = [],
+        cookies: [ValueCondition] = [], query: [ValueCondition] = []
+    ) {
         self.path = path
         self.methods = methods
         self.headers = headers
+        self.cookies = cookies
+        self.query = query
     }
 
-    /// The number of conditions for precedence: the method list counts once, each header once.
+    /// The number of conditions for precedence: the method list counts once, each header,
+    /// cookie and query parameter once.
     public var conditionCount: Int {
-        (methods == nil ? 0 : 1) + headers.count
+        (methods == nil ? 0 : 1) + headers.count + cookies.count + query.count
     }
 }
 
@@ -59,8 +81,21 @@ public struct StaticResponse: Hashable, Sendable {
 public enum RouteAction: Hashable, Sendable {
     /// Proxy to the named upstream.
     case upstream(String)
+    /// Proxy to one of several upstreams, picked by weight per request (SPEC §12).
+    case backends([WeightedBackend])
     /// Answer directly.
     case respond(StaticResponse)
+    /// Answer with a redirect (SPEC §12).
+    case redirect(RedirectDefinition)
+
+    /// The upstreams the action proxies to, in definition order.
+    public var upstreamNames: [String] {
+        switch self {
+        case .upstream(let name): return [name]
+        case .backends(let backends): return backends.map(\.upstream)
+        case .respond, .redirect: return []
+        }
+    }
 }
 
 /// A route's CORS policy (SPEC §7), as configured.
@@ -110,6 +145,16 @@ public struct RouteDefinition: Hashable, Sendable {
     public var cors: CORSDefinition?
     /// Optional retry policy; without one, ``RetryPolicyDefinition/default`` applies.
     public var retries: RetryPolicyDefinition?
+    /// Replaces the whole path (Gateway API `ReplaceFullPath`); exclusive with `rewritePrefix`.
+    public var rewritePath: String?
+    /// The `Host` the upstream gets.
+    public var rewriteHost: String?
+    /// Modifications of the head sent upstream.
+    public var requestHeaders = HeaderModifiers()
+    /// Modifications of every response head of the route.
+    public var responseHeaders = HeaderModifiers()
+    /// `Strict-Transport-Security` on responses over HTTPS.
+    public var hsts: HSTSDefinition?
 
     /// The retry policy that applies to the route.
     public var retryPolicy: RetryPolicyDefinition { retries ?? .default }

@@ -5,7 +5,7 @@ public struct RouteFileDecoder {
     /// Names of routes and upstreams: what the API accepts in a URL path segment.
     static let maxNameLength = 63
 
-    private var problems: [ConfigProblem] = []
+    private(set) var problems: [ConfigProblem] = []
     private let file: String?
 
     private init(file: String?) {
@@ -68,7 +68,7 @@ public struct RouteFileDecoder {
 
     // MARK: - Definitions
 
-    private mutating func upstream(_ value: ConfigValue, at path: String) -> UpstreamDefinition? {
+    mutating func upstream(_ value: ConfigValue, at path: String) -> UpstreamDefinition? {
         guard
             let fields = object(
                 value, at: path,
@@ -158,7 +158,7 @@ public struct RouteFileDecoder {
             maxPendingRequests: maxPendingRequests, outlierDetection: outlierDetection, retryBudget: retryBudget)
     }
 
-    private mutating func outlierDetectionPolicy(_ value: ConfigValue, at path: String) -> OutlierDetectionDefinition? {
+    mutating func outlierDetectionPolicy(_ value: ConfigValue, at path: String) -> OutlierDetectionDefinition? {
         guard let fields = object(value, at: path, allowed: ["consecutiveFailures", "baseEjectionTime", "maxEjectionPercent"])
         else { return nil }
         var policy = OutlierDetectionDefinition()
@@ -174,7 +174,7 @@ public struct RouteFileDecoder {
         return policy
     }
 
-    private mutating func retryBudgetPolicy(_ value: ConfigValue, at path: String) -> RetryBudgetDefinition? {
+    mutating func retryBudgetPolicy(_ value: ConfigValue, at path: String) -> RetryBudgetDefinition? {
         guard let fields = object(value, at: path, allowed: ["percent", "minRetries"]) else { return nil }
         var budget = RetryBudgetDefinition()
         if let value = fields["percent"], let percent = wholeNumber(value, at: join(path, "percent"), in: 0...100) {
@@ -186,7 +186,7 @@ public struct RouteFileDecoder {
         return budget
     }
 
-    private mutating func retryPolicy(_ value: ConfigValue, at path: String) -> RetryPolicyDefinition? {
+    mutating func retryPolicy(_ value: ConfigValue, at path: String) -> RetryPolicyDefinition? {
         guard let fields = object(value, at: path, allowed: ["attempts", "on", "perTryTimeout"]) else { return nil }
         var policy = RetryPolicyDefinition(attempts: 1, on: RetryPolicyDefinition.default.on)
         if let value = fields["attempts"], let attempts = wholeNumber(value, at: join(path, "attempts"), in: 0...10) {
@@ -218,13 +218,13 @@ public struct RouteFileDecoder {
         return policy
     }
 
-    private mutating func route(_ value: ConfigValue, at path: String) -> RouteDefinition? {
+    mutating func route(_ value: ConfigValue, at path: String) -> RouteDefinition? {
         guard
             let fields = object(
                 value, at: path,
                 allowed: [
-                    "name", "hosts", "match", "upstream", "respond", "rewrite", "timeout", "httpsRedirect",
-                    "compression", "cors", "retries",
+                    "name", "hosts", "match", "upstream", "backends", "respond", "redirect", "rewrite", "timeout",
+                    "httpsRedirect", "compression", "cors", "retries", "requestHeaders", "responseHeaders", "hsts",
                 ])
         else { return nil }
         let problemCount = problems.count
@@ -248,35 +248,8 @@ public struct RouteFileDecoder {
             match = routeMatch(value, at: join(path, "match")) ?? match
         }
 
-        var action: RouteAction?
-        switch (fields["upstream"], fields["respond"]) {
-        case (let upstream?, nil):
-            if let upstreamName = string(upstream, at: join(path, "upstream")) { action = .upstream(upstreamName) }
-        case (nil, let respond?):
-            if let response = staticResponse(respond, at: join(path, "respond")) { action = .respond(response) }
-        case (.some, .some):
-            report(path, "exactly one of upstream, respond")
-        case (nil, nil):
-            report(path, "one of upstream, respond is required")
-        }
-
-        var rewritePrefix: String?
-        if let value = fields["rewrite"] {
-            let rewritePath = join(path, "rewrite")
-            if let rewrite = object(value, at: rewritePath, allowed: ["prefix"]) {
-                if let prefixValue = rewrite["prefix"], let text = string(prefixValue, at: join(rewritePath, "prefix")) {
-                    if !text.hasPrefix("/") {
-                        report(join(rewritePath, "prefix"), "must start with /")
-                    } else if case .regex = match.path {
-                        report(join(rewritePath, "prefix"), "needs a prefix or exact path match, not regex")
-                    } else {
-                        rewritePrefix = text
-                    }
-                } else if rewrite["prefix"] == nil {
-                    report(join(rewritePath, "prefix"), "required")
-                }
-            }
-        }
+        let action = routeAction(fields, match: match, at: path)
+        let rewrite = fields["rewrite"].flatMap { self.rewrite($0, match: match, at: join(path, "rewrite")) }
 
         var timeout = RouteDefinition.defaultTimeout
         if let value = fields["timeout"], let duration = positiveDuration(value, at: join(path, "timeout")) {
@@ -286,15 +259,28 @@ public struct RouteFileDecoder {
         let compression = fields["compression"].flatMap { bool($0, at: join(path, "compression")) } ?? true
         let cors = fields["cors"].flatMap { corsPolicy($0, at: join(path, "cors")) }
         let retries = fields["retries"].flatMap { retryPolicy($0, at: join(path, "retries")) }
+        let requestHeaders = fields["requestHeaders"].flatMap {
+            headerModifiers($0, cors: cors != nil, at: join(path, "requestHeaders"))
+        }
+        let responseHeaders = fields["responseHeaders"].flatMap {
+            headerModifiers($0, cors: cors != nil, at: join(path, "responseHeaders"))
+        }
+        let hsts = fields["hsts"].flatMap { self.hsts($0, at: join(path, "hsts")) }
 
         guard problems.count == problemCount, let name, let action else { return nil }
-        return RouteDefinition(
-            name: name, hosts: hosts, match: match, action: action, rewritePrefix: rewritePrefix, timeout: timeout,
+        var route = RouteDefinition(
+            name: name, hosts: hosts, match: match, action: action, rewritePrefix: rewrite?.prefix, timeout: timeout,
             httpsRedirect: httpsRedirect, compression: compression, cors: cors, retries: retries)
+        route.rewritePath = rewrite?.path
+        route.rewriteHost = rewrite?.host
+        route.requestHeaders = requestHeaders ?? HeaderModifiers()
+        route.responseHeaders = responseHeaders ?? HeaderModifiers()
+        route.hsts = hsts
+        return route
     }
 
-    private mutating func routeMatch(_ value: ConfigValue, at path: String) -> RouteMatch? {
-        guard let fields = object(value, at: path, allowed: ["path", "methods", "headers"]) else { return nil }
+    mutating func routeMatch(_ value: ConfigValue, at path: String) -> RouteMatch? {
+        guard let fields = object(value, at: path, allowed: ["path", "methods", "headers", "cookies", "query"]) else { return nil }
         var match = RouteMatch()
         if let value = fields["path"] {
             let pathPath = join(path, "path")
@@ -328,21 +314,22 @@ public struct RouteFileDecoder {
                         report(headerPath, "invalid header name")
                         continue
                     }
-                    switch raw {
-                    case .string(let text): match.headers.append(HeaderCondition(name: name, value: text))
-                    case .integer(let number): match.headers.append(HeaderCondition(name: name, value: String(number)))
-                    case .bool(let flag): match.headers.append(HeaderCondition(name: name, value: String(flag)))
-                    default: report(headerPath, "expected a string, found \(raw.kindDescription)")
-                    }
+                    if let text = scalarText(raw, at: headerPath) { match.headers.append(HeaderCondition(name: name, value: text)) }
                 }
             } else {
                 report(headersPath, "expected a mapping of header name to value, found \(value.kindDescription)")
             }
         }
+        if let value = fields["cookies"] {
+            match.cookies = valueConditions(value, of: "cookie", at: join(path, "cookies"))
+        }
+        if let value = fields["query"] {
+            match.query = valueConditions(value, of: "query parameter", at: join(path, "query"))
+        }
         return match
     }
 
-    private mutating func pathMatch(kind: String, text: String, at path: String) -> PathMatch? {
+    mutating func pathMatch(kind: String, text: String, at path: String) -> PathMatch? {
         switch kind {
         case "regex":
             guard !text.isEmpty else {
@@ -368,7 +355,7 @@ public struct RouteFileDecoder {
         }
     }
 
-    private mutating func staticResponse(_ value: ConfigValue, at path: String) -> StaticResponse? {
+    mutating func staticResponse(_ value: ConfigValue, at path: String) -> StaticResponse? {
         guard let fields = object(value, at: path, allowed: ["status", "body"]) else { return nil }
         var status = 200
         if let value = fields["status"] {
@@ -382,7 +369,7 @@ public struct RouteFileDecoder {
         return StaticResponse(status: status, body: body)
     }
 
-    private mutating func corsPolicy(_ value: ConfigValue, at path: String) -> CORSDefinition? {
+    mutating func corsPolicy(_ value: ConfigValue, at path: String) -> CORSDefinition? {
         guard
             let fields = object(
                 value, at: path,
@@ -409,7 +396,7 @@ public struct RouteFileDecoder {
 
     // MARK: - Primitives
 
-    private mutating func requiredName(_ fields: [String: ConfigValue], at path: String) -> String? {
+    mutating func requiredName(_ fields: [String: ConfigValue], at path: String) -> String? {
         guard let value = fields["name"] else {
             report(join(path, "name"), "required")
             return nil
@@ -433,7 +420,7 @@ public struct RouteFileDecoder {
             }
     }
 
-    private mutating func object(_ value: ConfigValue, at path: String, allowed: Set<String>) -> [String: ConfigValue]? {
+    mutating func object(_ value: ConfigValue, at path: String, allowed: Set<String>) -> [String: ConfigValue]? {
         guard case .object(let pairs) = value else {
             report(path, "expected a mapping, found \(value.kindDescription)")
             return nil
@@ -451,7 +438,7 @@ public struct RouteFileDecoder {
         return fields
     }
 
-    private mutating func array(_ value: ConfigValue, at path: String) -> [ConfigValue]? {
+    mutating func array(_ value: ConfigValue, at path: String) -> [ConfigValue]? {
         guard case .array(let items) = value else {
             report(path, "expected a list, found \(value.kindDescription)")
             return nil
@@ -459,7 +446,7 @@ public struct RouteFileDecoder {
         return items
     }
 
-    private mutating func string(_ value: ConfigValue, at path: String) -> String? {
+    mutating func string(_ value: ConfigValue, at path: String) -> String? {
         guard case .string(let text) = value else {
             report(path, "expected a string, found \(value.kindDescription)")
             return nil
@@ -467,7 +454,7 @@ public struct RouteFileDecoder {
         return text
     }
 
-    private mutating func stringList(_ value: ConfigValue?, at path: String) -> [String] {
+    mutating func stringList(_ value: ConfigValue?, at path: String) -> [String] {
         guard let value, let items = array(value, at: path) else { return [] }
         return items.enumerated().compactMap { index, item in string(item, at: "\(path)[\(index)]") }
     }
@@ -476,7 +463,7 @@ public struct RouteFileDecoder {
     /// what a gateway uses, and small enough that sums and products of counts never overflow.
     static let largestCount = 1_000_000_000
 
-    private mutating func wholeNumber(_ value: ConfigValue, at path: String, in range: PartialRangeFrom<Int>) -> Int? {
+    mutating func wholeNumber(_ value: ConfigValue, at path: String, in range: PartialRangeFrom<Int>) -> Int? {
         switch value {
         case .integer(let number) where range.contains(number) && number <= Self.largestCount:
             return number
@@ -490,7 +477,7 @@ public struct RouteFileDecoder {
         return nil
     }
 
-    private mutating func wholeNumber(_ value: ConfigValue, at path: String, in range: ClosedRange<Int>) -> Int? {
+    mutating func wholeNumber(_ value: ConfigValue, at path: String, in range: ClosedRange<Int>) -> Int? {
         guard case .integer(let number) = value, range.contains(number) else {
             report(path, "expected a whole number from \(range.lowerBound) to \(range.upperBound)")
             return nil
@@ -498,7 +485,7 @@ public struct RouteFileDecoder {
         return number
     }
 
-    private mutating func bool(_ value: ConfigValue, at path: String) -> Bool? {
+    mutating func bool(_ value: ConfigValue, at path: String) -> Bool? {
         guard case .bool(let flag) = value else {
             report(path, "expected true or false, found \(value.kindDescription)")
             return nil
@@ -506,7 +493,7 @@ public struct RouteFileDecoder {
         return flag
     }
 
-    private mutating func positiveDuration(_ value: ConfigValue, at path: String) -> Duration? {
+    mutating func positiveDuration(_ value: ConfigValue, at path: String) -> Duration? {
         switch DurationParser.read(value) {
         case .duration(let duration) where duration > .zero:
             return duration
@@ -518,25 +505,25 @@ public struct RouteFileDecoder {
         return nil
     }
 
-    private func isToken(_ text: String) -> Bool {
+    func isToken(_ text: String) -> Bool {
         !text.isEmpty
             && text.utf8.allSatisfy { byte in
                 byte > 0x20 && byte < 0x7F && !"\"(),/:;<=>?@[\\]{}".utf8.contains(byte)
             }
     }
 
-    private func isValidOriginPattern(_ origin: String) -> Bool {
+    func isValidOriginPattern(_ origin: String) -> Bool {
         if origin == "*" { return true }
         let parts = origin.split(separator: "://", maxSplits: 1, omittingEmptySubsequences: false)
         guard parts.count == 2 else { return false }
         return !parts[0].isEmpty && !parts[1].isEmpty && !parts[1].contains("/")
     }
 
-    private mutating func report(_ path: String, _ message: String) {
+    mutating func report(_ path: String, _ message: String) {
         problems.append(ConfigProblem(file: file, path: path, message: message))
     }
 
-    private func join(_ base: String, _ field: String) -> String {
+    func join(_ base: String, _ field: String) -> String {
         if base.isEmpty { return field }
         return field.hasPrefix("[") ? base + field : base + "." + field
     }

@@ -11,24 +11,24 @@ final class PathTrie: Sendable {
     }
 
     /// Returns the first route, longest prefix first, whose conditions hold.
-    func bestMatch(path: String, method: String, header: (String) -> String?) -> CompiledRoute? {
-        bestMatch(below: Substring(path), method: method, header: header)
+    func bestMatch(path: String, request: RouteRequest) -> CompiledRoute? {
+        bestMatch(below: Substring(path), request: request)
     }
 
     /// Descends one segment of `rest` at a time and tries each node's routes on the way back
     /// up, so the deepest (longest) prefix is tried first; no allocation per lookup.
-    private func bestMatch(below rest: Substring, method: String, header: (String) -> String?) -> CompiledRoute? {
+    private func bestMatch(below rest: Substring, request: RouteRequest) -> CompiledRoute? {
         var remaining = rest.utf8[...]
         while remaining.first == UInt8(ascii: "/") { remaining = remaining.dropFirst() }
         if !remaining.isEmpty {
             let end = remaining.firstIndex(of: UInt8(ascii: "/")) ?? remaining.endIndex
             if let child = children[Substring(remaining[..<end])],
-                let route = child.bestMatch(below: Substring(remaining[end...]), method: method, header: header)
+                let route = child.bestMatch(below: Substring(remaining[end...]), request: request)
             {
                 return route
             }
         }
-        for route in routes where route.conditionsHold(method: method, header: header) {
+        for route in routes where route.conditionsHold(request) {
             return route
         }
         return nil

@@ -47,9 +47,16 @@ public final class RouteTable: Sendable {
     ///   - host: The normalized host, or `nil` when the request has none.
     ///   - path: The normalized path, without the query.
     ///   - header: Returns the first value of a lower-cased header name.
-    public func match(method: String, host: String?, path: String, header: (String) -> String?) -> CompiledRoute? {
+    public func match(method: String, host: String?, path: String, header: @escaping (String) -> String?) -> CompiledRoute? {
+        match(host: host, path: path, request: RouteRequest(method: method, header: header))
+    }
+
+    /// Finds the route for a request by SPEC §4's precedence: `host` normalized (`nil` when
+    /// the request has none), `path` normalized and without the query, `request` for the
+    /// other conditions.
+    public func match(host: String?, path: String, request: RouteRequest) -> CompiledRoute? {
         if let host {
-            if let group = exactHosts[host], let route = group.bestMatch(path: path, method: method, header: header) {
+            if let group = exactHosts[host], let route = group.bestMatch(path: path, request: request) {
                 return route
             }
             if !wildcardHosts.isEmpty {
@@ -57,7 +64,7 @@ public final class RouteTable: Sendable {
                 var index = host.utf8.firstIndex(of: UInt8(ascii: "."))
                 while let dot = index {
                     if let group = wildcardHosts[Substring(host.utf8[dot...])],
-                        let route = group.bestMatch(path: path, method: method, header: header)
+                        let route = group.bestMatch(path: path, request: request)
                     {
                         return route
                     }
@@ -65,7 +72,7 @@ public final class RouteTable: Sendable {
                 }
             }
         }
-        return anyHost.bestMatch(path: path, method: method, header: header)
+        return anyHost.bestMatch(path: path, request: request)
     }
 
     /// What `newer` retires of this table: the work running on it that drains.
@@ -130,16 +137,21 @@ public final class RouteTable: Sendable {
                 continue
             }
             routeSources[definition.name] = source
-            var upstream: UpstreamTarget?
-            if case .upstream(let name) = definition.action {
-                upstream = upstreams[name]
-                if upstream == nil {
+            var backends: [CompiledRoute.Backend] = []
+            var unknown = false
+            for (position, name) in definition.action.upstreamNames.enumerated() {
+                guard let upstream = upstreams[name] else {
+                    unknown = true
                     if !set.omissions.upstreamsMayBeMissing {
-                        problem(source, "routes[\(index)].upstream", "unknown upstream \"\(name)\"")
+                        let field = if case .backends = definition.action { "backends[\(position)].upstream" } else { "upstream" }
+                        problem(source, "routes[\(index)].\(field)", "unknown upstream \"\(name)\"")
                     }
                     continue
                 }
+                let weight = if case .backends(let list) = definition.action { list[position].weight } else { 1 }
+                backends.append(CompiledRoute.Backend(upstream: upstream, weight: weight))
             }
+            if unknown { continue }
             var pathRegex: PathRegex?
             if case .regex(let pattern) = definition.match.path {
                 do {
@@ -151,7 +163,7 @@ public final class RouteTable: Sendable {
             }
             routes.append(
                 CompiledRoute(
-                    definition: definition, source: source, order: routes.count, upstream: upstream,
+                    definition: definition, source: source, order: routes.count, backends: backends,
                     pathRegex: pathRegex))
         }
         guard problems.isEmpty else { throw ConfigurationError(problems: problems) }
@@ -211,17 +223,16 @@ struct RouteGroup: Sendable {
     let prefixes: PathTrie
     let regexes: [CompiledRoute]
 
-    func bestMatch(path: String, method: String, header: (String) -> String?) -> CompiledRoute? {
+    func bestMatch(path: String, request: RouteRequest) -> CompiledRoute? {
         if let candidates = exactPaths[path] {
-            for route in candidates where route.conditionsHold(method: method, header: header) {
+            for route in candidates where route.conditionsHold(request) {
                 return route
             }
         }
-        if let route = prefixes.bestMatch(path: path, method: method, header: header) {
+        if let route = prefixes.bestMatch(path: path, request: request) {
             return route
         }
-        for route in regexes
-        where route.pathRegex?.wholeMatches(path) == true && route.conditionsHold(method: method, header: header) {
+        for route in regexes where route.pathRegex?.wholeMatches(path) == true && route.conditionsHold(request) {
             return route
         }
         return nil

@@ -11,6 +11,7 @@ struct ExchangeRecorder {
     func record(_ record: ExchangeRecord, clientAddress: String, now: NIODeadline) {
         let elapsed = now - record.startTime
         metrics.recordRequest(route: record.routeName ?? "no_route", status: record.status, nanoseconds: elapsed.nanoseconds)
+        if let upstream = record.servedBy { metrics.recordUpstreamResponse(upstream: upstream, status: record.status) }
         guard accessLogger.logLevel <= .info else { return }
         var metadata: Logger.Metadata = [
             "method": .string(record.method),
@@ -45,4 +46,6 @@ struct ExchangeRecord {
     var failureReason: String?
     /// The endpoint of the last try.
     var endpoint: Endpoint?
+    /// The upstream whose response the client got (none for the gateway's own answers).
+    var servedBy: String?
 }

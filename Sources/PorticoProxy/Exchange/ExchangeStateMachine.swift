@@ -21,6 +21,7 @@ struct ExchangeStateMachine {
     private(set) var drainDeadline: NIODeadline?
     private let decision: RoutedRequest.Decision
     private let corsHeaders: [(String, String)]?
+    private let responseEdits: ResponseHeaderEdits?
     private let isHTTP2Stream: Bool
     /// The exchange's serial on its connection, the first part of its tries' ids.
     private let serial: UInt64
@@ -41,6 +42,7 @@ struct ExchangeStateMachine {
         self.route = routed.route
         self.decision = routed.decision
         self.corsHeaders = routed.corsHeaders
+        self.responseEdits = routed.responseEdits
         self.isHTTP2Stream = isHTTP2Stream
         self.record = ExchangeRecord(
             method: request.method.rawValue, path: routed.path, host: routed.host, requestID: routed.requestID,
@@ -198,8 +200,10 @@ struct ExchangeStateMachine {
                 return .close
             }
             record.status = 101
+            if case .proxy(let plan) = decision { record.servedBy = plan.upstream.name }
             state = .upgrading
             var response = ProxyHeaders.downstreamResponseHead(for: head, close: false)
+            responseEdits?.apply(to: &response.headers)
             response.headers.replaceOrAdd(name: "connection", value: "upgrade")
             if let upgrade = head.headers.first(name: "upgrade") {
                 response.headers.replaceOrAdd(name: "upgrade", value: upgrade)
@@ -215,8 +219,9 @@ struct ExchangeStateMachine {
         upstream?.recordOutcome(of: current.endpoint, failed: status >= 500)
         if status >= 500, let retry = retryIfAllowed(after: .status(status), from: current, now: now) { return retry }
         record.status = status
+        if case .proxy(let plan) = decision { record.servedBy = plan.upstream.name }
         upstreamKeepAlive = head.isKeepAlive
-        let rewritten = ResponseHeadRewriter(request: request, route: route, corsHeaders: corsHeaders)
+        let rewritten = ResponseHeadRewriter(request: request, route: route, corsHeaders: corsHeaders, edits: responseEdits)
             .rewrite(head, keepAlive: keepAlive)
         if rewritten.closeConnection { keepAlive = false }
         state = .forwarding(current, responseStarted: true)
@@ -370,6 +375,7 @@ struct ExchangeStateMachine {
         let length = answer.body.utf8.count
         headers.replaceOrAdd(name: "content-length", value: String(length))
         if !keepAlive { headers.replaceOrAdd(name: "connection", value: "close") }
+        responseEdits?.apply(to: &headers)
         if let corsHeaders { ProxyHeaders.applyCORS(corsHeaders, to: &headers) }
         record.status = answer.status
         record.bytesOut += length

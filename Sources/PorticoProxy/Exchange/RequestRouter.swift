@@ -25,6 +25,8 @@ struct RoutedRequest {
     var route: CompiledRoute?
     /// The CORS headers the response gets (the route has a policy and the origin is allowed).
     var corsHeaders: [(String, String)]?
+    /// The route's `responseHeaders` and `hsts`, for every response of the request.
+    var responseEdits: ResponseHeaderEdits?
     var decision: Decision
 }
 
@@ -58,17 +60,28 @@ struct ProxyPlan {
 
 /// Turns a request head into a ``RoutedRequest`` by one route table: checks the framing,
 /// target and host, matches the route, then applies CORS preflights, `httpsRedirect`,
-/// `respond` and builds the upstream head. Pure: the table, the client's address and the
-/// request-id maker are passed in.
+/// `respond`, `redirect`, picks the backend and builds the upstream head. Pure: the table,
+/// the health view, the client's address, the request-id maker and the dice are passed in.
 struct RequestRouter {
     /// `http` or `https`: how requests reach the listener.
     let scheme: String
     /// The HTTPS port that `httpsRedirect` points to (left out of the URL when 443).
     let httpsRedirectPort: Int
 
-    func route(
-        _ head: HTTPRequestHead, table: RouteTable, clientAddress: String, makeRequestID: () -> String
-    ) -> RoutedRequest {
+    /// The request's context besides its head.
+    struct Context {
+        var table: RouteTable
+        /// Endpoints out of rotation: a backend whose upstream has none left is skipped.
+        var health = UnhealthyEndpoints()
+        var clientAddress: String
+        var makeRequestID: () -> String
+        /// A whole number in `0..<n`, for the weighted split.
+        var roll: (Int) -> Int = { Int.random(in: 0..<$0) }
+    }
+
+    func route(_ head: HTTPRequestHead, in context: Context) -> RoutedRequest {
+        let table = context.table
+        let makeRequestID = context.makeRequestID
         // Kept if the client sent one, else made here, so every access-log line has one.
         let clientRequestID = head.headers.first(name: ProxyHeaderRules.Forwarded.requestID)
         let requestID = clientRequestID ?? makeRequestID()
@@ -92,9 +105,17 @@ struct RequestRouter {
             return refuse("missing Host header")
         }
 
-        let route = table.match(method: head.method.rawValue, host: host, path: target.path) { head.headers.first(name: $0) }
+        let headers = head.headers
+        let conditions = RouteRequest(
+            method: head.method.rawValue, query: target.query.dropFirst(), header: { headers.first(name: $0) },
+            cookieHeader: {
+                let cookies = headers["cookie"]
+                return cookies.count > 1 ? cookies.joined(separator: "; ") : cookies.first
+            })
+        let route = table.match(host: host, path: target.path, request: conditions)
         var routed = RoutedRequest(requestID: requestID, host: host, path: target.path, route: route, decision: .noRoute)
         guard let route else { return routed }
+        routed.responseEdits = ResponseHeaderEdits(route: route.definition, overTLS: scheme == "https")
         if let cors = route.cors, let origin = head.headers.first(name: "origin") {
             if head.method == .OPTIONS, let requestMethod = head.headers.first(name: "access-control-request-method") {
                 // A preflight is answered here, never forwarded.
@@ -120,16 +141,28 @@ struct RequestRouter {
             var headers = HTTPHeaders()
             headers.add(name: "content-type", value: "text/plain; charset=utf-8")
             routed.decision = .answer(LocalAnswer(status: response.status, headers: headers, body: response.body))
-        case .upstream:
-            guard let upstream = route.upstream else {
+        case .redirect(let redirect):
+            let location = RedirectLocation(
+                redirect, requestScheme: scheme, authority: authority, host: host, path: target.path, query: target.query,
+                matched: route.definition.match.path)
+            var headers = HTTPHeaders()
+            headers.add(name: "location", value: location.description)
+            routed.decision = .answer(LocalAnswer(status: redirect.status, headers: headers))
+        case .upstream, .backends:
+            let health = context.health
+            let picked = route.pickBackend(roll: context.roll) { upstream in
+                upstream.definition.endpoints.contains { !health.contains(upstream: upstream.name, endpoint: $0) }
+            }
+            guard let upstream = picked else {
                 routed.decision = .answer(.error(.noHealthyUpstream, route: route.name))
                 return routed
             }
             var upstreamHead = ProxyHeaders.upstreamRequestHead(
                 for: head, uri: route.upstreamPath(for: target.path) + target.query,
-                absoluteFormAuthority: target.authority, forwardedHost: authority, clientAddress: clientAddress,
-                scheme: scheme, requestID: clientRequestID == nil ? requestID : nil,
+                host: route.definition.rewriteHost ?? target.authority, forwardedHost: authority,
+                clientAddress: context.clientAddress, scheme: scheme, requestID: clientRequestID == nil ? requestID : nil,
                 chunked: head.headers.contains(name: "transfer-encoding"))
+            ProxyHeaders.apply(route.definition.requestHeaders, to: &upstreamHead.headers)
             let isUpgrade = ProxyHeaders.isUpgradeRequest(head)
             if isUpgrade {
                 // Upgrade and Connection are hop-by-hop; an upgrade passes them on explicitly.

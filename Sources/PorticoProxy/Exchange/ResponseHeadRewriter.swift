@@ -2,7 +2,8 @@ import NIOHTTP1
 import PorticoCore
 
 /// Makes the head the client receives from the upstream's final response head (SPEC §8):
-/// hop-by-hop headers out, the route's CORS headers in, gzip when the route compresses and
+/// hop-by-hop headers out, the route's `responseHeaders` and `hsts` applied (§12), then its
+/// CORS headers in, gzip when the route compresses and
 /// the response and client allow it (with `Vary` and a weakened `ETag`), and `Connection:
 /// close` for an HTTP/1.0 client that could not otherwise tell where the body ends. Pure.
 struct ResponseHeadRewriter {
@@ -18,9 +19,11 @@ struct ResponseHeadRewriter {
     let request: HTTPRequestHead
     let route: CompiledRoute?
     let corsHeaders: [(String, String)]?
+    let edits: ResponseHeaderEdits?
 
     func rewrite(_ upstreamHead: HTTPResponseHead, keepAlive: Bool) -> Result {
         var head = ProxyHeaders.downstreamResponseHead(for: upstreamHead, close: !keepAlive)
+        edits?.apply(to: &head.headers)
         if route?.cors != nil {
             ProxyHeaders.applyCORS(corsHeaders, to: &head.headers)
         }
@@ -56,5 +59,26 @@ struct ResponseHeadRewriter {
             head.headers.replaceOrAdd(name: "etag", value: "W/" + etag)
         }
         return true
+    }
+}
+
+/// What a route does to every response head of a request (SPEC §12): its `responseHeaders`
+/// and, over HTTPS, `Strict-Transport-Security`. Applied before CORS, whose headers win.
+struct ResponseHeaderEdits {
+    let modifiers: HeaderModifiers
+    /// The `Strict-Transport-Security` value, over HTTPS only (RFC 6797 §7.2).
+    let hsts: String?
+
+    /// `nil` when the route changes nothing.
+    init?(route: RouteDefinition, overTLS: Bool) {
+        let hsts = overTLS ? route.hsts?.headerValue : nil
+        guard !route.responseHeaders.isEmpty || hsts != nil else { return nil }
+        modifiers = route.responseHeaders
+        self.hsts = hsts
+    }
+
+    func apply(to headers: inout HTTPHeaders) {
+        ProxyHeaders.apply(modifiers, to: &headers)
+        if let hsts { headers.replaceOrAdd(name: "strict-transport-security", value: hsts) }
     }
 }

@@ -17,6 +17,20 @@ final class EventLoopState {
     /// request takes one without allocating.
     @exclusivity(unchecked) private var selectors: [EndpointSelector?] = []
 
+    /// This loop's dice for weighted splits: SplitMix64, seeded once, so that a split costs no
+    /// system call per request.
+    @exclusivity(unchecked) private var randomState = UInt64.random(in: .min ... .max)
+
+    /// A whole number in `0..<bound` (bound > 0), from this loop's dice.
+    func roll(_ bound: Int) -> Int {
+        randomState &+= 0x9E37_79B9_7F4A_7C15
+        var z = randomState
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        z ^= z >> 31
+        return Int(z % UInt64(bound))
+    }
+
     init(eventLoop: EventLoop, pool: UpstreamConnectionPool, metrics: RequestMetricsCache, snapshot: DataPlaneSnapshot) {
         self.eventLoop = eventLoop
         self.pool = pool

@@ -52,6 +52,10 @@ public final class GatewayMetrics: Sendable {
         Counter(label: "portico_requests_total", dimensions: [("route", route), ("code", String(code))], factory: factory)
     }
 
+    func upstreamResponseCounter(upstream: String, code: Int) -> Counter {
+        Counter(label: "portico_upstream_requests_total", dimensions: [("upstream", upstream), ("code", String(code))], factory: factory)
+    }
+
     func requestDuration(route: String) -> Timer {
         Timer(label: "portico_request_duration_seconds", dimensions: [("route", route)], preferredDisplayUnit: .seconds, factory: factory)
     }
@@ -86,6 +90,7 @@ final class RequestMetricsCache {
     private let metrics: GatewayMetrics
     private var routes: [String: RouteHandles] = [:]
     private var upstreamCounters: [String: Counter] = [:]
+    private var upstreamResponses: [String: [Int: Counter]] = [:]
 
     init(metrics: GatewayMetrics) {
         self.metrics = metrics
@@ -105,6 +110,14 @@ final class RequestMetricsCache {
         }
         counter.increment()
         routes[route]!.duration.recordNanoseconds(nanoseconds)
+    }
+
+    /// Counts a response an upstream served, by its status (`portico_upstream_requests_total`).
+    func recordUpstreamResponse(upstream: String, status: Int) {
+        if let counter = upstreamResponses[upstream]?[status] { return counter.increment() }
+        let counter = metrics.upstreamResponseCounter(upstream: upstream, code: status)
+        upstreamResponses[upstream, default: [:]][status] = counter
+        counter.increment()
     }
 
     /// Counts an upstream failure of `kind` (`connect`, `reset`, `timeout`).

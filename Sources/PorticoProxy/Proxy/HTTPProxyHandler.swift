@@ -83,7 +83,11 @@ final class HTTPProxyHandler: ChannelDuplexHandler, DrainableConnection {
         let now = context.eventLoop.now
         let snapshot = state.snapshot
         let requestIDs = environment.requestIDs
-        let routed = router.route(head, table: snapshot.table, clientAddress: clientAddress, makeRequestID: { requestIDs.next() })
+        let routed = router.route(
+            head,
+            in: RequestRouter.Context(
+                table: snapshot.table, health: snapshot.health, clientAddress: clientAddress,
+                makeRequestID: { requestIDs.next() }, roll: state.roll))
         exchangeSerial += 1
         exchange = Exchange(routed: routed, request: head, serial: exchangeSerial, now: now, isHTTP2Stream: isHTTP2Stream)
         routeCounter = snapshot.counter(for: routed.route)

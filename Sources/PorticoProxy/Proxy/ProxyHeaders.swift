@@ -54,11 +54,12 @@ enum ProxyHeaders {
         }
     }
 
-    /// The head sent upstream for a downstream request. `forwardedHost` is the host as the
-    /// client sent it (port included), for `X-Forwarded-Host`; `requestID` is added as
-    /// `X-Request-Id` when the client sent none.
+    /// The head sent upstream for a downstream request. `host` replaces the client's `Host`
+    /// (an absolute-form authority, or the route's `rewrite.host`); `forwardedHost` is the
+    /// host as the client sent it (port included), for `X-Forwarded-Host`; `requestID` is
+    /// added as `X-Request-Id` when the client sent none.
     static func upstreamRequestHead(
-        for head: HTTPRequestHead, uri: String, absoluteFormAuthority: String?, forwardedHost: String?,
+        for head: HTTPRequestHead, uri: String, host replacementHost: String?, forwardedHost: String?,
         clientAddress: String, scheme: String, requestID: String?, chunked: Bool
     ) -> HTTPRequestHead {
         var headers = head.headers
@@ -68,9 +69,9 @@ enum ProxyHeaders {
             let cookies = headers["cookie"]
             if cookies.count > 1 { headers.replaceOrAdd(name: "cookie", value: cookies.joined(separator: "; ")) }
         }
-        if let absoluteFormAuthority {
-            // An absolute-form authority replaces Host (RFC 9112 §3.2.2).
-            headers.replaceOrAdd(name: "host", value: absoluteFormAuthority)
+        if let replacementHost {
+            // An absolute-form authority replaces Host (RFC 9112 §3.2.2), and so does rewrite.host.
+            headers.replaceOrAdd(name: "host", value: replacementHost)
         }
         let forwardedFor = headers[ProxyHeaderRules.Forwarded.forwardedFor]
         headers.replaceOrAdd(
@@ -98,6 +99,14 @@ enum ProxyHeaders {
             headers.add(name: "connection", value: "close")
         }
         return HTTPResponseHead(version: .http1_1, status: head.status, headers: headers)
+    }
+
+    /// Applies a route's `requestHeaders` or `responseHeaders` (SPEC §12): `set` replaces
+    /// every value of a name, `add` appends one, `remove` deletes all; names in any case.
+    static func apply(_ modifiers: HeaderModifiers, to headers: inout HTTPHeaders) {
+        for name in modifiers.remove { headers.remove(name: name) }
+        for (name, value) in modifiers.set { headers.replaceOrAdd(name: name, value: value) }
+        for (name, value) in modifiers.add { headers.add(name: name, value: value) }
     }
 
     /// Puts the gateway's CORS headers in place of any the upstream sent (SPEC §7), and
