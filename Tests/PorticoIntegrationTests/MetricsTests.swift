@@ -41,6 +41,9 @@ import Testing
         #expect(metrics[#"portico_request_duration_seconds_bucket{route="app",le="0.0005"}"#] != nil)
         #expect(metrics[#"portico_request_duration_seconds_bucket{route="app",le="30.0"}"#] == 7)
         #expect(metrics[#"portico_upstream_errors_total{upstream="gone",kind="connect"}"#] == 2)
+        // Responses by the upstream that served them; the gateway's own 502s are not one's.
+        #expect(metrics[#"portico_upstream_requests_total{upstream="app",code="200"}"#] == 7)
+        #expect(metrics[#"portico_upstream_requests_total{upstream="gone",code="502"}"#] == nil)
         #expect(metrics[#"portico_config_reloads_total{result="accepted"}"#] == 1)
         #expect(metrics[#"portico_config_reloads_total{result="rejected"}"#] == 1)
         #expect(metrics["portico_route_table_version"] == Double(try await admin.send(.GET, "/v1/status").json["version"] as? Int ?? -1))

@@ -57,7 +57,7 @@ extension UpstreamDefinition: APIManagedDefinition {
 
     /// An upstream still in use cannot go (409 naming the routes).
     public static func checkDeletion(of name: String, in table: RouteTable) throws(ControlPlaneError) {
-        let users = table.routes.filter { $0.definition.action == .upstream(name) }.map(\.name)
+        let users = table.routes.filter { $0.definition.action.upstreamNames.contains(name) }.map(\.name)
         guard users.isEmpty else {
             throw .conflict("upstream \"\(name)\" is used by route\(users.count == 1 ? "" : "s") \(users.joined(separator: ", "))")
         }

@@ -16,6 +16,20 @@ import Testing
         #expect(settings.reservedPorts.isEmpty)
         #expect(settings.adminToken == nil)
         #expect(settings.stateStore == nil)
+        #expect(settings.publicHTTPSPort == nil)
+        #expect(settings.httpsRedirectPort == 8443)
+    }
+
+    @Test func thePublicHTTPSPortIsWhereHTTPSRedirectsPoint() throws {
+        let fromEnvironment = try GatewaySettings.resolve(environment: ["PORTICO_PUBLIC_HTTPS_PORT": "443", "PORTICO_HTTPS_ADDR": ":9443"])
+        #expect(fromEnvironment.httpsRedirectPort == 443)
+        let fromFlag = try GatewaySettings.resolve(environment: ["PORTICO_PUBLIC_HTTPS_PORT": "443"], flags: [.publicHTTPSPort: "8443"])
+        #expect(fromFlag.httpsRedirectPort == 8443)
+        #expect(try GatewaySettings.resolve(environment: ["PORTICO_HTTPS_ADDR": ":9443"]).httpsRedirectPort == 9443)
+        let error = #expect(throws: ConfigurationError.self) {
+            try GatewaySettings.resolve(environment: ["PORTICO_PUBLIC_HTTPS_PORT": "0"])
+        }
+        #expect(error?.problems.map(\.description) == [#"PORTICO_PUBLIC_HTTPS_PORT: expected a port from 1 to 65535, found "0""#])
     }
 
     @Test func readsEveryEnvironmentVariable() throws {

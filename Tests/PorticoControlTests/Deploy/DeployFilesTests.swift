@@ -52,6 +52,11 @@ import Yams
         let settings = try GatewaySettings.resolve(environment: env.compactMapValues { $0 })
         #expect(settings.adminAddress == ListenAddress(host: "0.0.0.0", port: ports["admin"] ?? 0))
         #expect(env.keys.contains("PORTICO_ADMIN_TOKEN"))
+        // httpsRedirect names the port the Service exposes for HTTPS, not the container's.
+        let service = try #require(documents["Service"])
+        let servicePorts = value(service, "spec", "ports") as? [[String: Any]] ?? []
+        let httpsPort = try #require(servicePorts.first { ($0["targetPort"] as? String) == "https" }?["port"] as? Int)
+        #expect(settings.httpsRedirectPort == httpsPort)
 
         // Pods get longer to stop than requests get to drain.
         let grace = try #require(value(deployment, "spec", "template", "spec", "terminationGracePeriodSeconds") as? Int)

@@ -111,6 +111,16 @@ private let respondRoute = RouteDefinition(name: "r", action: .respond(StaticRes
 }
 
 @Suite struct RouteRetirementTests {
+    @Test func anUpstreamABackendOfARouteUsesCannotBeDeleted() throws {
+        let upstreams = ["a", "b"].map { (UpstreamDefinition(name: $0, endpoints: [Endpoint(host: "127.0.0.1", port: 1)]), DefinitionSource.api) }
+        let split = RouteDefinition(
+            name: "split", action: .backends([WeightedBackend(upstream: "a", weight: 1), WeightedBackend(upstream: "b", weight: 0)]))
+        let table = try RouteTable.build(version: 1, from: RouteSet(upstreams: upstreams, routes: [(split, .api)]))
+        for name in ["a", "b"] {
+            #expect(throws: ControlPlaneError.self) { try UpstreamDefinition.checkDeletion(of: name, in: table) }
+        }
+    }
+
     @Test func onlyRemovedOrChangedRoutesRetire() throws {
         func table(_ routes: [RouteDefinition], upstreamPorts: [Int] = [1], healthCheck: Bool = false) throws -> RouteTable {
             var upstream = UpstreamDefinition(name: "u", endpoints: upstreamPorts.map { Endpoint(host: "127.0.0.1", port: $0) })
