@@ -96,6 +96,37 @@ func apiRoute(_ name: String, prefix: String, upstream: String = "app") -> Strin
         await upstream.stop()
     }
 
+    @Test func weightsChangeThroughTheAPIAndInvalidOnesAreNamed() async throws {
+        let first = try await TestUpstream.start()
+        let second = try await TestUpstream.start()
+        let gateway = try await ServingGateway.start(routes: "routes: []")
+        let admin = AdminClient(port: gateway.adminPort)
+        for (name, upstream) in [("v1", first), ("v2", second)] {
+            let body = #"{"name": "\#(name)", "endpoints": ["127.0.0.1:\#(upstream.port)"]}"#
+            #expect(try await admin.send(.POST, "/v1/upstreams", json: body).status == 201)
+        }
+        func split(_ v1: Int, _ v2: Int) -> String {
+            #"{"name": "shop", "backends": [{"upstream": "v1", "weight": \#(v1)}, {"upstream": "v2", "weight": \#(v2)}]}"#
+        }
+        #expect(try await admin.send(.POST, "/v1/routes", json: split(100, 0)).status == 201)
+        for index in 0..<5 { #expect(try await gateway.client.send(.GET, "/a\(index)").status == 200) }
+        #expect(first.requestsReceived == 5 && second.requestsReceived == 0)
+        #expect(try await admin.send(.PUT, "/v1/routes/shop", json: split(0, 100)).status == 200)
+        for index in 0..<5 { #expect(try await gateway.client.send(.GET, "/b\(index)").status == 200) }
+        #expect(first.requestsReceived == 5 && second.requestsReceived == 5)
+        let shown = try await admin.send(.GET, "/v1/routes/shop").json["backends"] as? [[String: Any]]
+        #expect(shown?.compactMap { $0["weight"] as? Int } == [0, 100])
+        // An upstream a backend uses cannot go; an invalid weight is 422 naming the field.
+        #expect(try await admin.send(.DELETE, "/v1/upstreams/v1").status == 409)
+        let invalid = try await admin.send(.PUT, "/v1/routes/shop", json: split(0, 0))
+        #expect(invalid.status == 422)
+        let details = invalid.json["details"] as? [[String: Any]] ?? []
+        #expect(details.contains { $0["field"] as? String == "backends" })
+        await gateway.stop()
+        await first.stop()
+        await second.stop()
+    }
+
     @Test func fileDefinedDefinitionsAreReadOnly() async throws {
         let upstream = try await TestUpstream.start()
         let gateway = try await ServingGateway.start(routes: fileRoutes(upstreamPort: upstream.port))

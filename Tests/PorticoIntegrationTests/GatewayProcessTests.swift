@@ -124,7 +124,7 @@ import Testing
         let serveHelp = try PorticoProcess.start(["serve", "--help"], directory: folder.url)
         #expect(try await serveHelp.waitForExit() == 0)
         for flag in ["--http-addr", "--https-addr", "--admin-addr", "--routes-dir", "--certs-dir", "--state-dir", "--state",
-                     "--drain-timeout", "--port-start", "--port-end", "--port-reserved", "--admin-token"] {
+                     "--drain-timeout", "--port-start", "--port-end", "--port-reserved", "--admin-token", "--public-https-port"] {
             #expect(serveHelp.log.contains(flag), "missing \(flag)")
         }
     }
@@ -148,5 +148,19 @@ import Testing
         let unknown = try PorticoProcess.start(["validate"], environment: ["PORTICO_ROUTES_DIR": "bad-upstream"], directory: folder.url)
         #expect(try await unknown.waitForExit() == 1)
         #expect(unknown.log.contains("bad-upstream/a.yaml: routes[0].upstream: unknown upstream \"nowhere\""))
+        // SPEC §12's fields, each named.
+        try folder.write(
+            "bad-traffic/a.yaml",
+            """
+            upstreams: [{ name: v1, endpoints: ["127.0.0.1:1"] }]
+            routes:
+              - { name: a, backends: [{ upstream: v1, weight: 5 }, { upstream: v2, weight: 20000 }] }
+              - { name: b, upstream: v1, requestHeaders: { set: { Content-Length: "1" } }, hsts: { maxAge: 60, preload: true } }
+            """)
+        let traffic = try PorticoProcess.start(["validate", "bad-traffic"], directory: folder.url)
+        #expect(try await traffic.waitForExit() == 1)
+        #expect(traffic.log.contains("bad-traffic/a.yaml: routes[0].backends[1].weight: expected a whole number from 0 to 10000"))
+        #expect(traffic.log.contains("bad-traffic/a.yaml: routes[1].requestHeaders.set.Content-Length: Content-Length cannot be modified"))
+        #expect(traffic.log.contains("bad-traffic/a.yaml: routes[1].hsts.preload: needs includeSubDomains"))
     }
 }

@@ -16,6 +16,8 @@ public final class CompiledRoute: Sendable {
     let pathRegex: PathRegex?
     /// The compiled CORS policy, if the route has one.
     public let cors: CORSPolicy?
+    /// The `Strict-Transport-Security` value of the route's `hsts`, made once.
+    public let hstsHeaderValue: String?
 
     /// One upstream a route proxies to, with its weight.
     public struct Backend: Sendable {
@@ -31,6 +33,7 @@ public final class CompiledRoute: Sendable {
         if case .upstream = definition.action { upstream = backends.first?.upstream } else { upstream = nil }
         self.pathRegex = pathRegex
         self.cors = definition.cors.map(CORSPolicy.init)
+        self.hstsHeaderValue = definition.hsts?.headerValue
     }
 
     /// The route's name.

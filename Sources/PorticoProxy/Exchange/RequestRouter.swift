@@ -115,7 +115,7 @@ struct RequestRouter {
         let route = table.match(host: host, path: target.path, request: conditions)
         var routed = RoutedRequest(requestID: requestID, host: host, path: target.path, route: route, decision: .noRoute)
         guard let route else { return routed }
-        routed.responseEdits = ResponseHeaderEdits(route: route.definition, overTLS: scheme == "https")
+        routed.responseEdits = ResponseHeaderEdits(route: route, overTLS: scheme == "https")
         if let cors = route.cors, let origin = head.headers.first(name: "origin") {
             if head.method == .OPTIONS, let requestMethod = head.headers.first(name: "access-control-request-method") {
                 // A preflight is answered here, never forwarded.

@@ -65,20 +65,19 @@ struct ResponseHeadRewriter {
 /// What a route does to every response head of a request (SPEC §12): its `responseHeaders`
 /// and, over HTTPS, `Strict-Transport-Security`. Applied before CORS, whose headers win.
 struct ResponseHeaderEdits {
-    let modifiers: HeaderModifiers
-    /// The `Strict-Transport-Security` value, over HTTPS only (RFC 6797 §7.2).
-    let hsts: String?
+    private let route: CompiledRoute
+    /// Whether the response goes out over HTTPS, the only way `hsts` is sent (RFC 6797 §7.2).
+    private let overTLS: Bool
 
     /// `nil` when the route changes nothing.
-    init?(route: RouteDefinition, overTLS: Bool) {
-        let hsts = overTLS ? route.hsts?.headerValue : nil
-        guard !route.responseHeaders.isEmpty || hsts != nil else { return nil }
-        modifiers = route.responseHeaders
-        self.hsts = hsts
+    init?(route: CompiledRoute, overTLS: Bool) {
+        guard !route.definition.responseHeaders.isEmpty || (overTLS && route.hstsHeaderValue != nil) else { return nil }
+        self.route = route
+        self.overTLS = overTLS
     }
 
     func apply(to headers: inout HTTPHeaders) {
-        ProxyHeaders.apply(modifiers, to: &headers)
-        if let hsts { headers.replaceOrAdd(name: "strict-transport-security", value: hsts) }
+        ProxyHeaders.apply(route.definition.responseHeaders, to: &headers)
+        if overTLS, let hsts = route.hstsHeaderValue { headers.replaceOrAdd(name: "strict-transport-security", value: hsts) }
     }
 }
