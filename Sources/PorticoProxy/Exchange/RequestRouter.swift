@@ -151,7 +151,9 @@ struct RequestRouter {
         case .upstream, .backends:
             let health = context.health
             let picked = route.pickBackend(roll: context.roll) { upstream in
-                upstream.definition.endpoints.contains { !health.contains(upstream: upstream.name, endpoint: $0) }
+                let endpoints = upstream.definition.endpoints
+                guard !health.keys.isEmpty else { return !endpoints.isEmpty }
+                return endpoints.contains { !health.contains(upstream: upstream.name, endpoint: $0) }
             }
             guard let upstream = picked else {
                 routed.decision = .answer(.error(.noHealthyUpstream, route: route.name))

@@ -20,6 +20,8 @@ final class HTTPProxyHandler: ChannelDuplexHandler, DrainableConnection {
     /// An HTTP/2 stream is a request, not a connection: its connection is counted elsewhere.
     private let isHTTP2Stream: Bool
     private let router: RequestRouter
+    /// The event loop's dice, as the router takes them (made once, not per request).
+    private let roll: (Int) -> Int
     private let recorder: ExchangeRecorder
     var pool: UpstreamConnectionPool { state.pool }
     var context: ChannelHandlerContext?
@@ -44,6 +46,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, DrainableConnection {
         self.state = state
         self.isHTTP2Stream = isHTTP2Stream
         router = RequestRouter(scheme: environment.scheme, httpsRedirectPort: environment.configuration.httpsRedirectPort)
+        roll = { [state] in state.roll($0) }
         recorder = ExchangeRecorder(accessLogger: environment.accessLogger, metrics: state.metrics)
         connection = DownstreamConnectionStateMachine(
             now: state.eventLoop.now, idleTimeout: .milliseconds(environment.configuration.idleTimeout.wholeMilliseconds))
@@ -87,7 +90,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, DrainableConnection {
             head,
             in: RequestRouter.Context(
                 table: snapshot.table, health: snapshot.health, clientAddress: clientAddress,
-                makeRequestID: { requestIDs.next() }, roll: state.roll))
+                makeRequestID: { requestIDs.next() }, roll: roll))
         exchangeSerial += 1
         exchange = Exchange(routed: routed, request: head, serial: exchangeSerial, now: now, isHTTP2Stream: isHTTP2Stream)
         routeCounter = snapshot.counter(for: routed.route)

@@ -63,6 +63,8 @@ enum ProxyHeaders {
         clientAddress: String, scheme: String, requestID: String?, chunked: Bool
     ) -> HTTPRequestHead {
         var headers = head.headers
+        // Room for the forwarding headers, so that the copy made here is the only one.
+        headers.reserveCapacity(headers.count + 5)
         removeHopByHop(&headers)
         if head.version.major >= 2 {
             // HTTP/2 clients may split cookies into crumbs; HTTP/1.1 needs one header (RFC 9113 §8.2.3).
@@ -104,6 +106,8 @@ enum ProxyHeaders {
     /// Applies a route's `requestHeaders` or `responseHeaders` (SPEC §12): `set` replaces
     /// every value of a name, `add` appends one, `remove` deletes all; names in any case.
     static func apply(_ modifiers: HeaderModifiers, to headers: inout HTTPHeaders) {
+        // One growth at most, not one per added field.
+        headers.reserveCapacity(headers.count + modifiers.set.count + modifiers.add.count)
         for name in modifiers.remove { headers.remove(name: name) }
         for (name, value) in modifiers.set { headers.replaceOrAdd(name: name, value: value) }
         for (name, value) in modifiers.add { headers.add(name: name, value: value) }
