@@ -85,14 +85,12 @@ extension RouteFileDecoder {
             if kinds.count != 1 {
                 report(pathPath, "exactly one of prefix, full")
             } else if let (kind, raw) = kinds.first, let text = string(raw, at: join(pathPath, kind)) {
-                if !text.hasPrefix("/") {
-                    report(join(pathPath, kind), "must start with /")
-                } else if kind == "full" {
+                if kind == "prefix" {
+                    redirect.path = replacementPrefix(text, match: match, at: join(pathPath, kind)).map { .prefix($0) }
+                } else if text.hasPrefix("/") {
                     redirect.path = .full(text)
-                } else if case .regex = match.path {
-                    report(join(pathPath, kind), "needs a prefix or exact path match, not regex")
                 } else {
-                    redirect.path = .prefix(text)
+                    report(join(pathPath, kind), "must start with /")
                 }
             }
         }
@@ -116,13 +114,7 @@ extension RouteFileDecoder {
             report(path, "one of prefix, path, host is required")
         }
         if let value = fields["prefix"], let text = string(value, at: join(path, "prefix")) {
-            if !text.hasPrefix("/") {
-                report(join(path, "prefix"), "must start with /")
-            } else if case .regex = match.path {
-                report(join(path, "prefix"), "needs a prefix or exact path match, not regex")
-            } else {
-                rewrite.prefix = text
-            }
+            rewrite.prefix = replacementPrefix(text, match: match, at: join(path, "prefix"))
         }
         if let value = fields["path"], let text = string(value, at: join(path, "path")) {
             if text.hasPrefix("/"), !text.contains("?"), !text.utf8.contains(where: { $0 <= 0x20 || $0 >= 0x7F }) {
@@ -139,6 +131,20 @@ extension RouteFileDecoder {
             }
         }
         return problems.count == problemCount ? rewrite : nil
+    }
+
+    /// A replacement for the matched prefix (`rewrite.prefix`, `redirect.path.prefix`): a
+    /// path, on a route whose path condition is a prefix or exact one.
+    private mutating func replacementPrefix(_ text: String, match: RouteMatch, at path: String) -> String? {
+        guard text.hasPrefix("/") else {
+            report(path, "must start with /")
+            return nil
+        }
+        if case .regex = match.path {
+            report(path, "needs a prefix or exact path match, not regex")
+            return nil
+        }
+        return text
     }
 
     mutating func headerModifiers(_ value: ConfigValue, cors: Bool, at path: String) -> HeaderModifiers? {
