@@ -3,7 +3,8 @@
 # and two response header modifications, against a plain route, in the same Portico process
 # (one event loop on PROXY_CPU) and the same run, rounds alternating. Two nginx backends
 # beside wrk on LOAD_CPU serve 100-byte bodies over 64 keep-alive connections. Prints
-# requests/s, p99 and CPU µs/request of each run, then traffic/plain ratios of the means.
+# requests/s, p99 and CPU µs/request of each run, then traffic/plain ratios of the means and
+# the median of each round's ratio.
 #
 # Usage: swift build -c release && bench/traffic-split.sh [seconds per run, default 8] [rounds, default 3]
 set -euo pipefail
@@ -42,7 +43,8 @@ for host in plain.test traffic.test; do
     taskset -c "$LOAD_CPU" wrk -t1 -c16 -d2s -H "Host: $host" "http://127.0.0.1:$PORTICO_PORT/small" >/dev/null
 done
 
-declare -A SUM_RPS SUM_CPU
+declare -A SUM_RPS SUM_CPU ROUND_RPS
+RATIOS=()
 for round in $(seq "$ROUNDS"); do
     order="plain traffic"; [ $((round % 2)) = 0 ] && order="traffic plain"
     for route in $order; do
@@ -52,7 +54,13 @@ for round in $(seq "$ROUNDS"); do
         printf 'round %s %-8s %10s req/s  p99 %8s ms  %8s CPU us/req\n' "$round" "$route" "$rps" "$p99" "$cpu"
         SUM_RPS[$route]=$(awk -v a="${SUM_RPS[$route]:-0}" -v b="$rps" 'BEGIN { print a + b }')
         SUM_CPU[$route]=$(awk -v a="${SUM_CPU[$route]:-0}" -v b="$cpu" 'BEGIN { print a + b }')
+        ROUND_RPS[$route]=$rps
     done
+    RATIOS+=("$(awk -v t="${ROUND_RPS[traffic]}" -v p="${ROUND_RPS[plain]}" 'BEGIN { printf "%.4f", t / p }')")
 done
+# The two runs of a round are adjacent, so their ratio is the least touched by the machine's
+# drift; the median of those ratios by the odd round out.
+median=$(printf '%s\n' "${RATIOS[@]}" | sort -n | awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }')
+echo "traffic/plain requests/s per round: ${RATIOS[*]}; median $median"
 awk -v pr="${SUM_RPS[plain]}" -v tr="${SUM_RPS[traffic]}" -v pc="${SUM_CPU[plain]}" -v tc="${SUM_CPU[traffic]}" \
     'BEGIN { printf "traffic/plain: requests/s %.3f  CPU us/req %.3f  (the aim: requests/s >= 0.95)\n", tr / pr, tc / pc }'
