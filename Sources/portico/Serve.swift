@@ -39,6 +39,10 @@ struct Serve: AsyncParsableCommand {
         name: .customLong("public-https-port"),
         help: "The port httpsRedirect writes into Location (PORTICO_PUBLIC_HTTPS_PORT, default the HTTPS listener's).")
     var publicHTTPSPort: String?
+    @Option(
+        name: .customLong("trusted-proxies"),
+        help: "Addresses and CIDRs whose X-Forwarded-For names the client (PORTICO_TRUSTED_PROXIES, default none).")
+    var trustedProxies: String?
 
     static let environmentHelp = """
         Also read: PORTICO_LOG_LEVEL (trace…critical, default info) and PORTICO_LOG_FORMAT \
@@ -51,6 +55,7 @@ struct Serve: AsyncParsableCommand {
             .routesDirectory: routesDirectory, .certsDirectory: certsDirectory, .stateDirectory: stateDirectory,
             .stateStore: stateStore, .drainTimeout: drainTimeout, .portStart: portStart, .portEnd: portEnd,
             .reservedPorts: reservedPorts, .adminToken: adminToken, .publicHTTPSPort: publicHTTPSPort,
+            .trustedProxies: trustedProxies,
         ]
         let environment = ProcessInfo.processInfo.environment
         let level = Logger.Level(rawValue: environment["PORTICO_LOG_LEVEL"]?.lowercased() ?? "") ?? .info

@@ -17,12 +17,15 @@ import Testing
                   - { name: app, match: { path: { prefix: /app } }, upstream: app }
                   - { name: gone, match: { path: { prefix: /gone } }, upstream: gone }
                   - { name: made, match: { path: { exact: /made } }, respond: { status: 201 } }
+                  - { name: limited, match: { path: { exact: /limited } }, respond: { status: 200 }, rateLimit: { requests: 1, per: 1m } }
                 """,
             environment: ["PORTICO_PORT_START": "22000", "PORTICO_PORT_END": "22009"])
         for _ in 0..<7 { #expect(try await gateway.client.send(.GET, "/app/x").status == 200) }
         for _ in 0..<3 { #expect(try await gateway.client.send(.GET, "/made").status == 201) }
         for _ in 0..<2 { #expect(try await gateway.client.send(.GET, "/gone").status == 502) }
         #expect(try await gateway.client.send(.GET, "/nothing").status == 404)
+        #expect(try await gateway.client.send(.GET, "/limited").status == 200)
+        for _ in 0..<2 { #expect(try await gateway.client.send(.GET, "/limited").status == 429) }
         let admin = AdminClient(port: gateway.adminPort)
         #expect(try await admin.send(.POST, "/v1/routes", json: #"{"name": "x", "respond": {"status": 200}}"#).status == 201)
         #expect(try await admin.send(.POST, "/v1/routes", json: #"{"name": "y", "upstream": "missing"}"#).status == 422)
@@ -36,6 +39,7 @@ import Testing
         #expect(metrics[#"portico_requests_total{route="made",code="201"}"#] == 3)
         #expect(metrics[#"portico_requests_total{route="gone",code="502"}"#] == 2)
         #expect(metrics[#"portico_requests_total{route="no_route",code="404"}"#] == 1)
+        #expect(metrics[#"portico_rate_limited_total{route="limited"}"#] == 2)
         #expect(metrics[#"portico_request_duration_seconds_count{route="app"}"#] == 7)
         #expect(metrics[#"portico_request_duration_seconds_bucket{route="app",le="+Inf"}"#] == 7)
         #expect(metrics[#"portico_request_duration_seconds_bucket{route="app",le="0.0005"}"#] != nil)

@@ -31,6 +31,9 @@ public struct GatewaySettings: Hashable, Sendable {
     /// listener's. Behind a load balancer that maps 443 to 8443, 443.
     public var publicHTTPSPort: Int?
 
+    /// Proxies whose `X-Forwarded-For` names the client (SPEC §13); none by default.
+    public var trustedProxies = TrustedProxies()
+
     /// The port `httpsRedirect` points to.
     public var httpsRedirectPort: Int { publicHTTPSPort ?? httpsAddress.port }
 
@@ -51,6 +54,7 @@ public struct GatewaySettings: Hashable, Sendable {
         case reservedPorts = "PORTICO_PORT_RESERVED"
         case adminToken = "PORTICO_ADMIN_TOKEN"
         case publicHTTPSPort = "PORTICO_PUBLIC_HTTPS_PORT"
+        case trustedProxies = "PORTICO_TRUSTED_PROXIES"
 
         /// The command-line flag of the same meaning.
         public var flag: String {
@@ -68,6 +72,7 @@ public struct GatewaySettings: Hashable, Sendable {
             case .reservedPorts: return "--port-reserved"
             case .adminToken: return "--admin-token"
             case .publicHTTPSPort: return "--public-https-port"
+            case .trustedProxies: return "--trusted-proxies"
             }
         }
     }
@@ -133,6 +138,14 @@ public struct GatewaySettings: Hashable, Sendable {
         }
         if let (_, text) = value(.adminToken) { settings.adminToken = text }
         settings.publicHTTPSPort = port(.publicHTTPSPort)
+        if let (source, text) = value(.trustedProxies) {
+            switch TrustedProxies.parse(text) {
+            case .success(let proxies): settings.trustedProxies = proxies
+            case .failure(let bad):
+                problems.append(
+                    ConfigProblem(file: source, path: "", message: "expected addresses and CIDRs such as 10.0.0.0/8, found \"\(bad.text)\""))
+            }
+        }
         guard problems.isEmpty else { throw ConfigurationError(problems: problems) }
         return settings
     }

@@ -114,6 +114,7 @@ private struct Setup {
         }
         var proxyConfiguration = ProxyConfiguration()
         proxyConfiguration.httpsRedirectPort = settings.httpsRedirectPort
+        proxyConfiguration.trustedProxies = settings.trustedProxies
         let dataPlane = DataPlane(
             initialTable: table, configuration: proxyConfiguration, metrics: metrics.metrics, logger: logger)
         let controller = RouteController(

@@ -101,6 +101,15 @@ extension RouteDefinition {
         if !rewritePairs.isEmpty { pairs.append(("rewrite", .object(rewritePairs))) }
         if !requestHeaders.isEmpty { pairs.append(("requestHeaders", requestHeaders.configValue)) }
         if !responseHeaders.isEmpty { pairs.append(("responseHeaders", responseHeaders.configValue)) }
+        if !allowFrom.isEmpty { pairs.append(("allowFrom", .array(allowFrom.map { .string($0.description) }))) }
+        if !denyFrom.isEmpty { pairs.append(("denyFrom", .array(denyFrom.map { .string($0.description) }))) }
+        if let rateLimit {
+            pairs.append(
+                ("rateLimit", [
+                    "requests": .integer(rateLimit.requests), "per": .string(rateLimit.per.configString),
+                    "burst": .integer(rateLimit.burst), "key": .string(rateLimit.keyDescription),
+                ]))
+        }
         if let hsts {
             pairs.append(
                 ("hsts", [

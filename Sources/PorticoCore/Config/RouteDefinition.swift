@@ -155,6 +155,22 @@ public struct RouteDefinition: Hashable, Sendable {
     public var responseHeaders = HeaderModifiers()
     /// `Strict-Transport-Security` on responses over HTTPS.
     public var hsts: HSTSDefinition?
+    /// Clients allowed, when not empty: any other is refused (SPEC §13).
+    public var allowFrom: [AddressRange] = []
+    /// Clients refused; wins over `allowFrom`.
+    public var denyFrom: [AddressRange] = []
+    /// Requests per key and time (SPEC §13).
+    public var rateLimit: RateLimitDefinition?
+
+    /// Whether the IP rules let `client` through: `denyFrom` wins; with `allowFrom`, only
+    /// the clients it names pass. A client address that does not parse passes only when
+    /// there are no rules.
+    public func admits(client: String) -> Bool {
+        if allowFrom.isEmpty, denyFrom.isEmpty { return true }
+        guard let address = IPAddress(client) else { return false }
+        if denyFrom.contains(address) { return false }
+        return allowFrom.isEmpty || allowFrom.contains(address)
+    }
 
     /// The retry policy that applies to the route.
     public var retryPolicy: RetryPolicyDefinition { retries ?? .default }

@@ -225,6 +225,7 @@ public struct RouteFileDecoder {
                 allowed: [
                     "name", "hosts", "match", "upstream", "backends", "respond", "redirect", "rewrite", "timeout",
                     "httpsRedirect", "compression", "cors", "retries", "requestHeaders", "responseHeaders", "hsts",
+                    "allowFrom", "denyFrom", "rateLimit",
                 ])
         else { return nil }
         let problemCount = problems.count
@@ -266,6 +267,9 @@ public struct RouteFileDecoder {
             headerModifiers($0, cors: cors != nil, at: join(path, "responseHeaders"))
         }
         let hsts = fields["hsts"].flatMap { self.hsts($0, at: join(path, "hsts")) }
+        let allowFrom = fields["allowFrom"].map { addressRanges($0, at: join(path, "allowFrom")) } ?? []
+        let denyFrom = fields["denyFrom"].map { addressRanges($0, at: join(path, "denyFrom")) } ?? []
+        let rateLimit = fields["rateLimit"].flatMap { self.rateLimit($0, at: join(path, "rateLimit")) }
 
         guard problems.count == problemCount, let name, let action else { return nil }
         var route = RouteDefinition(
@@ -276,6 +280,9 @@ public struct RouteFileDecoder {
         route.requestHeaders = requestHeaders ?? HeaderModifiers()
         route.responseHeaders = responseHeaders ?? HeaderModifiers()
         route.hsts = hsts
+        route.allowFrom = allowFrom
+        route.denyFrom = denyFrom
+        route.rateLimit = rateLimit
         return route
     }
 

@@ -2,7 +2,7 @@
 public struct GatewayErrorCode: Hashable, Sendable, CustomStringConvertible {
     private enum Code: Hashable, Sendable {
         case noRoute, upstreamUnreachable, noHealthyUpstream, upstreamTimeout, upstreamOverflow
-        case badRequest, headersTooLarge
+        case badRequest, headersTooLarge, forbidden, rateLimited
     }
 
     private let code: Code
@@ -21,6 +21,10 @@ public struct GatewayErrorCode: Hashable, Sendable, CustomStringConvertible {
     public static let badRequest = GatewayErrorCode(code: .badRequest)
     /// 431: the header block is too large.
     public static let headersTooLarge = GatewayErrorCode(code: .headersTooLarge)
+    /// The client address is refused by the route's `allowFrom`/`denyFrom` (SPEC §13).
+    public static let forbidden = GatewayErrorCode(code: .forbidden)
+    /// The route's `rateLimit` has no token for the request's key (SPEC §13).
+    public static let rateLimited = GatewayErrorCode(code: .rateLimited)
 
     /// The HTTP status code the gateway answers with.
     public var status: Int {
@@ -31,6 +35,8 @@ public struct GatewayErrorCode: Hashable, Sendable, CustomStringConvertible {
         case .upstreamTimeout: return 504
         case .badRequest: return 400
         case .headersTooLarge: return 431
+        case .forbidden: return 403
+        case .rateLimited: return 429
         }
     }
 
@@ -44,6 +50,8 @@ public struct GatewayErrorCode: Hashable, Sendable, CustomStringConvertible {
         case .upstreamTimeout: return "upstream_timeout"
         case .badRequest: return "bad_request"
         case .headersTooLarge: return "request_header_fields_too_large"
+        case .forbidden: return "forbidden"
+        case .rateLimited: return "rate_limited"
         }
     }
 

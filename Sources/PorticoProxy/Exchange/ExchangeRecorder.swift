@@ -8,7 +8,7 @@ struct ExchangeRecorder {
     let accessLogger: Logger
     let metrics: RequestMetricsCache
 
-    func record(_ record: ExchangeRecord, clientAddress: String, now: NIODeadline) {
+    func record(_ record: ExchangeRecord, now: NIODeadline) {
         let elapsed = now - record.startTime
         metrics.recordRequest(route: record.routeName ?? "no_route", status: record.status, nanoseconds: elapsed.nanoseconds)
         if let upstream = record.servedBy { metrics.recordUpstreamResponse(upstream: upstream, status: record.status) }
@@ -21,7 +21,7 @@ struct ExchangeRecorder {
             "bytes_in": .string(String(record.bytesIn)),
             "bytes_out": .string(String(record.bytesOut)),
             "duration_ms": .string(String(Double(elapsed.nanoseconds) / 1_000_000)),
-            "client": .string(clientAddress),
+            "client": .string(record.client),
         ]
         if let host = record.host { metadata["host"] = .string(host) }
         if let id = record.requestID { metadata["request.id"] = .string(id) }
@@ -37,6 +37,8 @@ struct ExchangeRecord {
     let path: String
     let host: String?
     let requestID: String?
+    /// The client address (SPEC §13).
+    let client: String
     let routeName: String?
     let startTime: NIODeadline
     var status = 0

@@ -46,7 +46,7 @@ struct ExchangeStateMachine {
         self.isHTTP2Stream = isHTTP2Stream
         self.record = ExchangeRecord(
             method: request.method.rawValue, path: routed.path, host: routed.host, requestID: routed.requestID,
-            routeName: routed.route?.name, startTime: now)
+            client: routed.client, routeName: routed.route?.name, startTime: now)
         // An HTTP/2 stream ends with its exchange; its connection stays.
         self.keepAlive = request.version.major >= 2 || request.isKeepAlive
         self.state = .routed

@@ -18,6 +18,8 @@ struct RoutedRequest {
     /// The request's `X-Request-Id`: the client's, or one made here (none for a request
     /// too malformed to have a head).
     var requestID: String?
+    /// Who the client is (SPEC §13): the TCP peer, or what trusted proxies say it is.
+    var client: String
     /// The normalized host, when the request has one.
     var host: String?
     /// The path without its query (the whole target when it could not be parsed).
@@ -73,10 +75,17 @@ struct RequestRouter {
         var table: RouteTable
         /// Endpoints out of rotation: a backend whose upstream has none left is skipped.
         var health = UnhealthyEndpoints()
-        var clientAddress: String
+        /// The TCP peer's address.
+        var peerAddress: String
+        /// Whose `X-Forwarded-For` names the client.
+        var trustedProxies = TrustedProxies()
         var makeRequestID: () -> String
         /// A whole number in `0..<n`, for the weighted split.
         var roll: (Int) -> Int = { Int.random(in: 0..<$0) }
+        /// The snapshot's token buckets, by ``CompiledRoute/order``.
+        var rateLimiters: [RateLimiter?] = []
+        /// Now, in nanoseconds of a monotonic clock, for the buckets.
+        var now: Int64 = 0
     }
 
     func route(_ head: HTTPRequestHead, in context: Context) -> RoutedRequest {
@@ -85,8 +94,10 @@ struct RequestRouter {
         // Kept if the client sent one, else made here, so every access-log line has one.
         let clientRequestID = head.headers.first(name: ProxyHeaderRules.Forwarded.requestID)
         let requestID = clientRequestID ?? makeRequestID()
+        let client = context.trustedProxies.client(
+            peer: context.peerAddress, forwardedFor: context.trustedProxies.ranges.isEmpty ? [] : head.headers["x-forwarded-for"])
         let refuse = { (reason: String) in
-            RoutedRequest(requestID: requestID, path: head.uri, decision: .refuse(reason: reason))
+            RoutedRequest(requestID: requestID, client: client, path: head.uri, decision: .refuse(reason: reason))
         }
         if let problem = ProxyHeaders.framingProblem(in: head) { return refuse(problem) }
         let target: RequestTarget
@@ -113,7 +124,7 @@ struct RequestRouter {
                 return cookies.count > 1 ? cookies.joined(separator: "; ") : cookies.first
             })
         let route = table.match(host: host, path: target.path, request: conditions)
-        var routed = RoutedRequest(requestID: requestID, host: host, path: target.path, route: route, decision: .noRoute)
+        var routed = RoutedRequest(requestID: requestID, client: client, host: host, path: target.path, route: route, decision: .noRoute)
         guard let route else { return routed }
         routed.responseEdits = ResponseHeaderEdits(route: route, overTLS: scheme == "https")
         if let cors = route.cors, let origin = head.headers.first(name: "origin") {
@@ -132,8 +143,18 @@ struct RequestRouter {
             }
             routed.corsHeaders = cors.responseHeaders(origin: origin)
         }
+        guard route.definition.admits(client: client) else {
+            routed.decision = .answer(.error(.forbidden, route: route.name))
+            return routed
+        }
         if route.definition.httpsRedirect, scheme == "http" {
             routed.decision = .answer(redirect(host: host ?? "localhost", target: target))
+            return routed
+        }
+        if let retryAfter = rateLimited(route, head: head, client: client, in: context) {
+            var answer = LocalAnswer.error(.rateLimited, route: route.name)
+            answer.headers.add(name: "retry-after", value: String(retryAfter))
+            routed.decision = .answer(answer)
             return routed
         }
         switch route.definition.action {
@@ -162,7 +183,7 @@ struct RequestRouter {
             var upstreamHead = ProxyHeaders.upstreamRequestHead(
                 for: head, uri: route.upstreamPath(for: target.path) + target.query,
                 host: route.definition.rewriteHost ?? target.authority, forwardedHost: authority,
-                clientAddress: context.clientAddress, scheme: scheme, requestID: clientRequestID == nil ? requestID : nil,
+                peer: context.peerAddress, client: client, scheme: scheme, requestID: clientRequestID == nil ? requestID : nil,
                 chunked: head.headers.contains(name: "transfer-encoding"))
             ProxyHeaders.apply(route.definition.requestHeaders, to: &upstreamHead.headers)
             let isUpgrade = ProxyHeaders.isUpgradeRequest(head)
@@ -174,6 +195,19 @@ struct RequestRouter {
             routed.decision = .proxy(ProxyPlan(upstream: upstream, head: upstreamHead, isUpgrade: isUpgrade))
         }
         return routed
+    }
+
+    /// The seconds until a token when the route's `rateLimit` has none for this request.
+    private func rateLimited(_ route: CompiledRoute, head: HTTPRequestHead, client: String, in context: Context) -> Int? {
+        guard route.order < context.rateLimiters.count, let limiter = context.rateLimiters[route.order] else { return nil }
+        let key: String
+        switch limiter.limit.key {
+        case .client: key = client
+        case .route: key = ""
+        case .header(let name): key = head.headers.first(name: name) ?? ""
+        }
+        guard case .limited(let retryAfter) = limiter.take(key: key, now: context.now) else { return nil }
+        return retryAfter
     }
 
     /// The `httpsRedirect` answer: 308 to the same host, path and query over HTTPS.

@@ -20,7 +20,7 @@ public final class DataPlane: Sendable {
     let states: EventLoopStates
     let logger: Logger
     private let snapshots: SnapshotStore<DataPlaneSnapshot>
-    private let registry = RuntimeRegistry()
+    private let registry: RuntimeRegistry
 
     /// The gateway's metrics.
     public let metrics: GatewayMetrics
@@ -31,6 +31,7 @@ public final class DataPlane: Sendable {
     ) {
         self.metrics = metrics
         self.logger = logger
+        registry = RuntimeRegistry(metrics: metrics)
         metrics.routeTableVersion.record(Int64(clamping: initialTable.version))
         routeTables = RouteTableStore(initialTable)
         snapshots = SnapshotStore(registry.snapshot(of: initialTable, health: UnhealthyEndpoints()))

@@ -56,6 +56,11 @@ public final class GatewayMetrics: Sendable {
         Counter(label: "portico_upstream_requests_total", dimensions: [("upstream", upstream), ("code", String(code))], factory: factory)
     }
 
+    /// Requests a route's `rateLimit` answered 429 (`portico_rate_limited_total`).
+    func rateLimitedCounter(route: String) -> Counter {
+        Counter(label: "portico_rate_limited_total", dimensions: [("route", route)], factory: factory)
+    }
+
     func requestDuration(route: String) -> Timer {
         Timer(label: "portico_request_duration_seconds", dimensions: [("route", route)], preferredDisplayUnit: .seconds, factory: factory)
     }

@@ -89,8 +89,9 @@ final class HTTPProxyHandler: ChannelDuplexHandler, DrainableConnection {
         let routed = router.route(
             head,
             in: RequestRouter.Context(
-                table: snapshot.table, health: snapshot.health, clientAddress: clientAddress,
-                makeRequestID: { requestIDs.next() }, roll: roll))
+                table: snapshot.table, health: snapshot.health, peerAddress: clientAddress,
+                trustedProxies: environment.configuration.trustedProxies, makeRequestID: { requestIDs.next() }, roll: roll,
+                rateLimiters: snapshot.rateLimiters, now: Int64(clamping: now.uptimeNanoseconds)))
         exchangeSerial += 1
         exchange = Exchange(routed: routed, request: head, serial: exchangeSerial, now: now, isHTTP2Stream: isHTTP2Stream)
         routeCounter = snapshot.counter(for: routed.route)
@@ -145,7 +146,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, DrainableConnection {
         guard let parserError = error as? HTTPParserError else { return close(context) }
         if exchange == nil {
             let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: "")
-            let routed = RoutedRequest(path: "", decision: .noRoute)
+            let routed = RoutedRequest(client: clientAddress, path: "", decision: .noRoute)
             exchange = Exchange(routed: routed, request: head, serial: 0, now: context.eventLoop.now, isHTTP2Stream: isHTTP2Stream)
         }
         lease.giveUp(in: pool)
@@ -242,7 +243,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, DrainableConnection {
         let now = context.eventLoop.now
         connection.exchangeEnded(now: now)
         if !connection.isClosing { armIdleTimer(context: context, now: now) }
-        recorder.record(ended.record, clientAddress: clientAddress, now: now)
+        recorder.record(ended.record, now: now)
         guard connection.startServingHeldParts() else { return }
         while let part = connection.nextHeldPart(exchangeTakesParts: exchangeTakesParts) { process(part, context: context) }
         if connection.stopServingHeldParts(exchangeHoldsReads: holdsReads) { context.read() }

@@ -57,14 +57,15 @@ enum ProxyHeaders {
     /// The head sent upstream for a downstream request. `host` replaces the client's `Host`
     /// (an absolute-form authority, or the route's `rewrite.host`); `forwardedHost` is the
     /// host as the client sent it (port included), for `X-Forwarded-Host`; `requestID` is
-    /// added as `X-Request-Id` when the client sent none.
+    /// added as `X-Request-Id` when the client sent none. `X-Forwarded-For` gets the TCP
+    /// `peer` appended, so the chain stays accurate; `X-Real-IP` is the `client` (SPEC §13).
     static func upstreamRequestHead(
         for head: HTTPRequestHead, uri: String, host replacementHost: String?, forwardedHost: String?,
-        clientAddress: String, scheme: String, requestID: String?, chunked: Bool
+        peer: String, client: String, scheme: String, requestID: String?, chunked: Bool
     ) -> HTTPRequestHead {
         var headers = head.headers
         // Room for the forwarding headers, so that the copy made here is the only one.
-        headers.reserveCapacity(headers.count + 5)
+        headers.reserveCapacity(headers.count + 6)
         removeHopByHop(&headers)
         if head.version.major >= 2 {
             // HTTP/2 clients may split cookies into crumbs; HTTP/1.1 needs one header (RFC 9113 §8.2.3).
@@ -79,7 +80,8 @@ enum ProxyHeaders {
         headers.replaceOrAdd(
             name: ProxyHeaderRules.Forwarded.forwardedFor,
             value: ProxyHeaderRules.appendForwardedFor(
-                existing: forwardedFor.isEmpty ? nil : forwardedFor.joined(separator: ", "), client: clientAddress))
+                existing: forwardedFor.isEmpty ? nil : forwardedFor.joined(separator: ", "), client: peer))
+        headers.replaceOrAdd(name: "x-real-ip", value: client)
         headers.replaceOrAdd(name: ProxyHeaderRules.Forwarded.forwardedProto, value: scheme)
         if let forwardedHost {
             headers.replaceOrAdd(name: ProxyHeaderRules.Forwarded.forwardedHost, value: forwardedHost)

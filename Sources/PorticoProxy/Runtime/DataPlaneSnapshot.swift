@@ -19,20 +19,28 @@ public final class DataPlaneSnapshot: Sendable {
     let upstreams: [UpstreamState]
     /// By ``CompiledRoute/order``.
     let routeCounters: [RouteCounter]
+    /// By ``CompiledRoute/order``; `nil` for routes without `rateLimit`.
+    let rateLimiters: [RateLimiter?]
     /// Counts requests that match no route (they run too, until answered).
     let unrouted: RouteCounter
 
-    init(table: RouteTable, health: UnhealthyEndpoints, upstreams: [UpstreamState], routeCounters: [RouteCounter], unrouted: RouteCounter) {
+    init(
+        table: RouteTable, health: UnhealthyEndpoints, upstreams: [UpstreamState], routeCounters: [RouteCounter],
+        rateLimiters: [RateLimiter?], unrouted: RouteCounter
+    ) {
         self.table = table
         self.health = health
         self.upstreams = upstreams
         self.routeCounters = routeCounters
+        self.rateLimiters = rateLimiters
         self.unrouted = unrouted
     }
 
     /// The same table with another health view.
     func with(health: UnhealthyEndpoints) -> DataPlaneSnapshot {
-        DataPlaneSnapshot(table: table, health: health, upstreams: upstreams, routeCounters: routeCounters, unrouted: unrouted)
+        DataPlaneSnapshot(
+            table: table, health: health, upstreams: upstreams, routeCounters: routeCounters, rateLimiters: rateLimiters,
+            unrouted: unrouted)
     }
 
     /// The state of an upstream of this snapshot's table.

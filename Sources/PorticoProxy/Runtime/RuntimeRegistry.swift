@@ -11,13 +11,16 @@ final class RuntimeRegistry: Sendable {
     private struct Known {
         var upstreams: [String: UpstreamRuntime] = [:]
         var routes: [String: RouteCounter] = [:]
+        var rateLimiters: [String: RateLimiter] = [:]
     }
 
     private let known = Mutex(Known())
     private let unrouted: RouteCounter
+    private let metrics: GatewayMetrics
 
-    init() {
+    init(metrics: GatewayMetrics = .discarding) {
         unrouted = RouteCounter(name: "no_route")
+        self.metrics = metrics
     }
 
     /// A snapshot of `table` with `health`, taking over the state of the tables before it.
@@ -35,8 +38,18 @@ final class RuntimeRegistry: Sendable {
                 next.routes[route.name] = counter
                 return counter
             }
+            // A route's buckets stay while its name and rateLimit do (SPEC §13).
+            let limiters = table.routes.map { route -> RateLimiter? in
+                guard let limit = route.definition.rateLimit else { return nil }
+                let kept = known.rateLimiters[route.name].flatMap { $0.limit == limit ? $0 : nil }
+                let limiter = kept ?? RateLimiter(limit, limited: metrics.rateLimitedCounter(route: route.name))
+                next.rateLimiters[route.name] = limiter
+                return limiter
+            }
             known = next
-            return DataPlaneSnapshot(table: table, health: health, upstreams: upstreams, routeCounters: counters, unrouted: unrouted)
+            return DataPlaneSnapshot(
+                table: table, health: health, upstreams: upstreams, routeCounters: counters, rateLimiters: limiters,
+                unrouted: unrouted)
         }
     }
 }

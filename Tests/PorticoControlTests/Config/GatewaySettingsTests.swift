@@ -20,6 +20,16 @@ import Testing
         #expect(settings.httpsRedirectPort == 8443)
     }
 
+    @Test func trustedProxiesAreAddressesAndCIDRs() throws {
+        #expect(try GatewaySettings.resolve(environment: [:]).trustedProxies.ranges.isEmpty)
+        let settings = try GatewaySettings.resolve(environment: ["PORTICO_TRUSTED_PROXIES": "10.0.0.0/8, 2001:db8::/32,127.0.0.1"])
+        #expect(settings.trustedProxies.ranges.count == 3)
+        let error = #expect(throws: ConfigurationError.self) {
+            try GatewaySettings.resolve(environment: [:], flags: [.trustedProxies: "10.0.0.0/8, proxy.internal"])
+        }
+        #expect(error?.problems.map(\.description) == [#"--trusted-proxies: expected addresses and CIDRs such as 10.0.0.0/8, found "proxy.internal""#])
+    }
+
     @Test func thePublicHTTPSPortIsWhereHTTPSRedirectsPoint() throws {
         let fromEnvironment = try GatewaySettings.resolve(environment: ["PORTICO_PUBLIC_HTTPS_PORT": "443", "PORTICO_HTTPS_ADDR": ":9443"])
         #expect(fromEnvironment.httpsRedirectPort == 443)

@@ -60,7 +60,7 @@ final class RecordingUpstream: ExchangeUpstream {
         head.headers.add(name: "host", value: "a")
         for (name, value) in headers { head.headers.add(name: name, value: value) }
         let routed = RequestRouter(scheme: "http", httpsRedirectPort: 8443)
-            .route(head, in: .init(table: table, clientAddress: "127.0.0.1", makeRequestID: { "req-1" }))
+            .route(head, in: .init(table: table, peerAddress: "127.0.0.1", makeRequestID: { "req-1" }))
         var machine = Machine(routed: routed, request: head, serial: 7, now: start, isHTTP2Stream: http2)
         let action = machine.start(upstream: upstream, now: start)
         return (machine, action)

@@ -68,6 +68,20 @@ import Testing
         }
     }
 
+    @Test func edgeFieldsDecodeAndReadBack() throws {
+        let routes = try decode("""
+            upstreams: [{ name: a, endpoints: ["127.0.0.1:1"] }]
+            routes:
+              - { name: api, upstream: a, allowFrom: ["10.0.0.0/8", "2001:db8::/32", "127.0.0.1"], denyFrom: ["10.1.2.0/24"],
+                  rateLimit: { requests: 100, per: 1s, burst: 20, key: "header:X-Api-Key" } }
+              - { name: plain, upstream: a, rateLimit: { requests: 5 } }
+            """)
+        #expect(routes[0].allowFrom == ["10.0.0.0/8", "2001:db8::/32", "127.0.0.1"].compactMap { AddressRange($0) })
+        #expect(routes[0].rateLimit == RateLimitDefinition(requests: 100, per: .seconds(1), burst: 20, key: .header("x-api-key")))
+        #expect(routes[1].rateLimit == RateLimitDefinition(requests: 5, per: .seconds(1), burst: 5, key: .client))
+        for route in routes { #expect(try RouteFileDecoder.decodeRoute(route.configValue) == route) }
+    }
+
     @Test func defaults() throws {
         let routes = try decode("""
             upstreams: [{ name: a, endpoints: ["127.0.0.1:1"] }]
@@ -110,6 +124,15 @@ import Testing
         ("upstream: a, hsts: { includeSubDomains: true }", "routes[0].hsts.maxAge: required"),
         ("upstream: a, match: { cookies: [a] }", "routes[0].match.cookies: expected a mapping of cookie name to value, found a list"),
         ("upstream: a, match: { query: { \"a=b\": c } }", "routes[0].match.query.a=b: invalid query parameter name"),
+        ("upstream: a, allowFrom: [\"10.0.0.0/33\"]", "routes[0].allowFrom[0]: expected an IPv4 or IPv6 address or CIDR such as 10.0.0.0/8, found \"10.0.0.0/33\""),
+        ("upstream: a, denyFrom: [\"127.0.0.1\", \"nope\"]", "routes[0].denyFrom[1]: expected an IPv4 or IPv6 address or CIDR such as 10.0.0.0/8, found \"nope\""),
+        ("upstream: a, allowFrom: 10.0.0.0/8", "routes[0].allowFrom: expected a list, found a string"),
+        ("upstream: a, rateLimit: { per: 1s }", "routes[0].rateLimit.requests: required"),
+        ("upstream: a, rateLimit: { requests: 0 }", "routes[0].rateLimit.requests: expected a whole number of at least 1"),
+        ("upstream: a, rateLimit: { requests: 5, per: 0s }", "routes[0].rateLimit.per: expected a duration such as 500ms, 10s, 2m or a number of seconds, greater than zero"),
+        ("upstream: a, rateLimit: { requests: 5, burst: 0 }", "routes[0].rateLimit.burst: expected a whole number of at least 1"),
+        ("upstream: a, rateLimit: { requests: 5, key: ip }", "routes[0].rateLimit.key: expected client, route or header:NAME, found \"ip\""),
+        ("upstream: a, rateLimit: { requests: 5, key: \"header:\" }", "routes[0].rateLimit.key: expected client, route or header:NAME, found \"header:\""),
     ])
     func everyInvalidFieldIsNamed(route: String, expected: String) {
         let yaml = "upstreams: [{ name: a, endpoints: [\"127.0.0.1:1\"] }]\nroutes: [{ name: r, \(route) }]\n"
