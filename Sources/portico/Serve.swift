@@ -43,6 +43,10 @@ struct Serve: AsyncParsableCommand {
         name: .customLong("trusted-proxies"),
         help: "Addresses and CIDRs whose X-Forwarded-For names the client (PORTICO_TRUSTED_PROXIES, default none).")
     var trustedProxies: String?
+    @Option(
+        name: .customLong("proxy-protocol"),
+        help: "on: every HTTP and HTTPS connection starts with a PROXY v1 or v2 header (PORTICO_PROXY_PROTOCOL, default off).")
+    var proxyProtocol: String?
 
     static let environmentHelp = """
         Also read: PORTICO_LOG_LEVEL (trace…critical, default info) and PORTICO_LOG_FORMAT \
@@ -55,7 +59,7 @@ struct Serve: AsyncParsableCommand {
             .routesDirectory: routesDirectory, .certsDirectory: certsDirectory, .stateDirectory: stateDirectory,
             .stateStore: stateStore, .drainTimeout: drainTimeout, .portStart: portStart, .portEnd: portEnd,
             .reservedPorts: reservedPorts, .adminToken: adminToken, .publicHTTPSPort: publicHTTPSPort,
-            .trustedProxies: trustedProxies,
+            .trustedProxies: trustedProxies, .proxyProtocol: proxyProtocol,
         ]
         let environment = ProcessInfo.processInfo.environment
         let level = Logger.Level(rawValue: environment["PORTICO_LOG_LEVEL"]?.lowercased() ?? "") ?? .info

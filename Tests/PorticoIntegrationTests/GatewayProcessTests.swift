@@ -124,7 +124,7 @@ import Testing
         let serveHelp = try PorticoProcess.start(["serve", "--help"], directory: folder.url)
         #expect(try await serveHelp.waitForExit() == 0)
         for flag in ["--http-addr", "--https-addr", "--admin-addr", "--routes-dir", "--certs-dir", "--state-dir", "--state",
-                     "--drain-timeout", "--port-start", "--port-end", "--port-reserved", "--admin-token", "--public-https-port", "--trusted-proxies"] {
+                     "--drain-timeout", "--port-start", "--port-end", "--port-reserved", "--admin-token", "--public-https-port", "--trusted-proxies", "--proxy-protocol"] {
             #expect(serveHelp.log.contains(flag), "missing \(flag)")
         }
     }

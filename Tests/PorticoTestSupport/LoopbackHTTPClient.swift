@@ -22,6 +22,8 @@ public struct LoopbackHTTPClient: Sendable {
     public var host = "127.0.0.1"
     /// HTTPS (HTTP/1.1 by ALPN) when set.
     public var tls: TestTLS?
+    /// Bytes written first on every connection, before TLS: a PROXY protocol header.
+    public var proxyHeader: [UInt8]?
 
     public init(port: Int) {
         self.port = port
@@ -81,8 +83,9 @@ public struct LoopbackHTTPClient: Sendable {
 
     private func connect() async throws -> NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart> {
         try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .connect(host: host, port: port) { [tls] channel in
+            .connect(host: host, port: port) { [tls, proxyHeader] channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let proxyHeader { try channel.pipeline.syncOperations.addHandler(PrefixWriter(bytes: proxyHeader)) }
                     if let tls {
                         try channel.pipeline.syncOperations.addHandler(try tls.makeHandler(alpn: ["http/1.1"]))
                     }
@@ -240,5 +243,21 @@ public enum RawSocketClient {
         async throws -> Reply
     {
         try await send(Array(text.utf8), port: port, timeout: timeout, halfClose: halfClose)
+    }
+}
+
+/// Writes its bytes as the first thing on a connection, below everything else.
+final class PrefixWriter: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = NIOAny
+    private let bytes: [UInt8]
+
+    init(bytes: [UInt8]) {
+        self.bytes = bytes
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        context.writeAndFlush(NIOAny(context.channel.allocator.buffer(bytes: bytes)), promise: nil)
+        context.fireChannelActive()
+        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
     }
 }

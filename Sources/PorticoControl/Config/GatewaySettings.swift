@@ -33,6 +33,8 @@ public struct GatewaySettings: Hashable, Sendable {
 
     /// Proxies whose `X-Forwarded-For` names the client (SPEC §13); none by default.
     public var trustedProxies = TrustedProxies()
+    /// The HTTP and HTTPS listeners require a PROXY protocol v1 or v2 header (SPEC §13).
+    public var proxyProtocol = false
 
     /// The port `httpsRedirect` points to.
     public var httpsRedirectPort: Int { publicHTTPSPort ?? httpsAddress.port }
@@ -55,6 +57,7 @@ public struct GatewaySettings: Hashable, Sendable {
         case adminToken = "PORTICO_ADMIN_TOKEN"
         case publicHTTPSPort = "PORTICO_PUBLIC_HTTPS_PORT"
         case trustedProxies = "PORTICO_TRUSTED_PROXIES"
+        case proxyProtocol = "PORTICO_PROXY_PROTOCOL"
 
         /// The command-line flag of the same meaning.
         public var flag: String {
@@ -73,6 +76,7 @@ public struct GatewaySettings: Hashable, Sendable {
             case .adminToken: return "--admin-token"
             case .publicHTTPSPort: return "--public-https-port"
             case .trustedProxies: return "--trusted-proxies"
+            case .proxyProtocol: return "--proxy-protocol"
             }
         }
     }
@@ -138,6 +142,13 @@ public struct GatewaySettings: Hashable, Sendable {
         }
         if let (_, text) = value(.adminToken) { settings.adminToken = text }
         settings.publicHTTPSPort = port(.publicHTTPSPort)
+        if let (source, text) = value(.proxyProtocol) {
+            switch text.lowercased() {
+            case "on": settings.proxyProtocol = true
+            case "off": settings.proxyProtocol = false
+            default: problems.append(ConfigProblem(file: source, path: "", message: "expected on or off, found \"\(text)\""))
+            }
+        }
         if let (source, text) = value(.trustedProxies) {
             switch TrustedProxies.parse(text) {
             case .success(let proxies): settings.trustedProxies = proxies

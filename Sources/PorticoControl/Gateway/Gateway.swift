@@ -115,6 +115,7 @@ private struct Setup {
         var proxyConfiguration = ProxyConfiguration()
         proxyConfiguration.httpsRedirectPort = settings.httpsRedirectPort
         proxyConfiguration.trustedProxies = settings.trustedProxies
+        proxyConfiguration.proxyProtocol = settings.proxyProtocol
         let dataPlane = DataPlane(
             initialTable: table, configuration: proxyConfiguration, metrics: metrics.metrics, logger: logger)
         let controller = RouteController(

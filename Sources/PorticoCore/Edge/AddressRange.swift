@@ -20,10 +20,24 @@ public struct IPAddress: Hashable, Sendable, CustomStringConvertible {
 
     public var isIPv4: Bool { bytes.count == 4 }
 
+    /// Dotted IPv4, or IPv6 as RFC 5952 writes it (lower case, the longest run of zero
+    /// groups as `::`).
     public var description: String {
         if isIPv4 { return bytes.map(String.init).joined(separator: ".") }
-        return stride(from: 0, to: 16, by: 2).map { String(UInt16(bytes[$0]) << 8 | UInt16(bytes[$0 + 1]), radix: 16) }
-            .joined(separator: ":")
+        let groups = stride(from: 0, to: 16, by: 2).map { UInt16(bytes[$0]) << 8 | UInt16(bytes[$0 + 1]) }
+        var best: Range<Int>?
+        var start: Int?
+        for index in 0...groups.count {
+            if index < groups.count, groups[index] == 0 {
+                if start == nil { start = index }
+            } else if let first = start {
+                if index - first >= 2, index - first > (best?.count ?? 0) { best = first..<index }
+                start = nil
+            }
+        }
+        let text = { (slice: ArraySlice<UInt16>) in slice.map { String($0, radix: 16) }.joined(separator: ":") }
+        guard let best else { return text(groups[...]) }
+        return text(groups[..<best.lowerBound]) + "::" + text(groups[best.upperBound...])
     }
 
     static func parseIPv4(_ text: Substring) -> [UInt8]? {
@@ -122,8 +136,10 @@ public struct AddressRange: Hashable, Sendable, CustomStringConvertible {
 }
 
 extension IPAddress {
+    /// From 4 or 16 bytes; an IPv4-mapped IPv6 address becomes the IPv4 one.
     init(bytes: [UInt8]) {
-        self.bytes = bytes
+        let mapped = bytes.count == 16 && bytes[0..<10].allSatisfy { $0 == 0 } && bytes[10] == 0xFF && bytes[11] == 0xFF
+        self.bytes = mapped ? Array(bytes[12...]) : bytes
     }
 }
 

@@ -46,10 +46,20 @@ public final class HTTPListener: Sendable {
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.maxMessagesPerRead, value: 16)
             .childChannelInitializer { channel in
-                if let certificates {
-                    return pipelines.configureTLS(channel, certificates: certificates)
+                let configure = { (channel: Channel, peer: String?) throws in
+                    if let certificates {
+                        try pipelines.configureTLS(channel, certificates: certificates, peer: peer)
+                    } else {
+                        try pipelines.configureHTTP1(channel, peer: peer)
+                    }
                 }
-                return channel.eventLoop.makeCompletedFuture { try pipelines.configureHTTP1(channel) }
+                return channel.eventLoop.makeCompletedFuture {
+                    if pipelines.environment.configuration.proxyProtocol {
+                        try channel.pipeline.syncOperations.addHandler(ProxyProtocolHandler(configure: configure))
+                    } else {
+                        try configure(channel, nil)
+                    }
+                }
             }
         let channel = try await bootstrap.bind(host: host, port: port).get()
         return HTTPListener(channel: channel, quiescing: quiescing)
@@ -92,7 +102,8 @@ private struct PipelineFactory: Sendable {
 
     /// NIO's HTTP/1.1 server pipeline (with the header-size limit of SPEC §8 and without
     /// NIO's own error responder: ``HTTPProxyHandler`` answers malformed requests itself).
-    func configureHTTP1(_ channel: Channel) throws {
+    /// `peer`: the client's address from a PROXY protocol header, in place of the TCP peer.
+    func configureHTTP1(_ channel: Channel, peer: String?) throws {
         let sync = channel.pipeline.syncOperations
         try sync.configureHTTPServerPipeline(
             // HTTPProxyHandler orders pipelined requests itself: NIO's pipeline handler stops
@@ -104,12 +115,12 @@ private struct PipelineFactory: Sendable {
             withOutboundHeaderValidation: false,
             withEncoderConfiguration: .init(),
             withDecoderLimitConfiguration: decoderLimits)
-        try sync.addHandler(HTTPProxyHandler(environment: environment, state: dataPlane.state(for: channel.eventLoop)))
+        try sync.addHandler(HTTPProxyHandler(environment: environment, state: dataPlane.state(for: channel.eventLoop), peer: peer))
     }
 
     /// Reads the ClientHello's server name, adds a TLS handler with the matching certificate's
     /// context, and after the handshake the HTTP/2 or HTTP/1.1 pipeline that ALPN chose.
-    func configureTLS(_ channel: Channel, certificates: CertificateStore) -> EventLoopFuture<Void> {
+    func configureTLS(_ channel: Channel, certificates: CertificateStore, peer: String?) throws {
         let metrics = dataPlane.metrics
         let logger = dataPlane.logger
         let sniffer = SNIHandler { result in
@@ -128,24 +139,22 @@ private struct PipelineFactory: Sendable {
                     ApplicationProtocolNegotiationHandler { negotiated in
                         channel.eventLoop.makeCompletedFuture {
                             if case .negotiated("h2") = negotiated {
-                                try configureHTTP2(channel)
+                                try configureHTTP2(channel, peer: peer)
                             } else {
-                                try configureHTTP1(channel)
+                                try configureHTTP1(channel, peer: peer)
                             }
                         }
                     })
             }
         }
-        return channel.eventLoop.makeCompletedFuture {
-            try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(sniffer))
-        }
+        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(sniffer))
     }
 
     /// HTTP/2 with NIOHTTP2: each client stream becomes a child channel that NIOHTTP2's codec
     /// turns into HTTP/1 request parts for an ``HTTPProxyHandler``. Flow control is
     /// end to end: the handler stops reading a stream while its upstream cannot take more
     /// (the stream's window is then not reopened), and writes wait for the stream's window.
-    func configureHTTP2(_ channel: Channel) throws {
+    func configureHTTP2(_ channel: Channel, peer: String?) throws {
         let configuration = environment.configuration
         let connection = HTTP2ConnectionHandler(metrics: dataPlane.metrics, idleTimeout: configuration.idleTimeout)
         let connectionOnLoop = NIOLoopBound(connection, eventLoop: channel.eventLoop)
@@ -167,7 +176,8 @@ private struct PipelineFactory: Sendable {
                 try stream.pipeline.syncOperations.addHandler(HTTP2FramePayloadToHTTP1ServerCodec())
                 try stream.pipeline.syncOperations.addHandler(
                     HTTPProxyHandler(
-                        environment: environment, state: dataPlane.state(for: stream.eventLoop), isHTTP2Stream: true))
+                        environment: environment, state: dataPlane.state(for: stream.eventLoop), isHTTP2Stream: true,
+                        peer: peer))
             }
         }
         try sync.addHandler(connection)

@@ -13,6 +13,8 @@ public struct ProxyConfiguration: Sendable {
     public var idleTimeout: Duration = .seconds(75)
     /// Streams one HTTP/2 client may have open at once (nginx's default is 128).
     public var maxConcurrentStreams: Int = 128
+    /// Every connection must start with a PROXY protocol header, whose source is the peer.
+    public var proxyProtocol = false
     /// The proxies whose `X-Forwarded-For` names the client (SPEC §13).
     public var trustedProxies = TrustedProxies()
     /// Idle upstream connections kept per endpoint and event loop.

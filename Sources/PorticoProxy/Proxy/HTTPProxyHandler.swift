@@ -26,6 +26,8 @@ final class HTTPProxyHandler: ChannelDuplexHandler, DrainableConnection {
     var pool: UpstreamConnectionPool { state.pool }
     var context: ChannelHandlerContext?
     private var clientAddress = "unknown"
+    /// The peer a PROXY protocol header named, which stands for the TCP peer.
+    private let headerPeer: String?
     // The state below is touched only on the channel's event loop, and every access ends
     // before the next begins (a machine returns its action before the action runs): the
     // runtime's exclusivity check on each access, a thread-local lookup, is left out.
@@ -41,8 +43,10 @@ final class HTTPProxyHandler: ChannelDuplexHandler, DrainableConnection {
     var gzip: GzipStream?
     lazy var timer = ConnectionTimer { [unowned self] in self.timerFired() }
 
-    init(environment: ProxyEnvironment, state: EventLoopState, isHTTP2Stream: Bool = false) {
+    /// `peer`: the client's address from a PROXY protocol header, in place of the TCP peer.
+    init(environment: ProxyEnvironment, state: EventLoopState, isHTTP2Stream: Bool = false, peer: String? = nil) {
         self.environment = environment
+        headerPeer = peer
         self.state = state
         self.isHTTP2Stream = isHTTP2Stream
         router = RequestRouter(scheme: environment.scheme, httpsRedirectPort: environment.configuration.httpsRedirectPort)
@@ -56,7 +60,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, DrainableConnection {
         self.context = context
         state.register(self)
         if !isHTTP2Stream { environment.metrics.activeConnections.increment() }
-        if let address = context.channel.remoteAddress?.ipAddress { clientAddress = address }
+        clientAddress = headerPeer ?? context.channel.remoteAddress?.ipAddress ?? "unknown"
         armIdleTimer(context: context, now: context.eventLoop.now)
     }
 

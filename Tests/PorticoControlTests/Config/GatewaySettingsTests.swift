@@ -20,6 +20,14 @@ import Testing
         #expect(settings.httpsRedirectPort == 8443)
     }
 
+    @Test func proxyProtocolIsOnOrOff() throws {
+        #expect(try GatewaySettings.resolve(environment: [:]).proxyProtocol == false)
+        #expect(try GatewaySettings.resolve(environment: ["PORTICO_PROXY_PROTOCOL": "on"]).proxyProtocol)
+        #expect(try GatewaySettings.resolve(environment: ["PORTICO_PROXY_PROTOCOL": "on"], flags: [.proxyProtocol: "off"]).proxyProtocol == false)
+        let error = #expect(throws: ConfigurationError.self) { try GatewaySettings.resolve(environment: ["PORTICO_PROXY_PROTOCOL": "yes"]) }
+        #expect(error?.problems.map(\.description) == [#"PORTICO_PROXY_PROTOCOL: expected on or off, found "yes""#])
+    }
+
     @Test func trustedProxiesAreAddressesAndCIDRs() throws {
         #expect(try GatewaySettings.resolve(environment: [:]).trustedProxies.ranges.isEmpty)
         let settings = try GatewaySettings.resolve(environment: ["PORTICO_TRUSTED_PROXIES": "10.0.0.0/8, 2001:db8::/32,127.0.0.1"])
