@@ -1,6 +1,12 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import Foundation
 import Logging
 import PorticoCore
+import Synchronization
 
 /// Writes one JSON object per line to standard error, for Loki and other log collectors:
 /// `time` (RFC 3339, milliseconds), `level`, `label`, `message`, then every metadata key.
@@ -22,9 +28,15 @@ public struct JSONLogHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
-        var merged = metadata
-        if let provided = metadataProvider?.get() { merged.merge(provided) { _, new in new } }
-        if let extra = event.metadata { merged.merge(extra) { _, new in new } }
+        // The event's metadata wins over the provider's, which wins over the handler's. Read
+        // in place rather than merged into a new dictionary: a line is written per request.
+        let extra = event.metadata ?? [:]
+        let provided = metadataProvider?.get() ?? [:]
+        var keys = Array(extra.keys)
+        keys.reserveCapacity(extra.count + provided.count + metadata.count)
+        for key in provided.keys where extra[key] == nil { keys.append(key) }
+        for key in metadata.keys where extra[key] == nil && provided[key] == nil { keys.append(key) }
+        keys.sort()
         var line = #"{"time":""#
         line.reserveCapacity(512)
         line += Self.timestamp()
@@ -35,11 +47,12 @@ public struct JSONLogHandler: LogHandler {
         line += #"","message":""#
         line += JSONText.escape(event.message.description)
         line += "\""
-        for key in merged.keys.sorted() where !Self.reservedKeys.contains(key) {
+        for key in keys where !Self.reservedKeys.contains(key) {
+            guard let value = extra[key] ?? provided[key] ?? metadata[key] else { continue }
             line += #",""#
             line += JSONText.escape(key)
             line += #"":""#
-            line += JSONText.escape(merged[key]!.description)
+            line += JSONText.escape(value.description)
             line += "\""
         }
         line += "}\n"
@@ -48,16 +61,44 @@ public struct JSONLogHandler: LogHandler {
 
     private static let reservedKeys: Set<String> = ["time", "level", "label", "message"]
 
-    /// Writes a line to standard error in one call, so lines from several threads never interleave.
+    /// Writes a line to standard error in one `write(2)`, so lines from several threads never
+    /// interleave; straight from the string's bytes, without a `Data` copy or `FileHandle`.
     public static let writeToStandardError: @Sendable (String) -> Void = { line in
-        FileHandle.standardError.write(Data(line.utf8))
+        var line = line
+        line.withUTF8 { writeAll(STDERR_FILENO, $0) }
     }
+
+    /// The RFC 3339 text of the current second, made once per second rather than per line.
+    private static let formattedSecond = Mutex<(second: Int, text: Substring)>((-1, ""))
 
     private static func timestamp() -> String {
         let now = Date().timeIntervalSince1970
-        let base = RFC3339.format(secondsSince1970: now)
-        let milliseconds = Int((now - now.rounded(.down)) * 1000)
+        let second = Int(now.rounded(.down))
+        let base = formattedSecond.withLock { cached in
+            if cached.second != second {
+                cached = (second, RFC3339.format(secondsSince1970: now).dropLast())  // without its Z
+            }
+            return cached.text
+        }
+        let milliseconds = min(999, max(0, Int((now - now.rounded(.down)) * 1000)))
         let fraction = String(milliseconds + 1000).dropFirst()
-        return base.dropLast() + "." + fraction + "Z"
+        return base + "." + fraction + "Z"
+    }
+}
+
+/// Writes every byte to `descriptor`, again after `EINTR`; gives up quietly when the
+/// descriptor is gone (a log line is dropped, never the process).
+private func writeAll(_ descriptor: Int32, _ bytes: UnsafeBufferPointer<UInt8>) {
+    guard let base = bytes.baseAddress else { return }
+    var offset = 0
+    while offset < bytes.count {
+        let written = write(descriptor, base + offset, bytes.count - offset)
+        if written > 0 {
+            offset += written
+        } else if written < 0, errno == EINTR {
+            continue
+        } else {
+            return
+        }
     }
 }
