@@ -71,7 +71,7 @@ extension RouteFileDecoder {
             }
         }
         if let value = fields["host"], let host = string(value, at: join(path, "host")) {
-            if HostPattern(parsing: host).map({ if case .exact = $0 { return true } else { return false } }) == true {
+            if case .exact? = HostPattern(parsing: host) {
                 redirect.host = host.lowercased()
             } else {
                 report(join(path, "host"), "expected a DNS name, found \"\(host)\"")
@@ -124,7 +124,7 @@ extension RouteFileDecoder {
             }
         }
         if let value = fields["host"], let text = string(value, at: join(path, "host")) {
-            if let normalized = RequestHost.normalize(Substring(text)), !normalized.isEmpty {
+            if RequestHost.normalize(Substring(text)) != nil {
                 rewrite.host = text
             } else {
                 report(join(path, "host"), "expected host or host:port, found \"\(text)\"")

@@ -200,7 +200,7 @@ struct ExchangeStateMachine {
                 return .close
             }
             record.status = 101
-            if case .proxy(let plan) = decision { record.servedBy = plan.upstream.name }
+            record.servedBy = plan.upstream.name
             state = .upgrading
             var response = ProxyHeaders.downstreamResponseHead(for: head, close: false)
             responseEdits?.apply(to: &response.headers)
@@ -219,7 +219,7 @@ struct ExchangeStateMachine {
         upstream?.recordOutcome(of: current.endpoint, failed: status >= 500)
         if status >= 500, let retry = retryIfAllowed(after: .status(status), from: current, now: now) { return retry }
         record.status = status
-        if case .proxy(let plan) = decision { record.servedBy = plan.upstream.name }
+        record.servedBy = plan.upstream.name
         upstreamKeepAlive = head.isKeepAlive
         let rewritten = ResponseHeadRewriter(request: request, route: route, corsHeaders: corsHeaders, edits: responseEdits)
             .rewrite(head, keepAlive: keepAlive)

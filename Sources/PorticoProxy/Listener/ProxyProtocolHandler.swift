@@ -11,8 +11,8 @@ final class ProxyProtocolHandler: ChannelInboundHandler, RemovableChannelHandler
 
     static let timeout: TimeAmount = .seconds(10)
 
-    /// Sets up the pipeline after this handler for a connection from `peer` (the header's
-    /// source, or the TCP peer when the header names none).
+    /// Sets up the pipeline after this handler for a connection from `peer`: the header's
+    /// source, `nil` when it names none (the TCP peer then stands).
     private let configure: (Channel, String?) throws -> Void
     private var received: ByteBuffer?
     private var deadline: Scheduled<Void>?
@@ -46,7 +46,7 @@ final class ProxyProtocolHandler: ChannelInboundHandler, RemovableChannelHandler
             received = nil
             buffer.moveReaderIndex(forwardBy: length)
             do {
-                try configure(context.channel, source ?? context.channel.remoteAddress?.ipAddress)
+                try configure(context.channel, source)
             } catch {
                 context.close(promise: nil)
                 return

@@ -108,6 +108,7 @@ enum ProxyHeaders {
     /// Applies a route's `requestHeaders` or `responseHeaders` (SPEC §12): `set` replaces
     /// every value of a name, `add` appends one, `remove` deletes all; names in any case.
     static func apply(_ modifiers: HeaderModifiers, to headers: inout HTTPHeaders) {
+        guard !modifiers.isEmpty else { return }
         // One growth at most, not one per added field.
         headers.reserveCapacity(headers.count + modifiers.set.count + modifiers.add.count)
         for name in modifiers.remove { headers.remove(name: name) }
