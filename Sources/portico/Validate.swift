@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import PorticoControl
 import PorticoCore
+import PorticoProxy
 
 /// `portico validate [folder]`: the running gateway's loader and validation, for CI pipelines.
 struct Validate: AsyncParsableCommand {
@@ -20,7 +21,8 @@ struct Validate: AsyncParsableCommand {
         do {
             let files = try RouteFolderLoader.load(directory: directory)
             let table = try RouteController.initialTable(files: files, stored: StoredConfiguration())
-            print("\(directory): valid (\(table.routes.count) routes, \(table.upstreams.count) upstreams)")
+            valid = await checkKeyFiles(of: table, in: directory)
+            if valid { print("\(directory): valid (\(table.routes.count) routes, \(table.upstreams.count) upstreams)") }
         } catch {
             for problem in RouteController.everyProblem(of: error, table: { $0 }) { printProblem(problem.description) }
             valid = false
@@ -36,5 +38,21 @@ struct Validate: AsyncParsableCommand {
             }
         }
         if !valid { throw ExitCode(1) }
+    }
+
+    /// Every `auth.jwt.jwksFile` must hold a usable key; keys that would be skipped are warnings.
+    private func checkKeyFiles(of table: RouteTable, in directory: String) async -> Bool {
+        var valid = true
+        for route in table.routes {
+            guard case .file(let path)? = route.definition.auth?.jwt?.keys else { continue }
+            let report = await JWKSFileCheck.check(path: (directory as NSString).appendingPathComponent(path))
+            let place = "route \(route.name): auth.jwt.jwksFile \(path)"
+            for skipped in report.skipped { printProblem("warning: \(place): key skipped: \(skipped)") }
+            if let problem = report.problem {
+                printProblem("\(place): \(problem)")
+                valid = false
+            }
+        }
+        return valid
     }
 }

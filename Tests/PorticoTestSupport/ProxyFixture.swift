@@ -47,6 +47,7 @@ public final class ProxyFixture: Sendable {
 
     public func stop() async {
         try? await listener.close()
+        await dataPlane.shutdown()
     }
 }
 

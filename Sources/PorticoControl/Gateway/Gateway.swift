@@ -116,8 +116,9 @@ private struct Setup {
         proxyConfiguration.httpsRedirectPort = settings.httpsRedirectPort
         proxyConfiguration.trustedProxies = settings.trustedProxies
         proxyConfiguration.proxyProtocol = settings.proxyProtocol
+        proxyConfiguration.routesDirectory = settings.routesDirectory
         let dataPlane = DataPlane(
-            initialTable: table, configuration: proxyConfiguration, metrics: metrics.metrics, logger: logger)
+            initialTable: table, configuration: proxyConfiguration, metrics: metrics.metrics, group: group, logger: logger)
         let controller = RouteController(
             dataPlane: dataPlane, store: store, files: files, stored: stored, drainTimeout: settings.drainTimeout,
             logger: logger)

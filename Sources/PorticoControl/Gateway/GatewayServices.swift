@@ -126,5 +126,6 @@ struct DataPlaneService: Service {
         if running > 0 {
             logger.warning("drain timeout passed; ending the requests still running", metadata: ["requests": "\(running)"])
         }
+        await dataPlane.shutdown()
     }
 }

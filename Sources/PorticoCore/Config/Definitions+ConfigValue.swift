@@ -110,6 +110,7 @@ extension RouteDefinition {
                     "burst": .integer(rateLimit.burst), "key": .string(rateLimit.keyDescription),
                 ]))
         }
+        if let auth { pairs.append(("auth", auth.configValue)) }
         if let hsts {
             pairs.append(
                 ("hsts", [
@@ -154,6 +155,35 @@ extension HeaderModifiers {
         if !set.isEmpty { pairs.append(("set", .object(set.map { (key: $0.name, value: .string($0.value)) }))) }
         if !add.isEmpty { pairs.append(("add", .object(add.map { (key: $0.name, value: .string($0.value)) }))) }
         if !remove.isEmpty { pairs.append(("remove", .array(remove.map { .string($0) }))) }
+        return .object(pairs)
+    }
+}
+
+extension AuthDefinition {
+    /// The stored form, as `auth` is written in a route file.
+    var configValue: ConfigValue {
+        var pairs: [(key: String, value: ConfigValue)] = []
+        if let jwt {
+            var jwtPairs: [(key: String, value: ConfigValue)] = []
+            if let issuer = jwt.issuer { jwtPairs.append(("issuer", .string(issuer))) }
+            if !jwt.audiences.isEmpty { jwtPairs.append(("audiences", .array(jwt.audiences.map { .string($0) }))) }
+            switch jwt.keys {
+            case .file(let path): jwtPairs.append(("jwksFile", .string(path)))
+            case .url(let url): jwtPairs.append(("jwksUrl", .string(url)))
+            }
+            if !jwt.claimsToHeaders.isEmpty {
+                jwtPairs.append(("claimsToHeaders", .object(jwt.claimsToHeaders.map { ($0.claim, .string($0.header)) })))
+            }
+            pairs.append(("jwt", .object(jwtPairs)))
+        }
+        if let forward {
+            pairs.append(
+                ("forward", [
+                    "url": .string(forward.url), "timeout": .string(forward.timeout.configString),
+                    "requestHeaders": .array(forward.requestHeaders.map { .string($0) }),
+                    "responseHeaders": .array(forward.responseHeaders.map { .string($0) }),
+                ]))
+        }
         return .object(pairs)
     }
 }

@@ -161,6 +161,8 @@ public struct RouteDefinition: Hashable, Sendable {
     public var denyFrom: [AddressRange] = []
     /// Requests per key and time (SPEC §13).
     public var rateLimit: RateLimitDefinition?
+    /// JWT and forward-auth checks before the upstream (SPEC §13).
+    public var auth: AuthDefinition?
 
     /// Whether the IP rules let `client` through: `denyFrom` wins; with `allowFrom`, only
     /// the clients it names pass. A client address that does not parse passes only when

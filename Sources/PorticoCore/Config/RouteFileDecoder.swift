@@ -225,7 +225,7 @@ public struct RouteFileDecoder {
                 allowed: [
                     "name", "hosts", "match", "upstream", "backends", "respond", "redirect", "rewrite", "timeout",
                     "httpsRedirect", "compression", "cors", "retries", "requestHeaders", "responseHeaders", "hsts",
-                    "allowFrom", "denyFrom", "rateLimit",
+                    "allowFrom", "denyFrom", "rateLimit", "auth",
                 ])
         else { return nil }
         let problemCount = problems.count
@@ -270,6 +270,10 @@ public struct RouteFileDecoder {
         let allowFrom = fields["allowFrom"].map { addressRanges($0, at: join(path, "allowFrom")) } ?? []
         let denyFrom = fields["denyFrom"].map { addressRanges($0, at: join(path, "denyFrom")) } ?? []
         let rateLimit = fields["rateLimit"].flatMap { self.rateLimit($0, at: join(path, "rateLimit")) }
+        let auth = fields["auth"].flatMap { self.auth($0, at: join(path, "auth")) }
+        if auth != nil, fields["upstream"] == nil, fields["backends"] == nil {
+            report(join(path, "auth"), "applies to routes with upstream or backends")
+        }
 
         guard problems.count == problemCount, let name, let action else { return nil }
         var route = RouteDefinition(
@@ -283,6 +287,7 @@ public struct RouteFileDecoder {
         route.allowFrom = allowFrom
         route.denyFrom = denyFrom
         route.rateLimit = rateLimit
+        route.auth = auth
         return route
     }
 

@@ -2,7 +2,7 @@
 public struct GatewayErrorCode: Hashable, Sendable, CustomStringConvertible {
     private enum Code: Hashable, Sendable {
         case noRoute, upstreamUnreachable, noHealthyUpstream, upstreamTimeout, upstreamOverflow
-        case badRequest, headersTooLarge, forbidden, rateLimited
+        case badRequest, headersTooLarge, forbidden, rateLimited, unauthorized, authUnavailable
     }
 
     private let code: Code
@@ -25,6 +25,10 @@ public struct GatewayErrorCode: Hashable, Sendable, CustomStringConvertible {
     public static let forbidden = GatewayErrorCode(code: .forbidden)
     /// The route's `rateLimit` has no token for the request's key (SPEC §13).
     public static let rateLimited = GatewayErrorCode(code: .rateLimited)
+    /// `auth.jwt` found no valid bearer token (SPEC §13).
+    public static let unauthorized = GatewayErrorCode(code: .unauthorized)
+    /// `auth.forward` gave no answer in time (SPEC §13): the route fails closed.
+    public static let authUnavailable = GatewayErrorCode(code: .authUnavailable)
 
     /// The HTTP status code the gateway answers with.
     public var status: Int {
@@ -37,6 +41,8 @@ public struct GatewayErrorCode: Hashable, Sendable, CustomStringConvertible {
         case .headersTooLarge: return 431
         case .forbidden: return 403
         case .rateLimited: return 429
+        case .unauthorized: return 401
+        case .authUnavailable: return 503
         }
     }
 
@@ -52,6 +58,8 @@ public struct GatewayErrorCode: Hashable, Sendable, CustomStringConvertible {
         case .headersTooLarge: return "request_header_fields_too_large"
         case .forbidden: return "forbidden"
         case .rateLimited: return "rate_limited"
+        case .unauthorized: return "unauthorized"
+        case .authUnavailable: return "auth_unavailable"
         }
     }
 

@@ -26,6 +26,9 @@ extension ExchangeStateMachine {
     enum State: Equatable {
         /// The head is routed; ``start(upstream:now:)`` acts on the decision.
         case routed
+        /// The route's `auth` runs (a JWKS refresh for an unknown `kid`, or the forward-auth
+        /// call); request parts are buffered.
+        case authorizing(AuthStep)
         /// A try waits for an upstream connection; request parts are buffered.
         case connecting(Try)
         /// Request and response stream through the try's connection.
@@ -36,6 +39,14 @@ extension ExchangeStateMachine {
         case responded
         /// Nothing more happens.
         case finished
+    }
+
+    /// What an exchange in ``State/authorizing(_:)`` waits for.
+    enum AuthStep: Equatable {
+        /// A load of the JWKS, for a token whose `kid` the keys did not have.
+        case keys
+        /// The `auth.forward` call's answer.
+        case forward
     }
 
     /// What ends a response, for the downstream connection.
@@ -51,6 +62,10 @@ extension ExchangeStateMachine {
     /// What the handler does next.
     enum Action {
         case none
+        /// Ask the JWKS source for a load, then report ``keysRefreshed(serial:now:epochSeconds:)``.
+        case refreshKeys(JWKSSource)
+        /// Make the forward-auth call, then report ``forwardAuthAnswered(serial:_:now:)``.
+        case callForwardAuth(ForwardAuthDefinition, AuthHTTPClient)
         /// Get a connection for the try: an idle pooled one when it may, else a slot of the
         /// upstream's connection limit (open at once, wait, or overflow).
         case acquireConnection(Try)
@@ -64,7 +79,7 @@ extension ExchangeStateMachine {
         case sendRequest(HTTPRequestHead, [HTTPClientRequestPart])
         case sendRequestPart(HTTPClientRequestPart, flush: Bool)
         /// Give up any try, then write the gateway's own response.
-        case answer(HTTPResponseHead, body: String, then: Ending)
+        case answer(HTTPResponseHead, body: ByteBuffer, then: Ending)
         case forwardInformational(HTTPResponseHead)
         case forwardResponseHead(HTTPResponseHead, compress: Bool)
         /// Write the end of the response; `reuseConnection`: the upstream connection may go
@@ -91,7 +106,7 @@ extension ExchangeStateMachine {
     /// Whether the response is still to come or still streaming.
     var isRunning: Bool {
         switch state {
-        case .connecting, .forwarding, .upgrading: return true
+        case .authorizing, .connecting, .forwarding, .upgrading: return true
         case .routed, .responded, .finished: return false
         }
     }
@@ -107,7 +122,7 @@ extension ExchangeStateMachine {
 
     var readGate: ReadGate {
         switch state {
-        case .connecting, .upgrading: return .held
+        case .authorizing, .connecting, .upgrading: return .held
         case .forwarding: return .whileUpstreamBusy
         case .routed, .responded, .finished: return .open
         }
@@ -116,7 +131,7 @@ extension ExchangeStateMachine {
     /// Whether a response head (the gateway's own or the upstream's) went to the client.
     var responseStarted: Bool {
         switch state {
-        case .routed, .connecting, .forwarding(_, false): return false
+        case .routed, .authorizing, .connecting, .forwarding(_, false): return false
         case .forwarding(_, true), .upgrading, .responded, .finished: return true
         }
     }
@@ -125,7 +140,7 @@ extension ExchangeStateMachine {
     var currentTry: Try? {
         switch state {
         case .connecting(let current), .forwarding(let current, _): return current
-        case .routed, .upgrading, .responded, .finished: return nil
+        case .routed, .authorizing, .upgrading, .responded, .finished: return nil
         }
     }
 

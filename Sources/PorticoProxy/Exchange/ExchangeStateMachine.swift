@@ -35,6 +35,13 @@ struct ExchangeStateMachine {
     private var endpointsTried: [Endpoint] = []
     private var holdsRetryBudget = false
     private var upstreamKeepAlive = true
+    /// The head the upstream gets: the plan's, with the headers auth sets.
+    private var upstreamHead: HTTPRequestHead?
+    private var authorizer: RouteAuthorizer?
+    /// The upstream a request under `auth` goes to once it passes.
+    private var pendingUpstream: (any ExchangeUpstream)?
+    /// The JWKS was loaded again for this request's unknown `kid`: no second load.
+    private var keysRefreshed = false
 
     init(routed: RoutedRequest, request: HTTPRequestHead, serial: UInt64, now: NIODeadline, isHTTP2Stream: Bool) {
         self.request = request
@@ -52,8 +59,11 @@ struct ExchangeStateMachine {
         self.state = .routed
     }
 
-    /// Acts on the routing decision; `upstream` is the side a proxied request uses.
-    mutating func start(upstream: (any ExchangeUpstream)?, now: NIODeadline) -> Action {
+    /// Acts on the routing decision; `upstream` is the side a proxied request uses, and
+    /// `authorizer` the route's `auth`, checked first at `epochSeconds` (wall-clock time).
+    mutating func start(
+        upstream: (any ExchangeUpstream)?, authorizer: RouteAuthorizer? = nil, now: NIODeadline, epochSeconds: Double = 0
+    ) -> Action {
         switch decision {
         case .refuse(let reason):
             record.failureReason = reason
@@ -62,25 +72,101 @@ struct ExchangeStateMachine {
             return answer(.error(.noRoute, route: nil))
         case .answer(let local):
             return answer(local)
-        case .proxy:
-            guard let route, let upstream, let endpoint = upstream.endpoint(excluding: nil, retrying: false) else {
-                return answer(.error(.noHealthyUpstream, route: route?.name))
-            }
-            self.upstream = upstream
-            upstream.requestMoved(from: nil, to: endpoint)
-            record.endpoint = endpoint
-            routeDeadline = record.startTime + .milliseconds(route.definition.timeout.wholeMilliseconds)
-            let first = makeTry(TryID(exchange: serial, number: 1), to: endpoint, now: now)
-            state = .connecting(first)
-            return .acquireConnection(first)
+        case .proxy(let plan):
+            upstreamHead = plan.head
+            guard let authorizer else { return connect(upstream, now: now) }
+            self.authorizer = authorizer
+            pendingUpstream = upstream
+            return authorize(now: now, epochSeconds: epochSeconds)
         }
+    }
+
+    /// The JWKS load that ``Action/refreshKeys(_:)`` asked for ended (or was not worth it).
+    mutating func keysRefreshed(serial: UInt64, now: NIODeadline, epochSeconds: Double) -> Action {
+        guard serial == self.serial, state == .authorizing(.keys) else { return .none }
+        keysRefreshed = true
+        return authorize(now: now, epochSeconds: epochSeconds)
+    }
+
+    /// The forward-auth call of ``Action/callForwardAuth(_:_:)`` ended.
+    mutating func forwardAuthAnswered(serial: UInt64, _ outcome: ForwardAuthCall.Outcome, now: NIODeadline) -> Action {
+        guard serial == self.serial, state == .authorizing(.forward) else { return .none }
+        switch outcome {
+        case .allowed(let remove, let set):
+            for name in remove { upstreamHead?.headers.remove(name: name) }
+            for (name, value) in set { upstreamHead?.headers.add(name: name, value: value) }
+            authorizer?.count(.allowed)
+            return connect(pendingUpstream, now: now)
+        case .denied(let denial):
+            authorizer?.count(.denied)
+            bufferedParts.removeAll()
+            return answer(denial)
+        case .unavailable(let reason):
+            authorizer?.count(.error)
+            record.failureReason = reason
+            bufferedParts.removeAll()
+            return answer(.error(.authUnavailable, route: route?.name))
+        }
+    }
+
+    /// Runs the route's `auth` in SPEC §13's order: `auth.jwt` (its claims set as headers),
+    /// then `auth.forward`; then the request goes upstream.
+    private mutating func authorize(now: NIODeadline, epochSeconds: Double) -> Action {
+        guard let authorizer else { return connect(pendingUpstream, now: now) }
+        if let jwt = authorizer.jwt {
+            switch jwt.verify(authorization: request.headers.first(name: "authorization"), now: epochSeconds) {
+            case .valid(let headers):
+                for header in jwt.definition.claimsToHeaders { upstreamHead?.headers.remove(name: header.header) }
+                for header in headers { upstreamHead?.headers.add(name: header.name, value: header.value) }
+            case .unknownKey where !keysRefreshed:
+                state = .authorizing(.keys)
+                return .refreshKeys(jwt.source)
+            case .unknownKey:
+                return unauthorized(tokenSent: true, reason: "unknown key")
+            case .invalid(let tokenSent, let reason):
+                return unauthorized(tokenSent: tokenSent, reason: reason)
+            }
+        }
+        if let forward = authorizer.definition.forward {
+            state = .authorizing(.forward)
+            return .callForwardAuth(forward, authorizer.client)
+        }
+        authorizer.count(.allowed)
+        return connect(pendingUpstream, now: now)
+    }
+
+    /// 401 for `auth.jwt` (SPEC §13).
+    private mutating func unauthorized(tokenSent: Bool, reason: String) -> Action {
+        authorizer?.count(.denied)
+        record.failureReason = "auth.jwt: " + reason
+        bufferedParts.removeAll()
+        var denial = LocalAnswer.error(.unauthorized, route: route?.name)
+        denial.failureReason = record.failureReason
+        denial.headers.add(
+            name: "www-authenticate", value: tokenSent ? #"Bearer realm="portico", error="invalid_token""# : #"Bearer realm="portico""#)
+        return answer(denial)
+    }
+
+    /// The first try: to an endpoint of `upstream`, or 503 when it has none.
+    private mutating func connect(_ upstream: (any ExchangeUpstream)?, now: NIODeadline) -> Action {
+        pendingUpstream = nil
+        guard let route, let upstream, let endpoint = upstream.endpoint(excluding: nil, retrying: false) else {
+            return answer(.error(.noHealthyUpstream, route: route?.name))
+        }
+        self.upstream = upstream
+        upstream.requestMoved(from: nil, to: endpoint)
+        record.endpoint = endpoint
+        routeDeadline = record.startTime + .milliseconds(route.definition.timeout.wholeMilliseconds)
+        let first = makeTry(TryID(exchange: serial, number: 1), to: endpoint, now: now)
+        state = .connecting(first)
+        return .acquireConnection(first)
     }
 
     mutating func requestBodyReceived(_ buffer: ByteBuffer) -> Action {
         record.bytesIn += buffer.readableBytes
         requestHadBody = true
         switch state {
-        case .connecting:
+        case .authorizing, .connecting:
             bufferedParts.append(.body(.byteBuffer(buffer)))
             return .none
         case .forwarding:
@@ -93,7 +179,7 @@ struct ExchangeStateMachine {
     mutating func requestEndReceived(_ trailers: HTTPHeaders?) -> Action {
         requestComplete = true
         switch state {
-        case .connecting:
+        case .authorizing, .connecting:
             bufferedParts.append(.end(trailers))
             return .none
         case .forwarding:
@@ -155,13 +241,12 @@ struct ExchangeStateMachine {
 
     /// A connection (pooled or new) is ready for try `id`.
     mutating func connectionReady(forTry id: TryID) -> Action {
-        guard case .connecting(let current) = state, current.id == id, !current.waitingForSlot,
-            case .proxy(let plan) = decision
+        guard case .connecting(let current) = state, current.id == id, !current.waitingForSlot, let upstreamHead
         else { return .giveBack }
         state = .forwarding(current, responseStarted: false)
         let parts = bufferedParts
         bufferedParts.removeAll()
-        return .sendRequest(plan.head, parts)
+        return .sendRequest(upstreamHead, parts)
     }
 
     /// The connect of try `id` failed.
@@ -372,7 +457,7 @@ struct ExchangeStateMachine {
         if closeConnection { keepAlive = false }
         record.failureReason = record.failureReason ?? answer.failureReason
         var headers = answer.headers
-        let length = answer.body.utf8.count
+        let length = answer.body.readableBytes
         headers.replaceOrAdd(name: "content-length", value: String(length))
         if !keepAlive { headers.replaceOrAdd(name: "connection", value: "close") }
         responseEdits?.apply(to: &headers)

@@ -1,3 +1,4 @@
+import NIOCore
 import NIOHTTP1
 import PorticoCore
 
@@ -36,7 +37,7 @@ struct RoutedRequest {
 struct LocalAnswer {
     var status: Int
     var headers = HTTPHeaders()
-    var body = ""
+    var body = ByteBuffer()
     /// Why the gateway answered instead of the upstream, for the access log.
     var failureReason: String?
 
@@ -46,7 +47,7 @@ struct LocalAnswer {
         var headers = HTTPHeaders()
         headers.add(name: "content-type", value: "application/json")
         return LocalAnswer(
-            status: code.status, headers: headers, body: code.jsonBody(route: route),
+            status: code.status, headers: headers, body: ByteBuffer(string: code.jsonBody(route: route)),
             failureReason: code == .noRoute ? nil : code.description)
     }
 }
@@ -161,7 +162,7 @@ struct RequestRouter {
         case .respond(let response):
             var headers = HTTPHeaders()
             headers.add(name: "content-type", value: "text/plain; charset=utf-8")
-            routed.decision = .answer(LocalAnswer(status: response.status, headers: headers, body: response.body))
+            routed.decision = .answer(LocalAnswer(status: response.status, headers: headers, body: ByteBuffer(string: response.body)))
         case .redirect(let redirect):
             let location = RedirectLocation(
                 redirect, requestScheme: scheme, authority: authority, host: host, path: target.path, query: target.query,

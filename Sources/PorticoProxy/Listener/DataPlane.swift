@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import NIOCore
+import NIOPosix
 import PorticoCore
 
 /// The data plane shared by every listener: the active snapshot (route table and health),
@@ -25,13 +26,21 @@ public final class DataPlane: Sendable {
     /// The gateway's metrics.
     public let metrics: GatewayMetrics
 
+    /// The client of forward-auth calls and JWKS fetches.
+    private let authClient: AuthHTTPClient
+
+    /// - Parameter group: The event loops the listeners serve on (forward-auth calls run on
+    ///   the request's loop).
     public init(
         initialTable: RouteTable, configuration: ProxyConfiguration = .init(), metrics: GatewayMetrics = .discarding,
-        logger: Logger
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger
     ) {
         self.metrics = metrics
         self.logger = logger
-        registry = RuntimeRegistry(metrics: metrics)
+        authClient = AuthHTTPClient(group: group)
+        registry = RuntimeRegistry(
+            metrics: metrics,
+            auth: AuthEnvironment(client: authClient, routesDirectory: configuration.routesDirectory, logger: logger))
         metrics.routeTableVersion.record(Int64(clamping: initialTable.version))
         routeTables = RouteTableStore(initialTable)
         snapshots = SnapshotStore(registry.snapshot(of: initialTable, health: UnhealthyEndpoints()))
@@ -42,6 +51,13 @@ public final class DataPlane: Sendable {
         accessLogger[metadataKey: "log"] = "access"
         environment = ProxyEnvironment(
             configuration: configuration, metrics: metrics, accessLogger: accessLogger, requestIDs: RequestIDGenerator())
+    }
+
+    /// Stops what the auth checks run in the background (JWKS loads, the HTTP client's
+    /// connections); call it once the listeners are closed.
+    public func shutdown() async {
+        registry.stopKeySources()
+        await authClient.shutdown()
     }
 
     /// The snapshot new requests use.

@@ -19,6 +19,8 @@ public struct ProxyConfiguration: Sendable {
     public var trustedProxies = TrustedProxies()
     /// Idle upstream connections kept per endpoint and event loop.
     public var maxIdleUpstreamConnectionsPerEndpoint: Int = 64
+    /// The routes folder, which `auth.jwt.jwksFile` paths are relative to.
+    public var routesDirectory: String?
 
     public init() {}
 }

@@ -61,6 +61,12 @@ public final class GatewayMetrics: Sendable {
         Counter(label: "portico_rate_limited_total", dimensions: [("route", route)], factory: factory)
     }
 
+    /// Requests a route's `auth` let through, refused, or could not decide on
+    /// (`portico_auth_total{route,result}`).
+    func authCounter(route: String, result: String) -> Counter {
+        Counter(label: "portico_auth_total", dimensions: [("route", route), ("result", result)], factory: factory)
+    }
+
     func requestDuration(route: String) -> Timer {
         Timer(label: "portico_request_duration_seconds", dimensions: [("route", route)], preferredDisplayUnit: .seconds, factory: factory)
     }

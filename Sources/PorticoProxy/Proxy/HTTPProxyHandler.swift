@@ -1,3 +1,4 @@
+import FoundationEssentials
 import Logging
 import NIOCore
 import NIOHTTP1
@@ -38,6 +39,8 @@ final class HTTPProxyHandler: ChannelDuplexHandler, DrainableConnection {
     @exclusivity(unchecked) var routeCounter: RouteCounter?
     /// Numbers the exchanges of the connection, so that no try id repeats on it.
     private var exchangeSerial: UInt64 = 0
+    /// The running exchange's serial, which its asynchronous answers carry.
+    var currentSerial: UInt64 { exchangeSerial }
     @exclusivity(unchecked) var lease = UpstreamLease()
     /// Compresses the current response body when it is gzipped on its way to the client.
     var gzip: GzipStream?
@@ -110,7 +113,11 @@ final class HTTPProxyHandler: ChannelDuplexHandler, DrainableConnection {
             upstream = chosen.upstream
             selector = chosen
         }
-        run(exchange?.start(upstream: selector, now: now), context: context)
+        let authorizer = snapshot.authorizer(for: routed.route)
+        run(
+            exchange?.start(
+                upstream: selector, authorizer: authorizer, now: now, epochSeconds: authorizer == nil ? 0 : Self.epochSeconds),
+            context: context)
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -163,6 +170,8 @@ final class HTTPProxyHandler: ChannelDuplexHandler, DrainableConnection {
     func run(_ action: Exchange.Action?, context: ChannelHandlerContext) {
         switch action {
         case nil, .none?, .giveBack?: break
+        case .refreshKeys(let source)?: refreshKeys(source, context: context)
+        case .callForwardAuth(let definition, let client)?: callForwardAuth(definition, client: client, context: context)
         case .acquireConnection(let next)?:
             armExchangeTimer(context: context)
             acquire(next, context: context)
@@ -186,7 +195,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, DrainableConnection {
         case .answer(let head, let body, let ending)?:
             lease.giveUp(in: pool)
             context.write(wrapOutboundOut(.head(head)), promise: nil)
-            if !body.isEmpty { context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: body)))), promise: nil) }
+            if body.readableBytes > 0 { context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil) }
             end(nil, ending, context: context)
         case .forwardInformational(let head)?:
             context.writeAndFlush(wrapOutboundOut(.head(head)), promise: nil)

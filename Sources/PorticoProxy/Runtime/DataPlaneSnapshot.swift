@@ -21,18 +21,21 @@ public final class DataPlaneSnapshot: Sendable {
     let routeCounters: [RouteCounter]
     /// By ``CompiledRoute/order``; `nil` for routes without `rateLimit`.
     let rateLimiters: [RateLimiter?]
+    /// By ``CompiledRoute/order``; `nil` for routes without `auth`.
+    let authorizers: [RouteAuthorizer?]
     /// Counts requests that match no route (they run too, until answered).
     let unrouted: RouteCounter
 
     init(
         table: RouteTable, health: UnhealthyEndpoints, upstreams: [UpstreamState], routeCounters: [RouteCounter],
-        rateLimiters: [RateLimiter?], unrouted: RouteCounter
+        rateLimiters: [RateLimiter?], authorizers: [RouteAuthorizer?], unrouted: RouteCounter
     ) {
         self.table = table
         self.health = health
         self.upstreams = upstreams
         self.routeCounters = routeCounters
         self.rateLimiters = rateLimiters
+        self.authorizers = authorizers
         self.unrouted = unrouted
     }
 
@@ -40,7 +43,13 @@ public final class DataPlaneSnapshot: Sendable {
     func with(health: UnhealthyEndpoints) -> DataPlaneSnapshot {
         DataPlaneSnapshot(
             table: table, health: health, upstreams: upstreams, routeCounters: routeCounters, rateLimiters: rateLimiters,
-            unrouted: unrouted)
+            authorizers: authorizers, unrouted: unrouted)
+    }
+
+    /// The auth of a route of this snapshot's table, when it has one.
+    func authorizer(for route: CompiledRoute?) -> RouteAuthorizer? {
+        guard let route, route.order < authorizers.count else { return nil }
+        return authorizers[route.order]
     }
 
     /// The state of an upstream of this snapshot's table.

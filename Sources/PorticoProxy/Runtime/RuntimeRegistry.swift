@@ -1,3 +1,5 @@
+import Logging
+import NIOPosix
 import PorticoCore
 import Synchronization
 
@@ -12,15 +14,23 @@ final class RuntimeRegistry: Sendable {
         var upstreams: [String: UpstreamRuntime] = [:]
         var routes: [String: RouteCounter] = [:]
         var rateLimiters: [String: RateLimiter] = [:]
+        var authorizers: [String: RouteAuthorizer] = [:]
+        var keySources: [JWKSSource.Origin: JWKSSource] = [:]
     }
 
     private let known = Mutex(Known())
     private let unrouted: RouteCounter
     private let metrics: GatewayMetrics
+    private let auth: AuthEnvironment
 
-    init(metrics: GatewayMetrics = .discarding) {
+    init(
+        metrics: GatewayMetrics = .discarding,
+        auth: AuthEnvironment = AuthEnvironment(
+            client: AuthHTTPClient(group: MultiThreadedEventLoopGroup.singleton), logger: Logger(label: "portico.auth"))
+    ) {
         unrouted = RouteCounter(name: "no_route")
         self.metrics = metrics
+        self.auth = auth
     }
 
     /// A snapshot of `table` with `health`, taking over the state of the tables before it.
@@ -46,10 +56,44 @@ final class RuntimeRegistry: Sendable {
                 next.rateLimiters[route.name] = limiter
                 return limiter
             }
+            // A route's auth stays while its name and auth do (its verified tokens with it);
+            // a JWKS source, while any route names it.
+            let authorizers = table.routes.map { route -> RouteAuthorizer? in
+                guard let definition = route.definition.auth else { return nil }
+                if let kept = known.authorizers[route.name], kept.definition == definition {
+                    next.authorizers[route.name] = kept
+                    if let source = kept.jwt?.source { next.keySources[source.origin] = source }
+                    return kept
+                }
+                let verifier = definition.jwt.map { jwt -> JWTVerifier in
+                    let origin = auth.origin(of: jwt.keys)
+                    let source = next.keySources[origin] ?? known.keySources[origin] ?? {
+                        let source = auth.makeSource(origin)
+                        source.start()
+                        return source
+                    }()
+                    next.keySources[origin] = source
+                    return JWTVerifier(definition: jwt, source: source)
+                }
+                let authorizer = RouteAuthorizer(
+                    definition: definition, jwt: verifier, client: auth.client, route: route.name, metrics: metrics)
+                next.authorizers[route.name] = authorizer
+                return authorizer
+            }
+            for (origin, source) in known.keySources where next.keySources[origin] == nil { source.stop() }
             known = next
             return DataPlaneSnapshot(
                 table: table, health: health, upstreams: upstreams, routeCounters: counters, rateLimiters: limiters,
-                unrouted: unrouted)
+                authorizers: authorizers, unrouted: unrouted)
+        }
+    }
+}
+
+extension RuntimeRegistry {
+    /// Stops every JWKS source (the gateway is shutting down).
+    func stopKeySources() {
+        known.withLock { known in
+            known.keySources.values.forEach { $0.stop() }
         }
     }
 }
