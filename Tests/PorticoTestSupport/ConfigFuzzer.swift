@@ -55,6 +55,19 @@ public struct ConfigFuzzer {
                     "allowOrigins": ["https://app.example.com", "*"], "allowMethods": ["GET"], "allowHeaders": ["Authorization"],
                     "exposeHeaders": ["X-Request-Id"], "allowCredentials": true, "maxAge": 600,
                 ],
+                "requestHeaders": ["set": ["X-Env": "prod"], "remove": ["X-Debug"]], "hsts": ["maxAge": 31_536_000],
+                "allowFrom": ["10.0.0.0/8", "2001:db8::/32"], "denyFrom": ["10.1.0.0/16"],
+                "rateLimit": ["requests": 10, "per": "1s", "burst": 5, "key": "header:x-key"],
+                "auth": [
+                    "jwt": [
+                        "issuer": "https://id.example.com", "audiences": ["api"], "jwksFile": "keys/id.jwks",
+                        "claimsToHeaders": ["sub": "X-User-Id"],
+                    ],
+                    "forward": [
+                        "url": "http://127.0.0.1:9000/verify", "timeout": "2s", "requestHeaders": ["Authorization"],
+                        "responseHeaders": ["X-User-Id"],
+                    ],
+                ],
             ],
             ["name": "s", "match": ["path": ["regex": "/items/[0-9]+"]], "respond": ["status": 201, "body": "made"]],
         ],
