@@ -11,6 +11,8 @@ struct Validate: AsyncParsableCommand {
 
     @Argument(help: "The routes folder (PORTICO_ROUTES_DIR, default ./routes).")
     var routesDirectory: String?
+    @Flag(help: "Fail (exit 1) on warnings too, such as a route that can never be chosen.")
+    var strict = false
     @Option(name: .customLong("certs"), help: "Also check a certificates folder: every NAME.crt with its NAME.key.")
     var certsDirectory: String?
 
@@ -22,6 +24,12 @@ struct Validate: AsyncParsableCommand {
             let files = try RouteFolderLoader.load(directory: directory)
             let table = try RouteController.initialTable(files: files, stored: StoredConfiguration())
             valid = await checkKeyFiles(of: table, in: directory)
+            let warnings = table.shadowedRoutes
+            for warning in warnings {
+                let source = table.route(named: warning.route).map { $0.source.displayName + ": " } ?? ""
+                printProblem("warning: \(source)\(warning)")
+            }
+            if strict, !warnings.isEmpty { valid = false }
             if valid { print("\(directory): valid (\(table.routes.count) routes, \(table.upstreams.count) upstreams)") }
         } catch {
             for problem in RouteController.everyProblem(of: error, table: { $0 }) { printProblem(problem.description) }

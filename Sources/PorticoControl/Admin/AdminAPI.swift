@@ -65,11 +65,35 @@ public enum AdminAPI {
                 } catch let error as ConfigurationError {
                     throw ControlPlaneError.invalid(await controller.everyProblem(ofAPIDocument: error))
                 }
-                try await controller.replaceAPIConfiguration(
+                let dryRun = try isDryRun(request)
+                let report = try await controller.replaceAPIConfiguration(
                     upstreams: set.upstreams.map(\.definition), routes: set.routes.map(\.definition),
-                    ifMatch: try ifMatch(request))
+                    ifMatch: try ifMatch(request), dryRun: dryRun)
+                if dryRun { return dryRunAnswer(report) }
                 let table = await controller.table
-                return json(RouteController.document(of: table), etag: table.version)
+                return json(adding(report.warnings, to: RouteController.document(of: table)), etag: table.version)
+            }
+        }
+
+        v1.get("config/diff") { request, _ in
+            await respond {
+                func version(_ name: String) throws -> UInt64? {
+                    guard let text = request.uri.queryParameters.get(name) else { return nil }
+                    guard let version = UInt64(text) else { throw ControlPlaneError.malformed("\(name) must be a version number") }
+                    return version
+                }
+                let active = await controller.table.version
+                let to = try version("to") ?? active
+                let from = try version("from") ?? (to > 0 ? to - 1 : 0)
+                guard let old = try await controller.snapshot(version: from) else {
+                    throw ControlPlaneError.notFound("version \(from) is not in the history")
+                }
+                guard let new = try await controller.snapshot(version: to) else {
+                    throw ControlPlaneError.notFound("version \(to) is not in the history")
+                }
+                var answer: [(key: String, value: ConfigValue)] = [("from", .integer(Int(from))), ("to", .integer(Int(to)))]
+                if case .object(let pairs) = ConfigDiff(from: old, to: new).configValue { answer += pairs }
+                return json(.object(answer))
             }
         }
 
@@ -87,6 +111,7 @@ public enum AdminAPI {
                 "routes": .integer(table.routes.count),
                 "upstreams": .integer(table.upstreams.count),
                 "lastError": lastError.map(ConfigValue.string) ?? .null,
+                "warnings": warningsValue(table.shadowedRoutes),
                 "draining": .array(
                     draining.map {
                         [
@@ -111,8 +136,10 @@ public enum AdminAPI {
         group.post(RouterPath(collection)) { request, _ in
             await respond {
                 let definition = try decode(kind, from: try await decodeBody(request), name: nil)
-                try await controller.add(definition)
-                return json(definition.configValue, status: .created, etag: await controller.table.version)
+                let dryRun = try isDryRun(request)
+                let report = try await controller.add(definition, dryRun: dryRun)
+                if dryRun { return dryRunAnswer(report) }
+                return json(adding(report.warnings, to: definition.configValue), status: .created, etag: report.version)
             }
         }
         group.get(RouterPath("\(collection)/:name")) { _, context in
@@ -128,15 +155,19 @@ public enum AdminAPI {
             await respond {
                 let name = try context.parameters.require("name")
                 let definition = try decode(kind, from: try await decodeBody(request), name: name)
-                try await controller.replace(definition, ifMatch: try ifMatch(request))
-                return json(definition.configValue, etag: await controller.table.version)
+                let dryRun = try isDryRun(request)
+                let report = try await controller.replace(definition, ifMatch: try ifMatch(request), dryRun: dryRun)
+                if dryRun { return dryRunAnswer(report) }
+                return json(adding(report.warnings, to: definition.configValue), etag: report.version)
             }
         }
         group.delete(RouterPath("\(collection)/:name")) { request, context in
             await respond {
-                try await controller.delete(kind, named: try context.parameters.require("name"), ifMatch: try ifMatch(request))
-                let version = await controller.table.version
-                return json(["version": .integer(Int(version))], etag: version)
+                let dryRun = try isDryRun(request)
+                let report = try await controller.delete(
+                    kind, named: try context.parameters.require("name"), ifMatch: try ifMatch(request), dryRun: dryRun)
+                if dryRun { return dryRunAnswer(report) }
+                return json(["version": .integer(Int(report.version)), "warnings": warningsValue(report.warnings)], etag: report.version)
             }
         }
     }
@@ -219,6 +250,35 @@ public enum AdminAPI {
         return json(
             ["error": .string(error.errorCode), "message": .string(error.message), "details": .array(details)],
             status: HTTPResponse.Status(code: error.status))
+    }
+
+    /// `?dryRun=true` (SPEC §14): validate and report, change nothing.
+    static func isDryRun(_ request: Request) throws -> Bool {
+        switch request.uri.queryParameters.get("dryRun") {
+        case nil, "false"?: return false
+        case "true"?: return true
+        default: throw ControlPlaneError.malformed("dryRun must be true or false")
+        }
+    }
+
+    /// A dry run's answer: what the change would do.
+    static func dryRunAnswer(_ report: ChangeReport) -> Response {
+        json(["dryRun": true, "valid": true, "diff": report.diff.configValue, "warnings": warningsValue(report.warnings)])
+    }
+
+    /// `[{"route", "code", "by", "message"}]`.
+    static func warningsValue(_ warnings: [RouteWarning]) -> ConfigValue {
+        .array(
+            warnings.map {
+                ["route": .string($0.route), "code": .string($0.code), "by": .string($0.by), "message": .string($0.message)]
+            })
+    }
+
+    /// An accepted change's answer with the new table's warnings.
+    static func adding(_ warnings: [RouteWarning], to value: ConfigValue) -> ConfigValue {
+        guard case .object(var pairs) = value else { return value }
+        pairs.append(("warnings", warningsValue(warnings)))
+        return .object(pairs)
     }
 
     static func json(_ value: ConfigValue, status: HTTPResponse.Status = .ok, etag: UInt64? = nil) -> Response {

@@ -156,10 +156,11 @@ public actor RouteController {
     ///
     /// - Parameter ifMatch: The version the caller last saw (`If-Match`); 412 unless it is
     ///   still the active one when the change is recorded.
+    @discardableResult
     public func replaceAPIConfiguration(
-        upstreams: [UpstreamDefinition], routes: [RouteDefinition], ifMatch: UInt64?
-    ) async throws(ControlPlaneError) {
-        try await applyAPI(ifMatch: ifMatch) { () throws(ControlPlaneError) in
+        upstreams: [UpstreamDefinition], routes: [RouteDefinition], ifMatch: UInt64?, dryRun: Bool = false
+    ) async throws(ControlPlaneError) -> ChangeReport {
+        try await applyAPI(ifMatch: ifMatch, dryRun: dryRun) { () throws(ControlPlaneError) in
             for upstream in upstreams {
                 try self.refuseFileDefined(UpstreamDefinition.self, named: upstream.name)
             }
@@ -174,8 +175,11 @@ public actor RouteController {
     }
 
     /// `POST /v1/routes`, `POST /v1/upstreams`: 409 when the name exists.
-    public func add<Definition: APIManagedDefinition>(_ definition: Definition) async throws(ControlPlaneError) {
-        try await applyAPI(ifMatch: nil) { () throws(ControlPlaneError) in
+    @discardableResult
+    public func add<Definition: APIManagedDefinition>(_ definition: Definition, dryRun: Bool = false)
+        async throws(ControlPlaneError) -> ChangeReport
+    {
+        try await applyAPI(ifMatch: nil, dryRun: dryRun) { () throws(ControlPlaneError) in
             try self.refuseFileDefined(Definition.self, named: definition.name)
             guard !self.api[keyPath: Definition.apiDefinitions].contains(where: { $0.name == definition.name }) else {
                 throw .conflict("\(Definition.kindName) \"\(definition.name)\" already exists")
@@ -187,10 +191,11 @@ public actor RouteController {
     }
 
     /// `PUT /v1/routes/{name}`, `PUT /v1/upstreams/{name}`: 404 when the name does not exist.
-    public func replace<Definition: APIManagedDefinition>(_ definition: Definition, ifMatch: UInt64? = nil)
-        async throws(ControlPlaneError)
+    @discardableResult
+    public func replace<Definition: APIManagedDefinition>(_ definition: Definition, ifMatch: UInt64? = nil, dryRun: Bool = false)
+        async throws(ControlPlaneError) -> ChangeReport
     {
-        try await applyAPI(ifMatch: ifMatch) { () throws(ControlPlaneError) in
+        try await applyAPI(ifMatch: ifMatch, dryRun: dryRun) { () throws(ControlPlaneError) in
             try self.refuseFileDefined(Definition.self, named: definition.name)
             let index = try self.apiIndex(of: Definition.self, named: definition.name)
             var next = self.api
@@ -200,10 +205,11 @@ public actor RouteController {
     }
 
     /// `DELETE /v1/routes/{name}` (requests running on it drain), `DELETE /v1/upstreams/{name}`.
+    @discardableResult
     public func delete<Definition: APIManagedDefinition>(
-        _ kind: Definition.Type, named name: String, ifMatch: UInt64? = nil
-    ) async throws(ControlPlaneError) {
-        try await applyAPI(ifMatch: ifMatch) { () throws(ControlPlaneError) in
+        _ kind: Definition.Type, named name: String, ifMatch: UInt64? = nil, dryRun: Bool = false
+    ) async throws(ControlPlaneError) -> ChangeReport {
+        try await applyAPI(ifMatch: ifMatch, dryRun: dryRun) { () throws(ControlPlaneError) in
             try self.refuseFileDefined(kind, named: name)
             let index = try self.apiIndex(of: kind, named: name)
             try kind.checkDeletion(of: name, in: self.table)
@@ -239,19 +245,22 @@ public actor RouteController {
     /// change is about to follow, and again on every retry after another replica's change;
     /// the store records the change only if that version is still its last one. So of
     /// several writers holding the same version, exactly one succeeds.
+    ///
+    /// A dry run validates and checks exactly as a change does, then reports what it would
+    /// do and changes nothing (version, store, traffic).
     private func applyAPI(
-        ifMatch: UInt64?, _ makeNext: () throws(ControlPlaneError) -> StoredConfiguration
-    ) async throws(ControlPlaneError) {
-        try await writer.run { () async throws(ControlPlaneError) in
+        ifMatch: UInt64?, dryRun: Bool, _ makeNext: () throws(ControlPlaneError) -> StoredConfiguration
+    ) async throws(ControlPlaneError) -> ChangeReport {
+        try await writer.run { () async throws(ControlPlaneError) -> ChangeReport in
             do throws(ControlPlaneError) {
-                try await applyRetryingAfterOtherReplicas { () throws(ControlPlaneError) in
+                return try await applyRetryingAfterOtherReplicas(dryRun: dryRun) { () throws(ControlPlaneError) in
                     if let ifMatch, ifMatch != self.api.version {
                         throw .stale("If-Match names version \(ifMatch); the active version is \(self.api.version)")
                     }
                     return (self.files, try makeNext())
                 }
             } catch {
-                dataPlane.metrics.configReloadsRejected.increment()
+                if !dryRun { dataPlane.metrics.configReloadsRejected.increment() }
                 throw error
             }
         }
@@ -260,14 +269,14 @@ public actor RouteController {
     /// Applies what `makeChange` computes; when a replica sharing the store recorded the
     /// version first, adopts its change and computes this one again on top of it, so that
     /// checks such as "the name exists" see the other replica's change.
+    @discardableResult
     private func applyRetryingAfterOtherReplicas(
-        _ makeChange: () throws(ControlPlaneError) -> (files: RouteSet, api: StoredConfiguration)
-    ) async throws(ControlPlaneError) {
+        dryRun: Bool = false, _ makeChange: () throws(ControlPlaneError) -> (files: RouteSet, api: StoredConfiguration)
+    ) async throws(ControlPlaneError) -> ChangeReport {
         for _ in 0..<Self.maxAttempts {
             let change = try makeChange()
             do {
-                try await apply(files: change.files, api: change.api)
-                return
+                return try await apply(files: change.files, api: change.api, dryRun: dryRun)
             } catch {
                 switch error {
                 case .refused(let error): throw error
@@ -278,7 +287,7 @@ public actor RouteController {
         throw .storeUnavailable("other replicas kept recording newer versions; try again")
     }
 
-    /// Why ``apply(files:api:)`` did not apply a change.
+    /// Why ``apply(files:api:dryRun:)`` did not apply a change.
     private enum ApplyFailure: Error {
         case refused(ControlPlaneError)
         /// A replica sharing the store recorded this version first.
@@ -287,7 +296,9 @@ public actor RouteController {
 
     /// Validate and build, record, publish, drain; the order that leaves the active version
     /// serving whenever any step fails.
-    private func apply(files newFiles: RouteSet, api newAPI: StoredConfiguration) async throws(ApplyFailure) {
+    private func apply(files newFiles: RouteSet, api newAPI: StoredConfiguration, dryRun: Bool) async throws(ApplyFailure)
+        -> ChangeReport
+    {
         let version = api.version + 1
         let newTable: RouteTable
         do {
@@ -295,6 +306,10 @@ public actor RouteController {
         } catch {
             throw .refused(.invalid(error.problems))
         }
+        let report = ChangeReport(
+            version: dryRun ? table.version : version,
+            diff: ConfigDiff(from: Self.document(of: table), to: Self.document(of: newTable)), warnings: newTable.shadowedRoutes)
+        if dryRun { return report }
         var recorded = newAPI
         recorded.version = version
         do {
@@ -312,6 +327,10 @@ public actor RouteController {
         api = recorded
         dataPlane.metrics.configReloadsAccepted.increment()
         await publish(newTable)
+        for warning in report.warnings {
+            logger.warning("route can never be chosen", metadata: ["route": "\(warning.route)", "by": "\(warning.by)"])
+        }
+        return report
     }
 
     /// Publishes a table; the data plane drains what it retires.
@@ -341,4 +360,13 @@ public actor RouteController {
             throw .conflict("\(kind.kindName) \"\(name)\" is defined in \(source.displayName) and is read-only through the API")
         }
     }
+}
+
+/// What a change did, or would do in a dry run (SPEC §14).
+public struct ChangeReport: Sendable {
+    /// The version the change made (the active one, for a dry run).
+    public var version: UInt64
+    public var diff: ConfigDiff
+    /// The new table's shadowed routes.
+    public var warnings: [RouteWarning]
 }
