@@ -69,4 +69,54 @@ import Testing
         let strict = try PorticoProcess.start(["validate", "--strict", "routes"], directory: folder.url)
         #expect(try await strict.waitForExit() == 1)
     }
+
+    @Test func versionsAcrossFilesAPIAndARestartAndARollback() async throws {
+        let upstream = try await TestUpstream.start()
+        var gateway = try await ServingGateway.start(routes: fileRoutes(upstreamPort: upstream.port))
+        var admin = AdminClient(port: gateway.adminPort)
+        let start = try #require(try await admin.send(.GET, "/v1/config").json["version"] as? Int)
+        #expect(try await admin.send(.POST, "/v1/routes", json: apiRoute("one", prefix: "/one")).status == 201)
+        let kept = start + 1
+        try gateway.folder.write("routes/extra.yaml", "routes: [{ name: extra, match: { path: { prefix: /extra } }, respond: { status: 204 } }]\n")
+        var version = start
+        for _ in 0..<100 where version != start + 2 {
+            version = try await admin.send(.GET, "/v1/config").json["version"] as? Int ?? start
+            if version != start + 2 { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        #expect(version == start + 2)
+        #expect(try await admin.send(.POST, "/v1/routes", json: apiRoute("two", prefix: "/two")).status == 201)
+        #expect(try await admin.send(.DELETE, "/v1/routes/one").status == 200)
+        #expect(try await admin.send(.POST, "/v1/routes", json: apiRoute("three", prefix: "/three")).status == 201)
+
+        // Kept across a restart, which itself records nothing new.
+        await gateway.process.stop()
+        gateway = try await ServingGateway.start(in: gateway.folder)
+        admin = AdminClient(port: gateway.adminPort)
+        let listed = try #require(try await admin.send(.GET, "/v1/config/versions").json["versions"] as? [[String: Any]])
+        #expect(listed.map { $0["version"] as? Int } == (start...(start + 5)).reversed().map { $0 })
+        #expect(listed.map { $0["source"] as? String } == ["api", "api", "api", "files", "api", "start"])
+        #expect(listed.first?["routes"] as? Int == 4)  // from-file, extra, two, three
+        #expect(listed.first?["upstreams"] as? Int == 1)
+        #expect((listed.first?["createdAt"] as? String)?.hasSuffix("Z") == true)
+
+        // Back to the API part of `kept`: "one" returns, "two" and "three" go; the files stay.
+        let rolledBack = try await admin.send(.POST, "/v1/config/rollback", json: #"{"version": \#(kept)}"#)
+        #expect(rolledBack.status == 200)
+        #expect(rolledBack.json["version"] as? Int == start + 6)
+        #expect(try await gateway.client.send(.GET, "/one").status == 200)
+        #expect(try await gateway.client.send(.GET, "/two").status == 404)
+        #expect(try await gateway.client.send(.GET, "/extra").status == 204)
+        #expect(try await admin.send(.GET, "/v1/config/versions").json["versions"].flatMap { ($0 as? [[String: Any]])?.first?["source"] as? String } == "rollback")
+        #expect(try await admin.send(.POST, "/v1/config/rollback", json: #"{"version": 99999}"#).status == 404)
+        #expect(try await admin.send(.POST, "/v1/config/rollback", json: #"{"version": "x"}"#).status == 400)
+        // A name the version would restore is defined in a file now: 409.
+        try gateway.folder.write("routes/three.yaml", "routes: [{ name: three, respond: { status: 200 } }]\n")
+        for _ in 0..<100 {
+            if try await gateway.client.send(.GET, "/three").status == 200 { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(try await admin.send(.POST, "/v1/config/rollback", json: #"{"version": \#(start + 5)}"#).status == 409)
+        await gateway.stop()
+        await upstream.stop()
+    }
 }

@@ -71,6 +71,29 @@ extension HeavyIntegrationTests {
             }
         }
 
+        @Test func versionsAndARollbackOnTheSharedStore() async throws {
+            try await withReplicas(2) { _, replicas in
+                let start = try #require(try await version(of: replicas[0]))
+                #expect(try await addRoute("kept", on: replicas[0]) == 201)
+                #expect(try await addRoute("later", on: replicas[1]) == 201)
+                let admin = AdminClient(port: replicas[1].adminPort)
+                let listed = try #require(try await admin.send(.GET, "/v1/config/versions").json["versions"] as? [[String: Any]])
+                #expect(listed.prefix(2).map { $0["version"] as? Int } == [start + 2, start + 1])
+                #expect(listed.prefix(2).map { $0["source"] as? String } == ["api", "api"])
+                #expect(listed.first?["routes"] as? Int == 3)
+                // Rolled back on one replica, served so by the other.
+                #expect(try await admin.send(.POST, "/v1/config/rollback", json: #"{"version": \#(start + 1)}"#).status == 200)
+                let started = ContinuousClock.now
+                while try await replicas[0].client.send(.GET, "/later").status != 404, ContinuousClock.now - started < .seconds(5) {
+                    try await Task.sleep(for: .milliseconds(20))
+                }
+                #expect(try await replicas[0].client.send(.GET, "/later").status == 404)
+                #expect(try await replicas[0].client.send(.GET, "/kept").status == 200)
+                let after = try await AdminClient(port: replicas[0].adminPort).send(.GET, "/v1/config/versions")
+                #expect((after.json["versions"] as? [[String: Any]])?.first?["source"] as? String == "rollback")
+            }
+        }
+
         @Test func allocationsSplitAcrossTwoReplicasAtOnceAreDistinct() async throws {
             try await withReplicas(2) { _, replicas in
                 let ports = try await withThrowingTaskGroup(of: Int?.self) { group in

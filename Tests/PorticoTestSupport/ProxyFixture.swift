@@ -10,9 +10,12 @@ import PorticoProxy
 /// Builds route tables from YAML text, as the routes folder would.
 public enum TestRoutes {
     public static func table(_ yaml: String, version: UInt64 = 1, file: String = "routes/test.yaml") throws -> RouteTable {
-        let value = try ConfigDocumentParser.parse(yaml, file: file)
-        let set = try RouteFileDecoder.decodeDocument(value, file: file)
-        return try RouteTable.build(version: version, from: set)
+        try RouteTable.build(version: version, from: try set(yaml, file: file))
+    }
+
+    /// The set one routes file holds.
+    public static func set(_ yaml: String, file: String = "routes/test.yaml") throws -> RouteSet {
+        try RouteFileDecoder.decodeDocument(try ConfigDocumentParser.parse(yaml, file: file), file: file)
     }
 }
 

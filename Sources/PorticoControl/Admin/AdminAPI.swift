@@ -75,6 +75,32 @@ public enum AdminAPI {
             }
         }
 
+        v1.get("config/versions") { _, _ in
+            await respond {
+                let versions = try await controller.versions()
+                return json([
+                    "versions": .array(
+                        versions.map {
+                            [
+                                "version": .integer(Int(clamping: $0.version)), "createdAt": .string($0.createdAt),
+                                "source": .string($0.source), "routes": .integer($0.routes), "upstreams": .integer($0.upstreams),
+                            ]
+                        })
+                ])
+            }
+        }
+        v1.post("config/rollback") { request, _ in
+            await respond {
+                guard case .integer(let number)? = try await decodeBody(request).member("version"), number >= 0 else {
+                    throw ControlPlaneError.malformed(#"expected {"version": N}"#)
+                }
+                let dryRun = try isDryRun(request)
+                let report = try await controller.rollback(to: UInt64(number), ifMatch: try ifMatch(request), dryRun: dryRun)
+                if dryRun { return dryRunAnswer(report) }
+                let table = await controller.table
+                return json(adding(report.warnings, to: RouteController.document(of: table)), etag: table.version)
+            }
+        }
         v1.get("config/diff") { request, _ in
             await respond {
                 func version(_ name: String) throws -> UInt64? {

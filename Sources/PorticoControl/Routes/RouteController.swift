@@ -65,7 +65,7 @@ public actor RouteController {
     private func recordInitialSnapshotAlone() async throws {
         for _ in 0..<Self.maxAttempts {
             do {
-                try await store.save(api, snapshot: Self.document(of: table))
+                try await store.save(api, snapshot: Self.document(of: table), source: .start)
                 return
             } catch let error as StateStoreError where error.isVersionTaken {
                 let stored = try await store.load()
@@ -131,7 +131,7 @@ public actor RouteController {
             return await writer.run {
                 guard set != files else { return true }  // nothing changed
                 do throws(ControlPlaneError) {
-                    try await applyRetryingAfterOtherReplicas { () throws(ControlPlaneError) in (set, self.api) }
+                    try await applyRetryingAfterOtherReplicas(source: .files) { () throws(ControlPlaneError) in (set, self.api) }
                     lastError = nil
                     return true
                 } catch {
@@ -219,6 +219,40 @@ public actor RouteController {
         }
     }
 
+    /// `POST /v1/config/rollback`: the API-managed routes and upstreams become what they were
+    /// at `version` (file-defined ones stay as the files say now), as a new version. 404 when
+    /// the version is not kept, 409 when a name it would restore is now defined in a file,
+    /// 422 when the result is invalid with today's files.
+    @discardableResult
+    public func rollback(to version: UInt64, ifMatch: UInt64?, dryRun: Bool = false) async throws(ControlPlaneError)
+        -> ChangeReport
+    {
+        let kept: StoredConfiguration?
+        do {
+            kept = try await store.apiConfiguration(version: version)
+        } catch {
+            throw .storeUnavailable("the state store could not read version \(version): \(error)")
+        }
+        guard let kept else { throw .notFound("version \(version) is not in the history") }
+        return try await applyAPI(ifMatch: ifMatch, dryRun: dryRun, source: .rollback) { () throws(ControlPlaneError) in
+            for upstream in kept.upstreams { try self.refuseFileDefined(UpstreamDefinition.self, named: upstream.name) }
+            for route in kept.routes { try self.refuseFileDefined(RouteDefinition.self, named: route.name) }
+            var next = self.api
+            next.upstreams = kept.upstreams
+            next.routes = kept.routes
+            return next
+        }
+    }
+
+    /// The kept versions, newest first (`GET /v1/config/versions`).
+    public func versions() async throws(ControlPlaneError) -> [VersionRecord] {
+        do {
+            return try await store.versions()
+        } catch {
+            throw .storeUnavailable("the state store could not list the versions: \(error)")
+        }
+    }
+
     private func apiIndex<Definition: APIManagedDefinition>(of kind: Definition.Type, named name: String) throws(ControlPlaneError) -> Int {
         guard let index = api[keyPath: kind.apiDefinitions].firstIndex(where: { $0.name == name }) else {
             throw .notFound("no \(kind.kindName) \"\(name)\"")
@@ -249,11 +283,12 @@ public actor RouteController {
     /// A dry run validates and checks exactly as a change does, then reports what it would
     /// do and changes nothing (version, store, traffic).
     private func applyAPI(
-        ifMatch: UInt64?, dryRun: Bool, _ makeNext: () throws(ControlPlaneError) -> StoredConfiguration
+        ifMatch: UInt64?, dryRun: Bool, source: ChangeSource = .api,
+        _ makeNext: () throws(ControlPlaneError) -> StoredConfiguration
     ) async throws(ControlPlaneError) -> ChangeReport {
         try await writer.run { () async throws(ControlPlaneError) -> ChangeReport in
             do throws(ControlPlaneError) {
-                return try await applyRetryingAfterOtherReplicas(dryRun: dryRun) { () throws(ControlPlaneError) in
+                return try await applyRetryingAfterOtherReplicas(source: source, dryRun: dryRun) { () throws(ControlPlaneError) in
                     if let ifMatch, ifMatch != self.api.version {
                         throw .stale("If-Match names version \(ifMatch); the active version is \(self.api.version)")
                     }
@@ -271,12 +306,13 @@ public actor RouteController {
     /// checks such as "the name exists" see the other replica's change.
     @discardableResult
     private func applyRetryingAfterOtherReplicas(
-        dryRun: Bool = false, _ makeChange: () throws(ControlPlaneError) -> (files: RouteSet, api: StoredConfiguration)
+        source: ChangeSource, dryRun: Bool = false,
+        _ makeChange: () throws(ControlPlaneError) -> (files: RouteSet, api: StoredConfiguration)
     ) async throws(ControlPlaneError) -> ChangeReport {
         for _ in 0..<Self.maxAttempts {
             let change = try makeChange()
             do {
-                return try await apply(files: change.files, api: change.api, dryRun: dryRun)
+                return try await apply(files: change.files, api: change.api, source: source, dryRun: dryRun)
             } catch {
                 switch error {
                 case .refused(let error): throw error
@@ -287,7 +323,7 @@ public actor RouteController {
         throw .storeUnavailable("other replicas kept recording newer versions; try again")
     }
 
-    /// Why ``apply(files:api:dryRun:)`` did not apply a change.
+    /// Why ``apply(files:api:source:dryRun:)`` did not apply a change.
     private enum ApplyFailure: Error {
         case refused(ControlPlaneError)
         /// A replica sharing the store recorded this version first.
@@ -296,8 +332,8 @@ public actor RouteController {
 
     /// Validate and build, record, publish, drain; the order that leaves the active version
     /// serving whenever any step fails.
-    private func apply(files newFiles: RouteSet, api newAPI: StoredConfiguration, dryRun: Bool) async throws(ApplyFailure)
-        -> ChangeReport
+    private func apply(files newFiles: RouteSet, api newAPI: StoredConfiguration, source: ChangeSource, dryRun: Bool)
+        async throws(ApplyFailure) -> ChangeReport
     {
         let version = api.version + 1
         let newTable: RouteTable
@@ -315,7 +351,7 @@ public actor RouteController {
         do {
             // Recorded before it is published: an API answer of success means the change
             // survives a restart.
-            try await store.save(recorded, snapshot: Self.document(of: newTable))
+            try await store.save(recorded, snapshot: Self.document(of: newTable), source: source)
         } catch let error as StateStoreError where error.isVersionTaken {
             logger.info("version \(version) was recorded by another replica first; adopting it", metadata: [:])
             throw .versionTaken

@@ -102,7 +102,12 @@ public final class PostgresStateStore: StateStore {
         CREATE TABLE port_allocations (
             tenant TEXT NOT NULL, name TEXT NOT NULL, port INTEGER NOT NULL UNIQUE, target TEXT,
             created_at DOUBLE PRECISION NOT NULL, PRIMARY KEY (tenant, name));
+        """,
+        // SPEC §14: what made a version, its counts, its API-managed part.
         """
+        ALTER TABLE config_history ADD COLUMN source TEXT, ADD COLUMN routes INTEGER, ADD COLUMN upstreams INTEGER,
+            ADD COLUMN api_document TEXT;
+        """,
     ]
 
     private func migrate() async throws {
@@ -160,9 +165,12 @@ public final class PostgresStateStore: StateStore {
         }
     }
 
-    public func save(_ configuration: StoredConfiguration, snapshot: ConfigValue) async throws {
+    public func save(_ configuration: StoredConfiguration, snapshot: ConfigValue, source: ChangeSource) async throws {
         let version = Int64(configuration.version)
         let snapshotText = try snapshot.jsonText()
+        let history = HistoryRow(
+            source: source.rawValue, routes: VersionRecord.counts(of: snapshot).routes,
+            upstreams: VersionRecord.counts(of: snapshot).upstreams, apiDocument: try configuration.apiDocument.jsonText())
         var definitions: [(kind: String, name: String, document: String)] = []
         for upstream in configuration.upstreams {
             definitions.append(("upstream", upstream.name, try upstream.configValue.jsonText()))
@@ -173,7 +181,8 @@ public final class PostgresStateStore: StateStore {
         let createdAt = RFC3339.format(secondsSince1970: Date().timeIntervalSince1970)
         do {
             try await withTimeout { [definitions] deadline in
-                try await self.record(definitions, version: version, createdAt: createdAt, snapshot: snapshotText, deadline: deadline)
+                try await self.record(
+                    definitions, version: version, createdAt: createdAt, snapshot: snapshotText, history: history, deadline: deadline)
             }
         } catch let error as PostgresTransactionError {
             throw (error.closureError as? StateStoreError) ?? error
@@ -182,7 +191,7 @@ public final class PostgresStateStore: StateStore {
 
     private func record(
         _ definitions: [(kind: String, name: String, document: String)], version: Int64, createdAt: String,
-        snapshot snapshotText: String, deadline: Deadline
+        snapshot snapshotText: String, history: HistoryRow, deadline: Deadline
     ) async throws {
         try await self.client.withTransaction(logger: self.logger) { connection in
             try deadline.check()
@@ -203,8 +212,12 @@ public final class PostgresStateStore: StateStore {
             }
             try await connection.query(
                 """
-                INSERT INTO config_history (version, created_at, snapshot) VALUES (\(version), \(createdAt), \(snapshotText))
-                ON CONFLICT (version) DO UPDATE SET created_at = EXCLUDED.created_at, snapshot = EXCLUDED.snapshot
+                INSERT INTO config_history (version, created_at, snapshot, source, routes, upstreams, api_document)
+                VALUES (\(version), \(createdAt), \(snapshotText), \(history.source), \(history.routes), \(history.upstreams),
+                        \(history.apiDocument))
+                ON CONFLICT (version) DO UPDATE SET created_at = EXCLUDED.created_at, snapshot = EXCLUDED.snapshot,
+                    source = EXCLUDED.source, routes = EXCLUDED.routes, upstreams = EXCLUDED.upstreams,
+                    api_document = EXCLUDED.api_document
                 """, logger: self.logger)
             try await connection.query(
                 "DELETE FROM config_history WHERE version <= \(version - Int64(Self.historyLimit))", logger: self.logger)
@@ -212,6 +225,48 @@ public final class PostgresStateStore: StateStore {
                 "SELECT pg_notify(\(Self.notificationChannel), \(String(version)))", logger: self.logger)
             try deadline.check()
         }
+    }
+
+    /// What history keeps of a version besides its snapshot.
+    private struct HistoryRow: Sendable {
+        let source: String
+        let routes: Int
+        let upstreams: Int
+        let apiDocument: String
+    }
+
+    public func versions() async throws -> [VersionRecord] {
+        try await withTimeout { _ in
+            let rows = try await self.client.query(
+                """
+                SELECT version, created_at, COALESCE(source, 'api'), COALESCE(routes, -1), COALESCE(upstreams, -1), snapshot
+                FROM config_history ORDER BY version DESC LIMIT \(Self.historyLimit)
+                """, logger: self.logger)
+            var records: [VersionRecord] = []
+            for try await (version, createdAt, source, routes, upstreams, snapshot) in rows.decode(
+                (Int64, String, String, Int, Int, String).self)
+            {
+                var counts = (routes: routes, upstreams: upstreams)
+                if routes < 0 || upstreams < 0 { counts = VersionRecord.counts(of: try ConfigValue.decodeJSON(snapshot)) }
+                records.append(
+                    VersionRecord(
+                        version: UInt64(clamping: version), createdAt: createdAt, source: source, routes: counts.routes,
+                        upstreams: counts.upstreams))
+            }
+            return records
+        }
+    }
+
+    public func apiConfiguration(version: UInt64) async throws -> StoredConfiguration? {
+        guard let number = Int64(exactly: version) else { return nil }
+        let text = try await withTimeout { _ -> String? in
+            let rows = try await self.client.query(
+                "SELECT api_document FROM config_history WHERE version = \(number)", logger: self.logger)
+            var text: String?
+            for try await value in rows.decode(String?.self) { text = value }
+            return text
+        }
+        return try text.map { try StoredConfiguration.fromAPIDocument($0, version: version) }
     }
 
     public func snapshot(version: UInt64) async throws -> ConfigValue? {

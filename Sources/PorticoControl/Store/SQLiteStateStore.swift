@@ -54,6 +54,12 @@ public actor SQLiteStateStore: StateStore {
         ] {
             _ = try await connection.query(statement)
         }
+        // Columns added since the first schema: what made a version, its counts, its API part.
+        let columns = try await connection.query("PRAGMA table_info(config_history)").compactMap { $0.column("name")?.string }
+        for (name, type) in [("source", "TEXT"), ("routes", "INTEGER"), ("upstreams", "INTEGER"), ("api_document", "TEXT")]
+        where !columns.contains(name) {
+            _ = try await connection.query("ALTER TABLE config_history ADD COLUMN \(name) \(type)")
+        }
     }
 
     public func currentVersion() async throws -> UInt64 {
@@ -86,7 +92,7 @@ public actor SQLiteStateStore: StateStore {
         }
     }
 
-    public func save(_ configuration: StoredConfiguration, snapshot: ConfigValue) async throws {
+    public func save(_ configuration: StoredConfiguration, snapshot: ConfigValue, source: ChangeSource) async throws {
         var statements: [(String, [SQLiteData])] = [("DELETE FROM api_definitions", [])]
         for (position, upstream) in configuration.upstreams.enumerated() {
             statements.append(
@@ -99,9 +105,13 @@ public actor SQLiteStateStore: StateStore {
                  [.text(route.name), .integer(position), .text(try route.configValue.jsonText())]))
         }
         statements.append(
-            ("INSERT OR REPLACE INTO config_history (version, created_at, snapshot) VALUES (?, ?, ?)",
+            ("""
+             INSERT OR REPLACE INTO config_history (version, created_at, snapshot, source, routes, upstreams, api_document)
+             VALUES (?, ?, ?, ?, ?, ?, ?)
+             """,
              [.integer(Int(configuration.version)), .text(RFC3339.format(secondsSince1970: Date().timeIntervalSince1970)),
-              .text(try snapshot.jsonText())]))
+              .text(try snapshot.jsonText()), .text(source.rawValue), .integer(VersionRecord.counts(of: snapshot).routes),
+              .integer(VersionRecord.counts(of: snapshot).upstreams), .text(try configuration.apiDocument.jsonText())]))
         statements.append(
             ("DELETE FROM config_history WHERE version <= ?", [.integer(Int(configuration.version) - Self.historyLimit)]))
         try await gate.run {
@@ -120,6 +130,32 @@ public actor SQLiteStateStore: StateStore {
                 throw error
             }
         }
+    }
+
+    public func versions() async throws -> [VersionRecord] {
+        let rows = try await gate.run {
+            try await self.connection.query(
+                "SELECT version, created_at, source, routes, upstreams, snapshot FROM config_history ORDER BY version DESC LIMIT ?",
+                [.integer(Self.historyLimit)])
+        }
+        return try rows.map { row in
+            var counts = (routes: row.column("routes")?.integer ?? -1, upstreams: row.column("upstreams")?.integer ?? -1)
+            if counts.routes < 0 || counts.upstreams < 0 {
+                counts = VersionRecord.counts(of: try ConfigValue.decodeJSON(row.column("snapshot")?.string ?? "{}"))
+            }
+            return VersionRecord(
+                version: UInt64(clamping: row.column("version")?.integer ?? 0), createdAt: row.column("created_at")?.string ?? "",
+                source: row.column("source")?.string ?? "api", routes: counts.routes, upstreams: counts.upstreams)
+        }
+    }
+
+    public func apiConfiguration(version: UInt64) async throws -> StoredConfiguration? {
+        guard let number = Int(exactly: version) else { return nil }
+        let rows = try await gate.run {
+            try await self.connection.query("SELECT api_document FROM config_history WHERE version = ?", [.integer(number)])
+        }
+        guard let text = rows.first?.column("api_document")?.string else { return nil }
+        return try StoredConfiguration.fromAPIDocument(text, version: version)
     }
 
     public func snapshot(version: UInt64) async throws -> ConfigValue? {

@@ -21,12 +21,18 @@ public struct StoredConfiguration: Hashable, Sendable {
 public protocol StateStore: Sendable {
     /// Reads what was saved last.
     func load() async throws -> StoredConfiguration
-    /// Saves a new version: the API-managed definitions, and the whole snapshot for history.
+    /// Saves a new version: the API-managed definitions, and for history the whole snapshot,
+    /// what made it and the API-managed part on its own.
     /// `configuration.version` must follow the store's last version by one; when another
     /// writer got there first (a replica sharing the store), throws ``StateStoreError/versionTaken``.
-    func save(_ configuration: StoredConfiguration, snapshot: ConfigValue) async throws
+    func save(_ configuration: StoredConfiguration, snapshot: ConfigValue, source: ChangeSource) async throws
     /// The snapshot of an earlier version, if the history still holds it.
     func snapshot(version: UInt64) async throws -> ConfigValue?
+    /// The kept versions, newest first.
+    func versions() async throws -> [VersionRecord]
+    /// The API-managed definitions at a kept version; `nil` when it is not kept (or was
+    /// recorded before the store kept them).
+    func apiConfiguration(version: UInt64) async throws -> StoredConfiguration?
     /// Releases the store's resources.
     func close() async
     /// The last version recorded, cheaply (replicas compare it with their own).
@@ -39,6 +45,61 @@ public protocol StateStore: Sendable {
     func insertPortAllocation(_ allocation: PortAllocation) async throws
     /// Removes an allocation; `false` when there was none.
     func deletePortAllocation(tenant: String, name: String) async throws -> Bool
+}
+
+/// What made a version (SPEC §14).
+public enum ChangeSource: String, Sendable {
+    /// The first table of a start that changed something.
+    case start
+    /// A routes-folder edit.
+    case files
+    /// An admin API change.
+    case api
+    /// `POST /v1/config/rollback`.
+    case rollback
+}
+
+/// One kept version, as `GET /v1/config/versions` lists it.
+public struct VersionRecord: Hashable, Sendable {
+    public var version: UInt64
+    /// RFC 3339, UTC.
+    public var createdAt: String
+    /// A ``ChangeSource`` raw value.
+    public var source: String
+    /// Routes and upstreams of the whole snapshot (files and API).
+    public var routes: Int
+    public var upstreams: Int
+
+    public init(version: UInt64, createdAt: String, source: String, routes: Int, upstreams: Int) {
+        self.version = version
+        self.createdAt = createdAt
+        self.source = source
+        self.routes = routes
+        self.upstreams = upstreams
+    }
+
+    /// Counts a snapshot document's routes and upstreams (for versions recorded before the
+    /// store kept the counts).
+    static func counts(of snapshot: ConfigValue) -> (routes: Int, upstreams: Int) {
+        func count(_ key: String) -> Int {
+            if case .array(let items)? = snapshot.member(key) { return items.count }
+            return 0
+        }
+        return (count("routes"), count("upstreams"))
+    }
+}
+
+extension StoredConfiguration {
+    /// `{"upstreams": [...], "routes": [...]}`: the API-managed part, as history keeps it.
+    var apiDocument: ConfigValue {
+        ["upstreams": .array(upstreams.map(\.configValue)), "routes": .array(routes.map(\.configValue))]
+    }
+
+    /// Reads ``apiDocument`` back.
+    static func fromAPIDocument(_ text: String, version: UInt64) throws -> StoredConfiguration {
+        let set = try RouteFileDecoder.decodeDocument(try ConfigValue.decodeJSON(text), file: nil)
+        return StoredConfiguration(version: version, upstreams: set.upstreams.map(\.definition), routes: set.routes.map(\.definition))
+    }
 }
 
 /// Why a store operation failed.

@@ -98,4 +98,37 @@ import Testing
         #expect(accepted.version == version + 1)
         #expect(accepted.warnings.map(\.by) == ["first"])
     }
+
+    @Test func rollbackRestoresTheAPIPartOfAKeptVersion() async throws {
+        let store = MemoryStore()
+        let files = try TestRoutes.set("routes: [{ name: from-file, match: { path: { prefix: /file } }, respond: { status: 200 } }]")
+        let table = try RouteController.initialTable(files: files, stored: StoredConfiguration())
+        let dataPlane = DataPlane(initialTable: table, logger: Logger(label: "test"))
+        let controller = RouteController(
+            dataPlane: dataPlane, store: store, files: files, stored: StoredConfiguration(), drainTimeout: .seconds(1),
+            logger: Logger(label: "test"))
+        func route(_ name: String, _ prefix: String) -> RouteDefinition {
+            var route = RouteDefinition(name: name, action: .respond(StaticResponse(status: 200)))
+            route.match.path = .prefix(prefix)
+            return route
+        }
+        try await controller.add(route("one", "/one"))
+        let kept = dataPlane.routeTables.current.version
+        try await controller.add(route("two", "/two"))
+        try await controller.delete(RouteDefinition.self, named: "one")
+        try await controller.add(route("three", "/three"))
+        #expect(dataPlane.routeTables.current.routes.map(\.name) == ["from-file", "two", "three"])
+
+        let dry = try await controller.rollback(to: kept, ifMatch: nil, dryRun: true)
+        #expect(dry.diff.routes == ConfigDiff.Changes(added: ["one"], removed: ["two", "three"]))
+        #expect(dataPlane.routeTables.current.routes.map(\.name) == ["from-file", "two", "three"])
+        let stale = await #expect(throws: ControlPlaneError.self) { try await controller.rollback(to: kept, ifMatch: kept) }
+        #expect(stale?.status == 412)
+        let report = try await controller.rollback(to: kept, ifMatch: dataPlane.routeTables.current.version)
+        #expect(dataPlane.routeTables.current.routes.map(\.name) == ["from-file", "one"])
+        #expect(report.version == kept + 4)
+        #expect(await store.sources.last == .rollback)
+        let missing = await #expect(throws: ControlPlaneError.self) { try await controller.rollback(to: 999, ifMatch: nil) }
+        #expect(missing?.status == 404)
+    }
 }

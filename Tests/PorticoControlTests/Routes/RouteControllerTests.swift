@@ -15,10 +15,13 @@ actor MemoryStore: StateStore {
     func load() async throws -> StoredConfiguration { saved.last ?? StoredConfiguration() }
     func currentVersion() async throws -> UInt64 { saved.last?.version ?? 0 }
 
-    func save(_ configuration: StoredConfiguration, snapshot: ConfigValue) async throws {
+    private(set) var sources: [ChangeSource] = []
+
+    func save(_ configuration: StoredConfiguration, snapshot: ConfigValue, source: ChangeSource) async throws {
         if failing { throw StateStoreError("disk full") }
         guard configuration.version > (saved.last?.version ?? 0) else { throw StateStoreError.versionTaken }
         saved.append(configuration)
+        sources.append(source)
     }
 
     /// What another replica sharing the store records: `change` applied to the last state.
@@ -30,6 +33,10 @@ actor MemoryStore: StateStore {
     }
 
     func snapshot(version: UInt64) async throws -> ConfigValue? { nil }
+    func versions() async throws -> [VersionRecord] {
+        zip(saved, sources).reversed().map { VersionRecord(version: $0.version, createdAt: "", source: $1.rawValue, routes: 0, upstreams: 0) }
+    }
+    func apiConfiguration(version: UInt64) async throws -> StoredConfiguration? { saved.first { $0.version == version } }
     func close() async {}
     func portAllocations() async throws -> [PortAllocation] { [] }
     func insertPortAllocation(_ allocation: PortAllocation) async throws {}
