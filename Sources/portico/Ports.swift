@@ -84,7 +84,7 @@ struct Ports: AsyncParsableCommand {
 }
 
 /// Returns a 2xx response; prints the API's error message and exits 1 otherwise.
-private func succeed(_ response: AdminAPIClient.Response) throws -> AdminAPIClient.Response {
+func succeed(_ response: AdminAPIClient.Response) throws -> AdminAPIClient.Response {
     guard (200..<300).contains(response.status) else {
         let message = response.json["message"] as? String ?? response.body
         FileHandle.standardError.write(Data("portico: \(response.status) \(message)\n".utf8))

@@ -119,4 +119,49 @@ import Testing
         await gateway.stop()
         await upstream.stop()
     }
+
+    @Test func explainByAPIAndCommandLine() async throws {
+        let upstream = try await TestUpstream.start()
+        let gateway = try await ServingGateway.start(
+            routes: """
+                upstreams: [{ name: hrm, endpoints: ["127.0.0.1:\(upstream.port)"] }]
+                routes:
+                  - { name: hrm, hosts: [api.veni.ai], match: { path: { prefix: /hrm } }, rewrite: { prefix: /v1 }, upstream: hrm }
+                  - { name: canary, hosts: [api.veni.ai], match: { path: { prefix: /hrm }, headers: { x-canary: "1" } }, upstream: hrm }
+                  - { name: wild, hosts: ["*.veni.ai"], match: { path: { prefix: /hrm } }, respond: { status: 200 } }
+                """)
+        let admin = AdminClient(port: gateway.adminPort)
+        let answer = try await admin.send(
+            .POST, "/v1/explain", json: #"{"method": "GET", "url": "https://api.veni.ai/hrm/users?x=1", "headers": {"x-canary": "1"}}"#)
+        #expect(answer.status == 200)
+        #expect(answer.json["route"] as? String == "canary")
+        #expect(answer.json["upstream"] as? String == "hrm")
+        #expect(answer.json["path"] as? String == "/hrm/users?x=1")
+        #expect(answer.json["decidedBy"] as? String == "conditions")
+        let candidates = try #require(answer.json["candidates"] as? [[String: Any]])
+        #expect(candidates.map { $0["route"] as? String } == ["canary", "hrm", "wild"])
+        #expect(candidates.map { $0["reason"] as? String }.last == "lost to canary by exact_host")
+        let plain = try await admin.send(.POST, "/v1/explain", json: #"{"url": "http://api.veni.ai/hrm/users"}"#)
+        #expect(plain.json["route"] as? String == "hrm")
+        #expect(plain.json["path"] as? String == "/v1/users")
+        #expect(plain.json["decidedBy"] as? String == "exact_host")
+        let answered = try await admin.send(.POST, "/v1/explain", json: #"{"url": "http://x.veni.ai/hrm"}"#)
+        #expect(answered.json["route"] as? String == "wild")
+        #expect(answered.json["upstream"] is NSNull)
+        #expect(answered.json["decidedBy"] as? String == "only_match")
+        let none = try await admin.send(.POST, "/v1/explain", json: #"{"url": "http://elsewhere.test/"}"#)
+        #expect(none.json["route"] is NSNull)
+        #expect(try await admin.send(.POST, "/v1/explain", json: #"{"url": "/relative"}"#).status == 400)
+        #expect(try await admin.send(.POST, "/v1/explain", json: #"{"method": 5, "url": "http://a/"}"#).status == 400)
+
+        let command = try PorticoProcess.start(
+            ["explain", "https://api.veni.ai/hrm/users?x=1", "-H", "x-canary: 1", "--admin-addr", "127.0.0.1:\(gateway.adminPort)",
+             "--admin-token", ServingGateway.adminToken], directory: gateway.folder.url)
+        #expect(try await command.waitForExit() == 0)
+        #expect(command.log.contains("route     canary  (decided by conditions)"))
+        #expect(command.log.contains("upstream  hrm"))
+        #expect(command.log.contains("  wild: lost to canary by exact_host"))
+        await gateway.stop()
+        await upstream.stop()
+    }
 }

@@ -123,6 +123,39 @@ public enum AdminAPI {
             }
         }
 
+        v1.post("explain") { request, _ in
+            await respond {
+                let body = try await decodeBody(request)
+                guard case .string(let url)? = body.member("url") else { throw ControlPlaneError.malformed("url: required") }
+                var method = "GET"
+                if let value = body.member("method") {
+                    guard case .string(let text) = value else { throw ControlPlaneError.malformed("method: expected a string") }
+                    method = text
+                }
+                var headers: [(String, String)] = []
+                switch body.member("headers") {
+                case nil, .null?: break
+                case .object(let pairs)?:
+                    for (name, value) in pairs {
+                        guard case .string(let text) = value else { throw ControlPlaneError.malformed("headers.\(name): expected a string") }
+                        headers.append((name, text))
+                    }
+                default: throw ControlPlaneError.malformed("headers: expected an object of names and values")
+                }
+                let answer = try controller.explain(method: method, url: url, headers: headers)
+                return json([
+                    "route": answer.route.map(ConfigValue.string) ?? .null,
+                    "upstream": answer.upstream.map(ConfigValue.string) ?? .null,
+                    "path": answer.path.map(ConfigValue.string) ?? .null,
+                    "decidedBy": answer.explanation.decidedBy.map { .string($0.rawValue) } ?? .null,
+                    "candidates": .array(
+                        answer.explanation.candidates.map {
+                            ["route": .string($0.route), "matched": .bool($0.matched), "reason": .string($0.reason)]
+                        }),
+                ])
+            }
+        }
+
         addCollection(RouteDefinition.self, to: v1, controller: controller)
         addCollection(UpstreamDefinition.self, to: v1, controller: controller)
 

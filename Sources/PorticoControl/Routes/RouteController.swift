@@ -244,6 +244,16 @@ public actor RouteController {
         }
     }
 
+    /// `POST /v1/explain`: the data plane's answer for a request on the active table.
+    public nonisolated func explain(method: String, url: String, headers: [(String, String)]) throws(ControlPlaneError)
+        -> ExplainedRequest
+    {
+        switch dataPlane.explain(method: method, url: url, headers: headers) {
+        case .success(let answer): return answer
+        case .failure(let error): throw .malformed(error.description)
+        }
+    }
+
     /// The kept versions, newest first (`GET /v1/config/versions`).
     public func versions() async throws(ControlPlaneError) -> [VersionRecord] {
         do {

@@ -117,13 +117,7 @@ struct RequestRouter {
             return refuse("missing Host header")
         }
 
-        let headers = head.headers
-        let conditions = RouteRequest(
-            method: head.method.rawValue, query: target.query.dropFirst(), header: { headers.first(name: $0) },
-            cookieHeader: {
-                let cookies = headers["cookie"]
-                return cookies.count > 1 ? cookies.joined(separator: "; ") : cookies.first
-            })
+        let conditions = Self.conditions(of: head, query: target.query)
         let route = table.match(host: host, path: target.path, request: conditions)
         var routed = RoutedRequest(requestID: requestID, client: client, host: host, path: target.path, route: route, decision: .noRoute)
         guard let route else { return routed }
@@ -196,6 +190,17 @@ struct RequestRouter {
             routed.decision = .proxy(ProxyPlan(upstream: upstream, head: upstreamHead, isUpgrade: isUpgrade))
         }
         return routed
+    }
+
+    /// What a route's method, header, cookie and query conditions read of a request.
+    static func conditions(of head: HTTPRequestHead, query: String) -> RouteRequest {
+        let headers = head.headers
+        return RouteRequest(
+            method: head.method.rawValue, query: query.dropFirst(), header: { headers.first(name: $0) },
+            cookieHeader: {
+                let cookies = headers["cookie"]
+                return cookies.count > 1 ? cookies.joined(separator: "; ") : cookies.first
+            })
     }
 
     /// The seconds until a token when the route's `rateLimit` has none for this request.
