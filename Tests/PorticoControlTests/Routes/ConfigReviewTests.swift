@@ -131,4 +131,22 @@ import Testing
         let missing = await #expect(throws: ControlPlaneError.self) { try await controller.rollback(to: 999, ifMatch: nil) }
         #expect(missing?.status == 404)
     }
+
+    @Test func aRollbackInvalidWithTodaysFilesIs422() async throws {
+        let store = MemoryStore()
+        let withUpstream = try TestRoutes.set("upstreams: [{ name: file-up, endpoints: [\"127.0.0.1:1\"] }]\nroutes: []")
+        let table = try RouteController.initialTable(files: withUpstream, stored: StoredConfiguration())
+        let dataPlane = DataPlane(initialTable: table, logger: Logger(label: "test"))
+        let controller = RouteController(
+            dataPlane: dataPlane, store: store, files: withUpstream, stored: StoredConfiguration(), drainTimeout: .seconds(1),
+            logger: Logger(label: "test"))
+        try await controller.add(RouteDefinition(name: "uses-file", action: .upstream("file-up")))
+        let kept = dataPlane.routeTables.current.version
+        try await controller.delete(RouteDefinition.self, named: "uses-file")
+        #expect(await controller.applyFiles(.success(try TestRoutes.set("routes: []"))))
+        let error = await #expect(throws: ControlPlaneError.self) { try await controller.rollback(to: kept, ifMatch: nil) }
+        #expect(error?.status == 422)
+        #expect(error?.problems.contains { $0.message.contains("file-up") } == true)
+        #expect(dataPlane.routeTables.current.route(named: "uses-file") == nil)
+    }
 }
