@@ -1,7 +1,10 @@
 import Crypto
 import Foundation
 import JWTKit
+import Synchronization
 import _CryptoExtras
+
+private let rsaKeys = Mutex<[_RSA.Signing.PrivateKey]>([])
 
 /// A signing key for tests: its public half as a JWK, and tokens it signs (SPEC §13).
 public struct TestSigningKey: Sendable {
@@ -11,9 +14,15 @@ public struct TestSigningKey: Sendable {
     public let jwk: [String: String]
     private let signer: any JWTAlgorithm
 
-    /// RS256, RS384 or RS512 over a new 2048-bit key.
-    public static func rsa(kid: String, algorithm: String = "RS256", includeAlgorithm: Bool = true) async throws -> TestSigningKey {
-        let key = try Insecure.RSA.PrivateKey(backing: _RSA.Signing.PrivateKey(keySize: .bits2048))
+    /// RS256, RS384 or RS512 over a 2048-bit key: the `variant`th of the few this process
+    /// makes (generating RSA keys is slow, and the suite runs beside timing-sensitive tests).
+    public static func rsa(kid: String, algorithm: String = "RS256", includeAlgorithm: Bool = true, variant: Int = 0)
+        async throws -> TestSigningKey
+    {
+        let key = try Insecure.RSA.PrivateKey(backing: try rsaKeys.withLock { keys in
+            while keys.count <= variant { keys.append(try _RSA.Signing.PrivateKey(keySize: .bits2048)) }
+            return keys[variant]
+        })
         let digest: JWTKit.DigestAlgorithm = algorithm == "RS384" ? .sha384 : algorithm == "RS512" ? .sha512 : .sha256
         let collection = await JWTKeyCollection().add(rsa: key, digestAlgorithm: digest, kid: JWKIdentifier(string: kid))
         let (modulus, exponent) = try key.publicKey.getKeyPrimitives()

@@ -74,7 +74,7 @@ import Testing
 
     @Test func tokensThatMustNeverPass() async throws {
         let key = try await TestSigningKey.rsa(kid: "rsa")
-        let impostor = try await TestSigningKey.rsa(kid: "rsa")
+        let impostor = try await TestSigningKey.rsa(kid: "rsa", variant: 1)
         let verifier = try await verifier(Document(TestJWT.jwks([key])))
         let claims = TestJWT.claims(now: Self.now)
         func reason(_ authorization: String?) -> String? {
