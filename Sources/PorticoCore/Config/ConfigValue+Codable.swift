@@ -1,6 +1,6 @@
 /// JSON (and any other Codable format) to and from the generic tree, for the admin API.
 extension ConfigValue: Codable {
-    private struct Key: CodingKey {
+    private struct MemberKey: CodingKey {
         var stringValue: String
         var intValue: Int? { nil }
         init(stringValue: String) { self.stringValue = stringValue }
@@ -8,7 +8,7 @@ extension ConfigValue: Codable {
     }
 
     public init(from decoder: any Decoder) throws {
-        if let object = try? decoder.container(keyedBy: Key.self) {
+        if let object = try? decoder.container(keyedBy: MemberKey.self) {
             // Keys sorted: JSON objects carry no order, and a stable one keeps output stable.
             self = .object(
                 try object.allKeys.sorted { $0.stringValue < $1.stringValue }.map { key in
@@ -59,8 +59,8 @@ extension ConfigValue: Codable {
             var array = encoder.unkeyedContainer()
             for item in items { try array.encode(item) }
         case .object(let pairs):
-            var object = encoder.container(keyedBy: Key.self)
-            for (key, value) in pairs { try object.encode(value, forKey: Key(stringValue: key)) }
+            var object = encoder.container(keyedBy: MemberKey.self)
+            for (key, value) in pairs { try object.encode(value, forKey: MemberKey(stringValue: key)) }
         }
     }
 }
