@@ -40,16 +40,30 @@ public struct IPAddress: Hashable, Sendable, CustomStringConvertible {
         return text(groups[..<best.lowerBound]) + "::" + text(groups[best.upperBound...])
     }
 
+    /// Dotted-quad IPv4, four decimal parts of 0–255 without leading zeros; one pass over
+    /// the bytes and one allocation (it runs per request on routes with IP rules).
     static func parseIPv4(_ text: Substring) -> [UInt8]? {
-        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 4 else { return nil }
         var bytes: [UInt8] = []
-        for part in parts {
-            guard !part.isEmpty, part.count <= 3, part.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
-                part.count == 1 || part.first != "0", let value = UInt8(part)
-            else { return nil }
-            bytes.append(value)
+        bytes.reserveCapacity(4)
+        var value = 0
+        var digits = 0
+        var startsWithZero = false
+        for byte in text.utf8 {
+            if byte == UInt8(ascii: ".") {
+                guard digits > 0, bytes.count < 3 else { return nil }
+                bytes.append(UInt8(value))
+                (value, digits, startsWithZero) = (0, 0, false)
+                continue
+            }
+            // A digit, at most three per part, and none after a leading zero ("01").
+            guard byte >= 0x30, byte <= 0x39, digits < 3, !startsWithZero else { return nil }
+            if digits == 0 { startsWithZero = byte == 0x30 }
+            value = value * 10 + Int(byte - 0x30)
+            digits += 1
+            guard value <= 255 else { return nil }
         }
+        guard digits > 0, bytes.count == 3 else { return nil }
+        bytes.append(UInt8(value))
         return bytes
     }
 
