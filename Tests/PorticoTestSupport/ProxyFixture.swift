@@ -13,6 +13,23 @@ public enum TestRoutes {
         try RouteTable.build(version: version, from: try set(yaml, file: file))
     }
 
+    /// The route definitions a document holds, as the routes folder would load them.
+    public static func definitions(_ yaml: String, file: String = "routes/t.yaml") throws -> [RouteDefinition] {
+        try table(yaml, file: file).routes.map(\.definition)
+    }
+
+    /// The problems a document has, file and table checks together, as `path: message`.
+    public static func problems(_ yaml: String, file: String = "routes/t.yaml") -> [String] {
+        do {
+            _ = try table(yaml, file: file)
+            return []
+        } catch let error as ConfigurationError {
+            return error.problems.map { "\($0.path): \($0.message)" }
+        } catch {
+            return ["\(error)"]
+        }
+    }
+
     /// The set one routes file holds.
     public static func set(_ yaml: String, file: String = "routes/test.yaml") throws -> RouteSet {
         try RouteFileDecoder.decodeDocument(try ConfigDocumentParser.parse(yaml, file: file), file: file)

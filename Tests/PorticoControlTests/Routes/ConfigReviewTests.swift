@@ -70,11 +70,7 @@ import Testing
 
     @Test func aDryRunReportsAndChangesNothing() async throws {
         let store = MemoryStore()
-        let table = try RouteController.initialTable(files: RouteSet(), stored: StoredConfiguration())
-        let dataPlane = DataPlane(initialTable: table, logger: Logger(label: "test"))
-        let controller = RouteController(
-            dataPlane: dataPlane, store: store, files: RouteSet(), stored: StoredConfiguration(), drainTimeout: .seconds(1),
-            logger: Logger(label: "test"))
+        let (controller, dataPlane) = try makeController(store: store)
         let first = RouteDefinition(name: "first", action: .respond(StaticResponse(status: 200)))
         try await controller.add(first)
         let version = dataPlane.routeTables.current.version
@@ -102,11 +98,7 @@ import Testing
     @Test func rollbackRestoresTheAPIPartOfAKeptVersion() async throws {
         let store = MemoryStore()
         let files = try TestRoutes.set("routes: [{ name: from-file, match: { path: { prefix: /file } }, respond: { status: 200 } }]")
-        let table = try RouteController.initialTable(files: files, stored: StoredConfiguration())
-        let dataPlane = DataPlane(initialTable: table, logger: Logger(label: "test"))
-        let controller = RouteController(
-            dataPlane: dataPlane, store: store, files: files, stored: StoredConfiguration(), drainTimeout: .seconds(1),
-            logger: Logger(label: "test"))
+        let (controller, dataPlane) = try makeController(store: store, files: files)
         func route(_ name: String, _ prefix: String) -> RouteDefinition {
             var route = RouteDefinition(name: name, action: .respond(StaticResponse(status: 200)))
             route.match.path = .prefix(prefix)
@@ -135,11 +127,7 @@ import Testing
     @Test func aRollbackInvalidWithTodaysFilesIs422() async throws {
         let store = MemoryStore()
         let withUpstream = try TestRoutes.set("upstreams: [{ name: file-up, endpoints: [\"127.0.0.1:1\"] }]\nroutes: []")
-        let table = try RouteController.initialTable(files: withUpstream, stored: StoredConfiguration())
-        let dataPlane = DataPlane(initialTable: table, logger: Logger(label: "test"))
-        let controller = RouteController(
-            dataPlane: dataPlane, store: store, files: withUpstream, stored: StoredConfiguration(), drainTimeout: .seconds(1),
-            logger: Logger(label: "test"))
+        let (controller, dataPlane) = try makeController(store: store, files: withUpstream)
         try await controller.add(RouteDefinition(name: "uses-file", action: .upstream("file-up")))
         let kept = dataPlane.routeTables.current.version
         try await controller.delete(RouteDefinition.self, named: "uses-file")

@@ -43,7 +43,7 @@ actor MemoryStore: StateStore {
     func deletePortAllocation(tenant: String, name: String) async throws -> Bool { false }
 }
 
-private func makeController(store: MemoryStore, files: RouteSet = RouteSet()) throws -> (RouteController, DataPlane) {
+func makeController(store: MemoryStore, files: RouteSet = RouteSet()) throws -> (RouteController, DataPlane) {
     let stored = StoredConfiguration()
     let table = try RouteController.initialTable(files: files, stored: stored)
     let dataPlane = DataPlane(initialTable: table, logger: Logger(label: "test"))

@@ -5,20 +5,9 @@ import Testing
 /// `auth` (SPEC §13) through the strict decoder: the spec's example, defaults, a round trip
 /// through the stored form, and every invalid field named by its path.
 @Suite struct AuthDecoderTests {
-    private func decode(_ yaml: String) throws -> [RouteDefinition] {
-        try TestRoutes.table(yaml, file: "routes/t.yaml").routes.map(\.definition)
-    }
+    private func decode(_ yaml: String) throws -> [RouteDefinition] { try TestRoutes.definitions(yaml) }
 
-    private func problems(_ yaml: String) -> [String] {
-        do {
-            _ = try TestRoutes.table(yaml, file: "routes/t.yaml")
-            return []
-        } catch let error as ConfigurationError {
-            return error.problems.map { "\($0.path): \($0.message)" }
-        } catch {
-            return ["\(error)"]
-        }
-    }
+    private func problems(_ yaml: String) -> [String] { TestRoutes.problems(yaml) }
 
     @Test func decodesTheSpecExampleAndDefaults() throws {
         let routes = try decode("""

@@ -29,21 +29,9 @@ import Testing
         """
 
     /// The routes of a valid document, in order.
-    private func decode(_ yaml: String) throws -> [RouteDefinition] {
-        try TestRoutes.table(yaml, file: "routes/t.yaml").routes.map(\.definition)
-    }
+    private func decode(_ yaml: String) throws -> [RouteDefinition] { try TestRoutes.definitions(yaml) }
 
-    /// The problems a document has, file and table checks together, as `path: message`.
-    private func problems(_ yaml: String) -> [String] {
-        do {
-            _ = try TestRoutes.table(yaml, file: "routes/t.yaml")
-            return []
-        } catch let error as ConfigurationError {
-            return error.problems.map { "\($0.path): \($0.message)" }
-        } catch {
-            return ["\(error)"]
-        }
-    }
+    private func problems(_ yaml: String) -> [String] { TestRoutes.problems(yaml) }
 
     @Test func decodesTheSpecExample() throws {
         let routes = try decode(Self.specExample)
