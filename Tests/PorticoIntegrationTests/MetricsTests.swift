@@ -61,3 +61,64 @@ import Testing
         await upstream.stop()
     }
 }
+
+/// `deploy/grafana/portico.json` (SPEC §16): a dashboard whose every query names only
+/// metrics a gateway exports once it has served the traffic the panels are about.
+@Suite struct DashboardTests {
+    @Test func everyQueryNamesAnExportedMetric() async throws {
+        let upstream = try await TestUpstream.start()
+        let auth = try await TestHTTPServer.start { _ in .init(status: 204) }
+        let closed = try refusingLoopbackPort()
+        let gateway = try await ServingGateway.start(
+            routes: """
+                upstreams:
+                  - { name: app, endpoints: ["127.0.0.1:\(upstream.port)"] }
+                  - name: flaky
+                    endpoints: ["127.0.0.1:\(closed)", "127.0.0.1:\(upstream.port)"]
+                    outlierDetection: { consecutiveFailures: 1, maxEjectionPercent: 50 }
+                routes:
+                  - { name: app, match: { path: { prefix: /app } }, upstream: app }
+                  - { name: flaky, match: { path: { prefix: /flaky } }, upstream: flaky, retries: { on: [connect-failure] } }
+                  - { name: authed, match: { path: { prefix: /authed } }, upstream: app,
+                      auth: { forward: { url: "http://127.0.0.1:\(auth.port)/check" } } }
+                  - { name: limited, match: { path: { exact: /limited } }, respond: { status: 200 }, rateLimit: { requests: 1, per: 1m } }
+                """,
+            environment: ["PORTICO_PORT_START": "22010", "PORTICO_PORT_END": "22019"])
+        for path in ["/app/x", "/flaky/1", "/flaky/2", "/flaky/3", "/flaky/4", "/authed/x", "/limited", "/limited", "/none"] {
+            _ = try await gateway.client.send(.GET, path)
+        }
+        let admin = AdminClient(port: gateway.adminPort)
+        #expect(try await admin.send(.POST, "/v1/routes", json: #"{"name": "x", "respond": {"status": 200}}"#).status == 201)
+        #expect(try await admin.send(.POST, "/v1/tenants/acme/ports", json: #"{"name": "redis"}"#).status == 201)
+        let exported = Set(
+            prometheusSamples(try await AdminClient(port: gateway.adminPort, token: nil).send(.GET, "/metrics").body).keys.map {
+                String($0.prefix { $0 != "{" })
+            })
+        await gateway.stop()
+        await auth.stop()
+        await upstream.stop()
+
+        let data = try Data(contentsOf: URL(fileURLWithPath: PackageRoot.path + "/deploy/grafana/portico.json"))
+        let dashboard = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let panels = try #require(dashboard["panels"] as? [[String: Any]])
+        let expressions = panels.flatMap { ($0["targets"] as? [[String: Any]] ?? []).compactMap { $0["expr"] as? String } }
+        #expect(expressions.count >= 15)
+        let pattern = /portico_[a-z_]+/
+        var named = Set<String>()
+        for expression in expressions {
+            let names = expression.matches(of: pattern).map { String($0.output) }
+            #expect(!names.isEmpty, "\(expression) names no metric")
+            named.formUnion(names)
+        }
+        #expect(named.subtracting(exported).isEmpty, "not exported: \(named.subtracting(exported).sorted())")
+        // The panels SPEC §16 lists are all there.
+        for metric in [
+            "portico_requests_total", "portico_request_duration_seconds_bucket", "portico_upstream_errors_total",
+            "portico_upstream_retries_total", "portico_upstream_ejections_total", "portico_active_connections",
+            "portico_route_table_version", "portico_config_reloads_total", "portico_draining_requests",
+            "portico_port_pool_allocated", "portico_rate_limited_total", "portico_auth_total",
+        ] {
+            #expect(named.contains(metric), "no panel uses \(metric)")
+        }
+    }
+}

@@ -5,20 +5,35 @@ import PorticoTestSupport
 import Testing
 import Yams
 
-/// Every file in deploy/ parses, and agrees with the gateway's defaults and endpoints.
+/// Every file in deploy/ parses, each Kustomize overlay renders (`kubectl kustomize`), and
+/// what it renders agrees with the gateway's defaults and endpoints.
 @Suite struct DeployFilesTests {
     static let folder = PackageRoot.path + "/deploy/kubernetes"
+    static let overlays = ["dev", "prod"]
 
-    /// Every YAML document of the Kubernetes folder, by kind.
-    static func documents() throws -> [String: [String: Any]] {
+    /// The documents `kubectl kustomize` renders for an overlay, by kind.
+    static func documents(_ overlay: String) throws -> [String: [String: Any]] {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["kubectl", "kustomize", folder + "/overlays/" + overlay]
+        let output = Pipe()
+        let errors = Pipe()
+        process.standardOutput = output
+        process.standardError = errors
+        try process.run()
+        let rendered = output.fileHandleForReading.readDataToEndOfFile()
+        let problems = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        try #require(process.terminationStatus == 0, "kubectl kustomize \(overlay): \(problems)")
+        return try byKind(String(decoding: rendered, as: UTF8.self), source: overlay)
+    }
+
+    static func byKind(_ text: String, source: String) throws -> [String: [String: Any]] {
         var byKind: [String: [String: Any]] = [:]
-        for name in try FileManager.default.contentsOfDirectory(atPath: folder) where name.hasSuffix(".yaml") {
-            let text = try String(contentsOfFile: folder + "/" + name, encoding: .utf8)
-            for document in try Yams.load_all(yaml: text) {
-                let object = try #require(document as? [String: Any], "\(name) holds a non-mapping document")
-                let kind = try #require(object["kind"] as? String, "\(name) lacks kind")
-                if byKind[kind] == nil { byKind[kind] = object }
-            }
+        for document in try Yams.load_all(yaml: text) {
+            let object = try #require(document as? [String: Any], "\(source) holds a non-mapping document")
+            let kind = try #require(object["kind"] as? String, "\(source) lacks kind")
+            if byKind[kind] == nil { byKind[kind] = object }
         }
         return byKind
     }
@@ -27,8 +42,9 @@ import Yams
         path.reduce(object) { current, key in (current as? [String: Any])?[key] }
     }
 
-    @Test func theDeploymentProbesTheHealthEndpointsOnTheAdminPort() throws {
-        let documents = try Self.documents()
+    @Test(arguments: overlays)
+    func theDeploymentProbesTheHealthEndpointsOnTheAdminPort(overlay: String) throws {
+        let documents = try Self.documents(overlay)
         let deployment = try #require(documents["Deployment"])
         let container = try #require((value(deployment, "spec", "template", "spec", "containers") as? [[String: Any]])?.first)
         let ports = Dictionary(
@@ -63,25 +79,60 @@ import Yams
         #expect(Double(grace) > Double(settings.drainTimeout.components.seconds) + 5)
     }
 
-    @Test func serviceHPAAndBudgetPointAtTheDeployment() throws {
-        let documents = try Self.documents()
+    @Test(arguments: overlays)
+    func theServicePointsAtTheDeployment(overlay: String) throws {
+        let documents = try Self.documents(overlay)
         let deployment = try #require(documents["Deployment"])
         let labels = try #require(value(deployment, "spec", "template", "metadata", "labels") as? [String: String])
-        let name = try #require(value(deployment, "metadata", "name") as? String)
         let service = try #require(documents["Service"])
         #expect(value(service, "spec", "selector") as? [String: String] == labels)
         let targets = (value(service, "spec", "ports") as? [[String: Any]] ?? []).compactMap { $0["targetPort"] as? String }
         #expect(Set(targets) == ["http", "https"])
+    }
+
+    @Test func devIsOneSmallReplica() throws {
+        let documents = try Self.documents("dev")
+        let deployment = try #require(documents["Deployment"])
+        #expect(value(deployment, "spec", "replicas") as? Int == 1)
+        #expect(documents["HorizontalPodAutoscaler"] == nil)
+        let container = try #require((value(deployment, "spec", "template", "spec", "containers") as? [[String: Any]])?.first)
+        #expect(value(container, "resources", "limits", "memory") as? String == "256Mi")
+        #expect(value(documents["Service"], "spec", "type") as? String == "ClusterIP")
+    }
+
+    @Test func prodScalesSpreadsAndServesHTTPSOn443() throws {
+        let documents = try Self.documents("prod")
+        let deployment = try #require(documents["Deployment"])
+        let labels = try #require(value(deployment, "spec", "template", "metadata", "labels") as? [String: String])
+        let name = try #require(value(deployment, "metadata", "name") as? String)
         let hpa = try #require(documents["HorizontalPodAutoscaler"])
         #expect(value(hpa, "spec", "scaleTargetRef", "name") as? String == name)
-        #expect((value(hpa, "spec", "minReplicas") as? Int ?? 0) >= 2)
+        #expect(value(hpa, "spec", "minReplicas") as? Int == 2)
+        #expect(value(hpa, "spec", "maxReplicas") as? Int == 20)
+        let cpu = (value(hpa, "spec", "metrics") as? [[String: Any]])?.first
+        #expect(value(cpu, "resource", "target", "averageUtilization") as? Int == 70)
         let budget = try #require(documents["PodDisruptionBudget"])
         #expect(value(budget, "spec", "selector", "matchLabels") as? [String: String] == labels)
-        #expect(documents["Secret"] != nil)
+        let spread = value(deployment, "spec", "template", "spec", "affinity", "podAntiAffinity") as? [String: Any]
+        #expect(spread != nil)
+        #expect(value(documents["Service"], "spec", "type") as? String == "LoadBalancer")
+        // The certificates folder is cert-manager's Secret, as NAME.crt beside NAME.key.
+        let volumes = value(deployment, "spec", "template", "spec", "volumes") as? [[String: Any]] ?? []
+        let certs = try #require(volumes.first { $0["name"] as? String == "certs" })
+        #expect(value(certs, "secret", "secretName") as? String == "portico-tls")
+        let paths = (value(certs, "secret", "items") as? [[String: Any]] ?? []).compactMap { $0["path"] as? String }
+        #expect(Set(paths) == ["portico.crt", "portico.key"])
+        #expect(value(documents["Certificate"], "spec", "secretName") as? String == "portico-tls")
+    }
+
+    @Test func theExampleSecretsAreTheOnesTheDeploymentReads() throws {
+        let text = try String(contentsOfFile: Self.folder + "/secrets.example.yaml", encoding: .utf8)
+        let names = try Yams.load_all(yaml: text).compactMap { value($0, "metadata", "name") as? String }
+        #expect(Set(names) == ["portico-admin", "portico-certs", "portico-state"])
     }
 
     @Test func theRoutesConfigMapIsAValidRoutesFolder() throws {
-        let configMap = try #require(try Self.documents()["ConfigMap"])
+        let configMap = try #require(try Self.documents("dev")["ConfigMap"])
         let files = try #require(value(configMap, "data") as? [String: String])
         let folder = try TemporaryFolder()
         defer { folder.remove() }
