@@ -70,12 +70,14 @@ import Testing
         let gateway = try await ProxyFixture.start(
             routes: """
                 upstreams: [{ name: app, endpoints: ["127.0.0.1:\(upstream.port)"] }]
-                routes: [{ name: app, upstream: app, timeout: 10s, retries: { attempts: 1, on: [per-try-timeout], perTryTimeout: 1s } }]
+                routes: [{ name: app, upstream: app, timeout: 10s, retries: { attempts: 1, on: [per-try-timeout], perTryTimeout: 2s } }]
                 """)
-        // Without the per-try timeout this would be a 200 after 8 s from one try.
+        // Without the per-try timeout this would be a 200 after 8 s from one try. (2 s per
+        // try: on a loaded machine the retry's request has reached the upstream by then.)
         let response = try await gateway.client.send(.GET, "/slow?ms=8000")
         #expect(response.status == 504)
         #expect(response.body == #"{"error":"upstream_timeout","route":"app"}"#)
+        await upstream.waitForRequests(2, timeout: .seconds(5))
         #expect(upstream.requestsReceived == 2, "the first try timed out and the retry was sent")
         // A quick answer is unaffected.
         #expect(try await gateway.client.send(.GET, "/fast").status == 200)
