@@ -47,6 +47,10 @@ struct Serve: AsyncParsableCommand {
         name: .customLong("proxy-protocol"),
         help: "on: every HTTP and HTTPS connection starts with a PROXY v1 or v2 header (PORTICO_PROXY_PROTOCOL, default off).")
     var proxyProtocol: String?
+    @Option(
+        name: .customLong("trace-sample"),
+        help: "The share of new traces sampled, 0 to 1 (PORTICO_TRACE_SAMPLE, default 1); a client's sampled flag is kept.")
+    var traceSample: String?
 
     static let environmentHelp = """
         Also read: PORTICO_LOG_LEVEL (trace…critical, default info) and PORTICO_LOG_FORMAT \
@@ -59,7 +63,7 @@ struct Serve: AsyncParsableCommand {
             .routesDirectory: routesDirectory, .certsDirectory: certsDirectory, .stateDirectory: stateDirectory,
             .stateStore: stateStore, .drainTimeout: drainTimeout, .portStart: portStart, .portEnd: portEnd,
             .reservedPorts: reservedPorts, .adminToken: adminToken, .publicHTTPSPort: publicHTTPSPort,
-            .trustedProxies: trustedProxies, .proxyProtocol: proxyProtocol,
+            .trustedProxies: trustedProxies, .proxyProtocol: proxyProtocol, .traceSample: traceSample,
         ]
         let environment = ProcessInfo.processInfo.environment
         let level = Logger.Level(rawValue: environment["PORTICO_LOG_LEVEL"]?.lowercased() ?? "") ?? .info

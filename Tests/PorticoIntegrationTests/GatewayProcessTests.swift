@@ -32,7 +32,9 @@ import Testing
         let hello = try await client.send(.GET, "/")
         #expect(hello.status == 200)
         #expect(hello.body == "hi")
-        let proxied = try await client.send(.GET, "/app/users?x=1")
+        let proxied = try await client.send(
+            .GET, "/app/users?x=1",
+            headers: [("host", "test.local"), ("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")])
         #expect(proxied.status == 200)
         #expect(proxied.body.hasPrefix("GET /users?x=1\n"))
         // One access-log line per request, as JSON (standard error is not a terminal here).
@@ -45,6 +47,10 @@ import Testing
             #expect(proxiedLine[field] != nil, "access log lacks \(field)")
         }
         #expect(proxiedLine["status"] == "200")
+        // The trace the upstream was told about (SPEC §16): the client's trace, the gateway's span.
+        #expect(proxiedLine["traceId"] == "4bf92f3577b34da6a3ce929d0e0e4736")
+        let span = try #require(proxiedLine["spanId"])
+        #expect(proxied.body.contains("traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-\(span)-01"))
         #expect(proxiedLine["path"] == "/app/users")
         // Requests the gateway answers itself get an id in the log too.
         let helloLine = try #require(access.first { $0["route"] == "hello" })
@@ -124,7 +130,7 @@ import Testing
         let serveHelp = try PorticoProcess.start(["serve", "--help"], directory: folder.url)
         #expect(try await serveHelp.waitForExit() == 0)
         for flag in ["--http-addr", "--https-addr", "--admin-addr", "--routes-dir", "--certs-dir", "--state-dir", "--state",
-                     "--drain-timeout", "--port-start", "--port-end", "--port-reserved", "--admin-token", "--public-https-port", "--trusted-proxies", "--proxy-protocol"] {
+                     "--drain-timeout", "--port-start", "--port-end", "--port-reserved", "--admin-token", "--public-https-port", "--trusted-proxies", "--proxy-protocol", "--trace-sample"] {
             #expect(serveHelp.log.contains(flag), "missing \(flag)")
         }
     }

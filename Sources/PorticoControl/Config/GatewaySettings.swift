@@ -35,6 +35,8 @@ public struct GatewaySettings: Hashable, Sendable {
     public var trustedProxies = TrustedProxies()
     /// The HTTP and HTTPS listeners require a PROXY protocol v1 or v2 header (SPEC §13).
     public var proxyProtocol = false
+    /// The share of new traces sampled, 0–1 (SPEC §16); a client's sampled flag is kept.
+    public var traceSampleRate = 1.0
 
     /// The port `httpsRedirect` points to.
     public var httpsRedirectPort: Int { publicHTTPSPort ?? httpsAddress.port }
@@ -58,6 +60,7 @@ public struct GatewaySettings: Hashable, Sendable {
         case publicHTTPSPort = "PORTICO_PUBLIC_HTTPS_PORT"
         case trustedProxies = "PORTICO_TRUSTED_PROXIES"
         case proxyProtocol = "PORTICO_PROXY_PROTOCOL"
+        case traceSample = "PORTICO_TRACE_SAMPLE"
 
         /// The command-line flag of the same meaning.
         public var flag: String {
@@ -77,6 +80,7 @@ public struct GatewaySettings: Hashable, Sendable {
             case .publicHTTPSPort: return "--public-https-port"
             case .trustedProxies: return "--trusted-proxies"
             case .proxyProtocol: return "--proxy-protocol"
+            case .traceSample: return "--trace-sample"
             }
         }
     }
@@ -155,6 +159,13 @@ public struct GatewaySettings: Hashable, Sendable {
             case .failure(let bad):
                 problems.append(
                     ConfigProblem(file: source, path: "", message: "expected addresses and CIDRs such as 10.0.0.0/8, found \"\(bad.text)\""))
+            }
+        }
+        if let (source, text) = value(.traceSample) {
+            if let rate = Double(text), rate.isFinite, (0...1).contains(rate) {
+                settings.traceSampleRate = rate
+            } else {
+                problems.append(ConfigProblem(file: source, path: "", message: "expected a share from 0 to 1 such as 0.1, found \"\(text)\""))
             }
         }
         guard problems.isEmpty else { throw ConfigurationError(problems: problems) }

@@ -117,6 +117,7 @@ private struct Setup {
         proxyConfiguration.trustedProxies = settings.trustedProxies
         proxyConfiguration.proxyProtocol = settings.proxyProtocol
         proxyConfiguration.routesDirectory = settings.routesDirectory
+        proxyConfiguration.traceSampleRate = settings.traceSampleRate
         let dataPlane = DataPlane(
             initialTable: table, configuration: proxyConfiguration, metrics: metrics.metrics, group: group, logger: logger)
         let controller = RouteController(

@@ -27,6 +27,10 @@ struct ExchangeRecorder {
         if let id = record.requestID { metadata["request.id"] = .string(id) }
         if let endpoint = record.endpoint { metadata["upstream"] = .string(endpoint.description) }
         if let reason = record.failureReason { metadata["error"] = .string(reason) }
+        if let trace = record.trace {
+            metadata["traceId"] = .string(trace.traceID)
+            metadata["spanId"] = .string(trace.spanID)
+        }
         accessLogger.info("request", metadata: metadata)
     }
 }
@@ -50,4 +54,6 @@ struct ExchangeRecord {
     var endpoint: Endpoint?
     /// The upstream whose response the client got (none for the gateway's own answers).
     var servedBy: String?
+    /// The gateway's span of a proxied request (SPEC §16).
+    var trace: RequestTrace?
 }

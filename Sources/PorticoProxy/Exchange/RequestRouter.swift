@@ -30,6 +30,8 @@ struct RoutedRequest {
     var corsHeaders: [(String, String)]?
     /// The route's `responseHeaders` and `hsts`, for every response of the request.
     var responseEdits: ResponseHeaderEdits?
+    /// The W3C Trace Context sent upstream (SPEC §16), for a request that goes there.
+    var trace: RequestTrace?
     var decision: Decision
 }
 
@@ -87,6 +89,10 @@ struct RequestRouter {
         var rateLimiters: [RateLimiter?] = []
         /// Now, in nanoseconds of a monotonic clock, for the buckets.
         var now: Int64 = 0
+        /// The share of new traces sampled (`PORTICO_TRACE_SAMPLE`).
+        var traceSampleRate = 1.0
+        /// A uniformly random 64-bit number, for trace and span ids.
+        var random: () -> UInt64 = { UInt64.random(in: .min ... .max) }
     }
 
     func route(_ head: HTTPRequestHead, in context: Context) -> RoutedRequest {
@@ -181,6 +187,17 @@ struct RequestRouter {
                 peer: context.peerAddress, client: client, scheme: scheme, requestID: clientRequestID == nil ? requestID : nil,
                 chunked: head.headers.contains(name: "transfer-encoding"))
             ProxyHeaders.apply(route.definition.requestHeaders, to: &upstreamHead.headers)
+            let trace = RequestTrace(
+                traceparent: head.headers.first(name: "traceparent"),
+                tracestate: head.headers["tracestate"].isEmpty ? nil : head.headers["tracestate"].joined(separator: ","),
+                sampleRate: context.traceSampleRate, random: context.random)
+            upstreamHead.headers.replaceOrAdd(name: "traceparent", value: trace.traceparent)
+            if let state = trace.tracestate {
+                upstreamHead.headers.replaceOrAdd(name: "tracestate", value: state)
+            } else {
+                upstreamHead.headers.remove(name: "tracestate")
+            }
+            routed.trace = trace
             let isUpgrade = ProxyHeaders.isUpgradeRequest(head)
             if isUpgrade {
                 // Upgrade and Connection are hop-by-hop; an upgrade passes them on explicitly.

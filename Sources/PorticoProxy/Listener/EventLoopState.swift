@@ -23,12 +23,16 @@ final class EventLoopState {
 
     /// A whole number in `0..<bound` (bound > 0), from this loop's dice.
     func roll(_ bound: Int) -> Int {
+        Int(nextRandom() % UInt64(bound))
+    }
+
+    /// The dice's next 64 bits (trace and span ids, sampling).
+    func nextRandom() -> UInt64 {
         randomState &+= 0x9E37_79B9_7F4A_7C15
         var z = randomState
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        z ^= z >> 31
-        return Int(z % UInt64(bound))
+        return z ^ (z >> 31)
     }
 
     init(eventLoop: EventLoop, pool: UpstreamConnectionPool, metrics: RequestMetricsCache, snapshot: DataPlaneSnapshot) {

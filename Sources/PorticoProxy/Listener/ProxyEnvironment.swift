@@ -19,6 +19,8 @@ public struct ProxyConfiguration: Sendable {
     public var trustedProxies = TrustedProxies()
     /// Idle upstream connections kept per endpoint and event loop.
     public var maxIdleUpstreamConnectionsPerEndpoint: Int = 64
+    /// The share of new traces sampled, 0–1 (`PORTICO_TRACE_SAMPLE`).
+    public var traceSampleRate = 1.0
     /// The routes folder, which `auth.jwt.jwksFile` paths are relative to.
     public var routesDirectory: String?
 

@@ -23,6 +23,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, DrainableConnection {
     private let router: RequestRouter
     /// The event loop's dice, as the router takes them (made once, not per request).
     private let roll: (Int) -> Int
+    private let random: () -> UInt64
     private let recorder: ExchangeRecorder
     var pool: UpstreamConnectionPool { state.pool }
     var context: ChannelHandlerContext?
@@ -54,6 +55,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, DrainableConnection {
         self.isHTTP2Stream = isHTTP2Stream
         router = RequestRouter(scheme: environment.scheme, httpsRedirectPort: environment.configuration.httpsRedirectPort)
         roll = { [state] in state.roll($0) }
+        random = { [state] in state.nextRandom() }
         recorder = ExchangeRecorder(accessLogger: environment.accessLogger, metrics: state.metrics)
         connection = DownstreamConnectionStateMachine(
             now: state.eventLoop.now, idleTimeout: .milliseconds(environment.configuration.idleTimeout.wholeMilliseconds))
@@ -98,7 +100,8 @@ final class HTTPProxyHandler: ChannelDuplexHandler, DrainableConnection {
             in: RequestRouter.Context(
                 table: snapshot.table, health: snapshot.health, peerAddress: clientAddress,
                 trustedProxies: environment.configuration.trustedProxies, makeRequestID: { requestIDs.next() }, roll: roll,
-                rateLimiters: snapshot.rateLimiters, now: Int64(clamping: now.uptimeNanoseconds)))
+                rateLimiters: snapshot.rateLimiters, now: Int64(clamping: now.uptimeNanoseconds),
+                traceSampleRate: environment.configuration.traceSampleRate, random: random))
         exchangeSerial += 1
         exchange = Exchange(routed: routed, request: head, serial: exchangeSerial, now: now, isHTTP2Stream: isHTTP2Stream)
         routeCounter = snapshot.counter(for: routed.route)
