@@ -11,10 +11,46 @@ struct RequestTrace: Sendable {
     /// The client's span, when its `traceparent` was valid.
     let parent: SpanID?
 
-    var traceID: String { context.traceID.description }
-    var spanID: String { context.spanID.description }
-    var traceparent: String { context.traceParentHeaderValue }
-    var tracestate: String? { context.traceStateHeaderValue }
+    var traceID: String { withUnsafeBytes(of: context.traceID.bytes) { Self.hex($0) } }
+    var spanID: String { withUnsafeBytes(of: context.spanID.bytes) { Self.hex($0) } }
+    var tracestate: String? { context.state.isEmpty ? nil : context.traceStateHeaderValue }
+
+    /// `00-<trace id>-<span id>-<flags>`, written into one string (it is made for every
+    /// proxied request; the library's description builds each part as a string of its own).
+    var traceparent: String {
+        String(unsafeUninitializedCapacity: 55) { buffer in
+            var index = 0
+            func put(_ byte: UInt8) {
+                buffer[index] = byte
+                index += 1
+            }
+            func putHex(_ byte: UInt8) {
+                put(Self.digits[Int(byte >> 4)])
+                put(Self.digits[Int(byte & 0x0F)])
+            }
+            put(UInt8(ascii: "0"))
+            put(UInt8(ascii: "0"))
+            put(UInt8(ascii: "-"))
+            withUnsafeBytes(of: context.traceID.bytes) { for byte in $0 { putHex(byte) } }
+            put(UInt8(ascii: "-"))
+            withUnsafeBytes(of: context.spanID.bytes) { for byte in $0 { putHex(byte) } }
+            put(UInt8(ascii: "-"))
+            putHex(context.flags.rawValue)
+            return index
+        }
+    }
+
+    private static let digits = Array("0123456789abcdef".utf8)
+
+    private static func hex(_ bytes: UnsafeRawBufferPointer) -> String {
+        String(unsafeUninitializedCapacity: bytes.count * 2) { buffer in
+            for (offset, byte) in bytes.enumerated() {
+                buffer[offset * 2] = digits[Int(byte >> 4)]
+                buffer[offset * 2 + 1] = digits[Int(byte & 0x0F)]
+            }
+            return bytes.count * 2
+        }
+    }
 
     /// - Parameters:
     ///   - sampleRate: The share of new traces sampled, 0–1.
