@@ -28,7 +28,7 @@ import Testing
               - name: forward
                 match: { path: { prefix: /forward } }
                 upstream: app
-                auth: { forward: { url: "http://127.0.0.1:\(auth.port)/check", responseHeaders: [X-User-Id] } }
+                auth: { forward: { url: "http://127.0.0.1:\(auth.port)/check", timeout: 10s, responseHeaders: [X-User-Id] } }
             """)
         let gateway = try await ServingGateway.start(in: folder)
         let token = "Bearer " + (try key.sign(TestJWT.claims()))

@@ -7,7 +7,7 @@ import Testing
 /// `auth.forward` (SPEC §13) on loopback: what the auth service is sent, and each kind of
 /// answer — allowed, denied, redirected, down, slow — with the upstream untouched unless allowed.
 @Suite struct ForwardAuthTests {
-    private func routes(upstream: Int, auth: Int, timeout: String = "2s") -> String {
+    private func routes(upstream: Int, auth: Int, timeout: String) -> String {
         """
         upstreams: [{ name: app, endpoints: ["127.0.0.1:\(upstream)"] }]
         routes:
@@ -27,7 +27,7 @@ import Testing
     }
 
     private func withAuthGateway(
-        timeout: String = "2s", _ answer: @escaping TestHTTPServer.Responder,
+        timeout: String = "10s", _ answer: @escaping TestHTTPServer.Responder,
         _ body: (ProxyFixture, TestUpstream, TestHTTPServer) async throws -> Void
     ) async throws {
         let auth = try await TestHTTPServer.start(answer)
