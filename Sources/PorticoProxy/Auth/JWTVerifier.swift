@@ -9,8 +9,8 @@ import Synchronization
 ///
 /// Tokens whose signature and identity passed are kept, by their exact text and the key
 /// set's generation, so a client sending the same token again costs a lookup and the time
-/// check; a reloaded key set verifies every token again. At most ``maximumCachedTokens``,
-/// in two generations as ``RateLimiter`` keeps its keys.
+/// check; a reloaded key set verifies every token again. At most ``maximumCachedTokens``
+/// (``RecentlyUsedKeys``, as ``RateLimiter`` keeps its buckets).
 final class JWTVerifier: Sendable {
     static let maximumCachedTokens = 10_000
 
@@ -30,17 +30,12 @@ final class JWTVerifier: Sendable {
 
     let definition: JWTAuthDefinition
     let source: JWKSSource
-    private let cache = Mutex(Generations())
+    private let cache = Mutex(RecentlyUsedKeys<Verified>(maximumKeys: JWTVerifier.maximumCachedTokens))
 
     private struct Verified {
         let generation: Int
         let claims: JWTClaims
         let headers: [Header]
-    }
-
-    private struct Generations {
-        var current: [String: Verified] = [:]
-        var previous: [String: Verified] = [:]
     }
 
     init(definition: JWTAuthDefinition, source: JWKSSource) {
@@ -84,26 +79,20 @@ final class JWTVerifier: Sendable {
     }
 
     /// Tokens held now (both generations).
-    var cachedTokenCount: Int { cache.withLock { $0.current.count + $0.previous.count } }
+    var cachedTokenCount: Int { cache.withLock { $0.count } }
 
+    /// The token's entry when it was verified with this key set; one verified with an
+    /// earlier set is dropped.
     private func cached(_ token: String, generation: Int) -> Verified? {
         cache.withLock { cache in
-            guard let verified = cache.current[token] ?? cache.previous[token], verified.generation == generation else {
-                return nil
-            }
+            guard let verified = cache.take(token), verified.generation == generation else { return nil }
+            cache.insert(verified, for: token)
             return verified
         }
     }
 
     private func remember(_ token: String, _ verified: Verified) {
-        let half = Self.maximumCachedTokens / 2
-        cache.withLock { cache in
-            if cache.current.count >= half {
-                cache.previous = cache.current
-                cache.current = [:]
-            }
-            cache.current[token] = verified
-        }
+        cache.withLock { $0.insert(verified, for: token) }
     }
 }
 
