@@ -168,9 +168,10 @@ public final class PostgresStateStore: StateStore {
     public func save(_ configuration: StoredConfiguration, snapshot: ConfigValue, source: ChangeSource) async throws {
         let version = Int64(configuration.version)
         let snapshotText = try snapshot.jsonText()
+        let counts = VersionRecord.counts(of: snapshot)
         let history = HistoryRow(
-            source: source.rawValue, routes: VersionRecord.counts(of: snapshot).routes,
-            upstreams: VersionRecord.counts(of: snapshot).upstreams, apiDocument: try configuration.apiDocument.jsonText())
+            source: source.rawValue, routes: counts.routes, upstreams: counts.upstreams,
+            apiDocument: try configuration.apiDocument.jsonText())
         var definitions: [(kind: String, name: String, document: String)] = []
         for upstream in configuration.upstreams {
             definitions.append(("upstream", upstream.name, try upstream.configValue.jsonText()))
@@ -239,7 +240,8 @@ public final class PostgresStateStore: StateStore {
         try await withTimeout { _ in
             let rows = try await self.client.query(
                 """
-                SELECT version, created_at, COALESCE(source, 'api'), COALESCE(routes, -1), COALESCE(upstreams, -1), snapshot
+                SELECT version, created_at, COALESCE(source, 'api'), COALESCE(routes, -1), COALESCE(upstreams, -1),
+                    CASE WHEN routes IS NULL OR upstreams IS NULL THEN snapshot ELSE '' END
                 FROM config_history ORDER BY version DESC LIMIT \(Self.historyLimit)
                 """, logger: self.logger)
             var records: [VersionRecord] = []

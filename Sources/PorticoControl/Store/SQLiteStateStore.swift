@@ -104,14 +104,15 @@ public actor SQLiteStateStore: StateStore {
                 ("INSERT INTO api_definitions (kind, name, position, document) VALUES ('route', ?, ?, ?)",
                  [.text(route.name), .integer(position), .text(try route.configValue.jsonText())]))
         }
+        let counts = VersionRecord.counts(of: snapshot)
         statements.append(
             ("""
              INSERT OR REPLACE INTO config_history (version, created_at, snapshot, source, routes, upstreams, api_document)
              VALUES (?, ?, ?, ?, ?, ?, ?)
              """,
              [.integer(Int(configuration.version)), .text(RFC3339.format(secondsSince1970: Date().timeIntervalSince1970)),
-              .text(try snapshot.jsonText()), .text(source.rawValue), .integer(VersionRecord.counts(of: snapshot).routes),
-              .integer(VersionRecord.counts(of: snapshot).upstreams), .text(try configuration.apiDocument.jsonText())]))
+              .text(try snapshot.jsonText()), .text(source.rawValue), .integer(counts.routes), .integer(counts.upstreams),
+              .text(try configuration.apiDocument.jsonText())]))
         statements.append(
             ("DELETE FROM config_history WHERE version <= ?", [.integer(Int(configuration.version) - Self.historyLimit)]))
         try await gate.run {
@@ -135,7 +136,11 @@ public actor SQLiteStateStore: StateStore {
     public func versions() async throws -> [VersionRecord] {
         let rows = try await gate.run {
             try await self.connection.query(
-                "SELECT version, created_at, source, routes, upstreams, snapshot FROM config_history ORDER BY version DESC LIMIT ?",
+                """
+                SELECT version, created_at, source, routes, upstreams,
+                    CASE WHEN routes IS NULL OR upstreams IS NULL THEN snapshot END AS snapshot
+                FROM config_history ORDER BY version DESC LIMIT ?
+                """,
                 [.integer(Self.historyLimit)])
         }
         return try rows.map { row in
