@@ -53,7 +53,7 @@ struct Validate: AsyncParsableCommand {
         var valid = true
         for route in table.routes {
             guard case .file(let path)? = route.definition.auth?.jwt?.keys else { continue }
-            let report = await JWKSFileCheck.check(path: (directory as NSString).appendingPathComponent(path))
+            let report = await JWKSFileCheck.check(file: path, inRoutesFolder: directory)
             let place = "route \(route.name): auth.jwt.jwksFile \(path)"
             for skipped in report.skipped { printProblem("warning: \(place): key skipped: \(skipped)") }
             if let problem = report.problem {

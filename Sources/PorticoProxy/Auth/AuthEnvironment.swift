@@ -21,10 +21,14 @@ struct AuthEnvironment: Sendable {
     func origin(of keys: JWTAuthDefinition.KeySource) -> JWKSSource.Origin {
         switch keys {
         case .url(let url): return .url(url)
-        case .file(let path):
-            guard let routesDirectory, !routesDirectory.isEmpty else { return .file(path) }
-            return .file(routesDirectory.hasSuffix("/") ? routesDirectory + path : routesDirectory + "/" + path)
+        case .file(let path): return .file(Self.path(ofKeyFile: path, inRoutesFolder: routesDirectory))
         }
+    }
+
+    /// Where a `jwksFile` is: relative to the routes folder.
+    static func path(ofKeyFile file: String, inRoutesFolder folder: String?) -> String {
+        guard let folder, !folder.isEmpty else { return file }
+        return folder.hasSuffix("/") ? folder + file : folder + "/" + file
     }
 
     /// A source for `origin`, not started.

@@ -125,9 +125,11 @@ public enum JWKSFileCheck {
         public var problem: String?
     }
 
-    public static func check(path: String) async -> Report {
+    /// Reads `file` (a `jwksFile`) of the routes folder `folder` as the gateway would.
+    public static func check(file: String, inRoutesFolder folder: String) async -> Report {
         var report = Report()
         do {
+            let path = AuthEnvironment.path(ofKeyFile: file, inRoutesFolder: folder)
             let (keys, skipped) = try await JWKSKeySet.read(try JWKSDocument.readFile(path), generation: 1)
             report.keyIDs = keys.keyIDs
             report.skipped = skipped

@@ -12,7 +12,7 @@ import Synchronization
 /// (``refresh(on:)``), at most every ``refreshInterval``. A document that cannot be fetched
 /// or read leaves the keys held in use.
 final class JWKSSource: Sendable {
-    /// A file (an absolute path) or a URL.
+    /// A file (its path: the routes folder's joined with `jwksFile`) or a URL.
     enum Origin: Hashable, Sendable, CustomStringConvertible {
         case file(String)
         case url(String)
