@@ -58,14 +58,12 @@ extension RouteTable {
         }
         let candidates = ranked.map { candidate -> RouteExplanation.Candidate in
             let reason: String
-            if candidate.route.order == first?.route.order {
-                reason = "chosen"
-            } else if !candidate.matched {
+            if !candidate.matched {
                 reason = "its method, header, cookie or query conditions do not hold"
-            } else if let first {
+            } else if let first, first.route.order != candidate.route.order {
                 reason = "lost to \(first.route.name) by \(first.rank.step(over: candidate.rank).rawValue)"
             } else {
-                reason = "lost"
+                reason = "chosen"  // the first matched candidate
             }
             return .init(route: candidate.route.name, matched: candidate.matched, reason: reason)
         }

@@ -69,15 +69,13 @@ struct JWKSKeySet: Sendable {
                     problem = error
                 }
             }
-            if let problem, byAlgorithm.isEmpty {
-                skipped.append("\(name): \(problem)")
+            guard !byAlgorithm.isEmpty else {
+                let why = problem.map { "\($0)" }
+                    ?? "no accepted algorithm (\(JWTAuthDefinition.algorithms.sorted().joined(separator: ", ")))"
+                skipped.append("\(name): \(why)")
                 continue
             }
-            if byAlgorithm.isEmpty {
-                skipped.append("\(name): no accepted algorithm (\(JWTAuthDefinition.algorithms.sorted().joined(separator: ", ")))")
-            } else {
-                keys[kid] = byAlgorithm
-            }
+            keys[kid] = byAlgorithm
         }
         return (JWKSKeySet(generation: generation, keys: keys), skipped)
     }
