@@ -51,6 +51,10 @@ struct Serve: AsyncParsableCommand {
         name: .customLong("trace-sample"),
         help: "The share of new traces sampled, 0 to 1 (PORTICO_TRACE_SAMPLE, default 1); a client's sampled flag is kept.")
     var traceSample: String?
+    @Option(
+        name: .customLong("otlp-endpoint"),
+        help: "Export a span per sampled request with OTLP/HTTP to this collector, e.g. http://collector:4318 (PORTICO_OTLP_ENDPOINT, default none).")
+    var otlpEndpoint: String?
 
     static let environmentHelp = """
         Also read: PORTICO_LOG_LEVEL (trace…critical, default info) and PORTICO_LOG_FORMAT \
@@ -64,6 +68,7 @@ struct Serve: AsyncParsableCommand {
             .stateStore: stateStore, .drainTimeout: drainTimeout, .portStart: portStart, .portEnd: portEnd,
             .reservedPorts: reservedPorts, .adminToken: adminToken, .publicHTTPSPort: publicHTTPSPort,
             .trustedProxies: trustedProxies, .proxyProtocol: proxyProtocol, .traceSample: traceSample,
+            .otlpEndpoint: otlpEndpoint,
         ]
         let environment = ProcessInfo.processInfo.environment
         let level = Logger.Level(rawValue: environment["PORTICO_LOG_LEVEL"]?.lowercased() ?? "") ?? .info

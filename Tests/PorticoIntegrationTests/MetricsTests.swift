@@ -117,6 +117,7 @@ import Testing
             "portico_upstream_retries_total", "portico_upstream_ejections_total", "portico_active_connections",
             "portico_route_table_version", "portico_config_reloads_total", "portico_draining_requests",
             "portico_port_pool_allocated", "portico_rate_limited_total", "portico_auth_total",
+            "portico_trace_spans_dropped_total",
         ] {
             #expect(named.contains(metric), "no panel uses \(metric)")
         }

@@ -53,12 +53,12 @@ public final class ProxyFixture: Sendable {
     /// - Parameter certificates: Makes the listener HTTPS, serving these certificates.
     public static func start(
         routes yaml: String, configuration: ProxyConfiguration = .init(), certificates: CertificateStore? = nil,
-        metrics: GatewayMetrics = .discarding, logLevel: Logger.Level = .warning
+        metrics: GatewayMetrics = .discarding, spans: SpanQueue? = nil, logLevel: Logger.Level = .warning
     ) async throws -> ProxyFixture {
         var logger = Logger(label: "portico.test")
         logger.logLevel = logLevel
         let dataPlane = DataPlane(
-            initialTable: try TestRoutes.table(yaml), configuration: configuration, metrics: metrics, logger: logger)
+            initialTable: try TestRoutes.table(yaml), configuration: configuration, metrics: metrics, spans: spans, logger: logger)
         let listener = try await HTTPListener.bind(
             host: "127.0.0.1", port: 0, group: MultiThreadedEventLoopGroup.singleton, dataPlane: dataPlane,
             certificates: certificates)

@@ -1,4 +1,5 @@
 import PorticoCore
+import PorticoProxy
 
 /// A `host:port` a listener binds to.
 public typealias ListenAddress = Endpoint
@@ -37,6 +38,9 @@ public struct GatewaySettings: Hashable, Sendable {
     public var proxyProtocol = false
     /// The share of new traces sampled, 0–1 (SPEC §16); a client's sampled flag is kept.
     public var traceSampleRate = 1.0
+    /// Where spans are exported with OTLP/HTTP (SPEC §16): the collector's traces URL, made
+    /// from `PORTICO_OTLP_ENDPOINT`; nil: no export.
+    public var otlpTracesURL: String?
 
     /// The port `httpsRedirect` points to.
     public var httpsRedirectPort: Int { publicHTTPSPort ?? httpsAddress.port }
@@ -61,6 +65,7 @@ public struct GatewaySettings: Hashable, Sendable {
         case trustedProxies = "PORTICO_TRUSTED_PROXIES"
         case proxyProtocol = "PORTICO_PROXY_PROTOCOL"
         case traceSample = "PORTICO_TRACE_SAMPLE"
+        case otlpEndpoint = "PORTICO_OTLP_ENDPOINT"
 
         /// The command-line flag of the same meaning.
         public var flag: String {
@@ -81,6 +86,7 @@ public struct GatewaySettings: Hashable, Sendable {
             case .trustedProxies: return "--trusted-proxies"
             case .proxyProtocol: return "--proxy-protocol"
             case .traceSample: return "--trace-sample"
+            case .otlpEndpoint: return "--otlp-endpoint"
             }
         }
     }
@@ -166,6 +172,14 @@ public struct GatewaySettings: Hashable, Sendable {
                 settings.traceSampleRate = rate
             } else {
                 problems.append(ConfigProblem(file: source, path: "", message: "expected a share from 0 to 1 such as 0.1, found \"\(text)\""))
+            }
+        }
+        if let (source, text) = value(.otlpEndpoint) {
+            if let url = OTLPEndpoint.tracesURL(base: text) {
+                settings.otlpTracesURL = url
+            } else {
+                problems.append(
+                    ConfigProblem(file: source, path: "", message: "expected an http or https URL such as http://collector:4318, found \"\(text)\""))
             }
         }
         guard problems.isEmpty else { throw ConfigurationError(problems: problems) }

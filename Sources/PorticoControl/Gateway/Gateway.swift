@@ -38,7 +38,9 @@ public struct GatewayStartupError: Error, CustomStringConvertible {
 /// 3. the tenant port forwarders,
 /// 4. the health checker, 5. the shared-store follower (PostgreSQL), 6. the routes and
 ///    7. the certificates folder watchers,
-/// 8. the data plane's listeners, shut down first: not ready, no new connections,
+/// 8. the span exporter (with an OTLP endpoint), which sends the drained requests' spans
+///    before it stops,
+/// 9. the data plane's listeners, shut down first: not ready, no new connections,
 ///    keep-alive connections asked to close after their current response, in-flight
 ///    requests given up to the drain timeout.
 public final class Gateway: Sendable {
@@ -118,8 +120,10 @@ private struct Setup {
         proxyConfiguration.proxyProtocol = settings.proxyProtocol
         proxyConfiguration.routesDirectory = settings.routesDirectory
         proxyConfiguration.traceSampleRate = settings.traceSampleRate
+        let spans = settings.otlpTracesURL.map { _ in SpanQueue(metrics: metrics.metrics) }
         let dataPlane = DataPlane(
-            initialTable: table, configuration: proxyConfiguration, metrics: metrics.metrics, group: group, logger: logger)
+            initialTable: table, configuration: proxyConfiguration, metrics: metrics.metrics, group: group, spans: spans,
+            logger: logger)
         let controller = RouteController(
             dataPlane: dataPlane, store: store, files: files, stored: stored, drainTimeout: settings.drainTimeout,
             logger: logger)
@@ -188,6 +192,12 @@ private struct Setup {
                 }
             }
         })
+        if let spans, let url = settings.otlpTracesURL {
+            // Before the data plane, so shut down after it: the drained requests' spans go too.
+            let exporter = SpanExporter(queue: spans, tracesURL: url, logger: logger)
+            services.append(PeriodicService { await exporter.run() })
+            logger.info("exporting spans with OTLP/HTTP", metadata: ["url": "\(url)"])
+        }
         services.append(
             DataPlaneService(
                 dataPlane: dataPlane, listeners: listeners, drainTimeout: settings.drainTimeout, readiness: readiness,

@@ -1,15 +1,22 @@
 import Logging
 import NIOCore
 import PorticoCore
+import W3CTraceContext
 
-/// Reports ended exchanges: the request metrics of the event loop and one access-log line
-/// (SPEC §10).
+/// Reports ended exchanges: the request metrics of the event loop, one access-log line
+/// (SPEC §10) and, for a sampled trace, the gateway's span (SPEC §16).
 struct ExchangeRecorder {
     let accessLogger: Logger
     let metrics: RequestMetricsCache
+    let spans: SpanQueue?
 
     func record(_ record: ExchangeRecord, now: NIODeadline) {
         let elapsed = now - record.startTime
+        if let spans, let trace = record.trace, trace.context.flags.contains(.sampled),
+            let span = FinishedSpan(record, endUnixNanos: wallClockNanoseconds(), elapsedNanos: elapsed.nanoseconds)
+        {
+            spans.offer(span)
+        }
         metrics.recordRequest(route: record.routeName ?? "no_route", status: record.status, nanoseconds: elapsed.nanoseconds)
         if let upstream = record.servedBy { metrics.recordUpstreamResponse(upstream: upstream, status: record.status) }
         guard accessLogger.logLevel <= .info else { return }

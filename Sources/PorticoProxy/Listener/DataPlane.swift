@@ -29,11 +29,13 @@ public final class DataPlane: Sendable {
     /// The client of forward-auth calls and JWKS fetches.
     private let authClient: AuthHTTPClient
 
-    /// - Parameter group: The event loops the listeners serve on (forward-auth calls run on
-    ///   the request's loop).
+    /// - Parameters:
+    ///   - group: The event loops the listeners serve on (forward-auth calls run on the
+    ///     request's loop).
+    ///   - spans: Where the spans of sampled requests go, for a ``SpanExporter``.
     public init(
         initialTable: RouteTable, configuration: ProxyConfiguration = .init(), metrics: GatewayMetrics = .discarding,
-        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, spans: SpanQueue? = nil, logger: Logger
     ) {
         self.metrics = metrics
         self.logger = logger
@@ -50,7 +52,8 @@ public final class DataPlane: Sendable {
         var accessLogger = logger
         accessLogger[metadataKey: "log"] = "access"
         environment = ProxyEnvironment(
-            configuration: configuration, metrics: metrics, accessLogger: accessLogger, requestIDs: RequestIDGenerator())
+            configuration: configuration, metrics: metrics, accessLogger: accessLogger, requestIDs: RequestIDGenerator(),
+            spans: spans)
     }
 
     /// Stops what the auth checks run in the background (JWKS loads, the HTTP client's

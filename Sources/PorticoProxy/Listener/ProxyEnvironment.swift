@@ -36,6 +36,8 @@ struct ProxyEnvironment: Sendable {
     let metrics: GatewayMetrics
     let accessLogger: Logger
     let requestIDs: RequestIDGenerator
+    /// Where sampled spans go for export; nil when no OTLP endpoint is set.
+    var spans: SpanQueue?
 }
 
 /// Makes `X-Request-Id` values for requests that arrive without one: a random per-process

@@ -31,6 +31,10 @@ public final class GatewayMetrics: Sendable {
     public let tlsHandshakesCompleted: Counter
     /// TLS handshakes that failed (bad protocol version, no shared cipher, client gave up with an alert).
     public let tlsHandshakesFailed: Counter
+    /// Spans lost: the export queue was full, or their batch could not be delivered (SPEC §16).
+    public let traceSpansDropped: Counter
+    /// Spans an OTLP collector accepted.
+    public let traceSpansExported: Counter
 
     public init(factory: any MetricsFactory) {
         self.factory = factory
@@ -43,6 +47,8 @@ public final class GatewayMetrics: Sendable {
         portPoolCapacity = Gauge(label: "portico_port_pool_capacity", factory: factory)
         tlsHandshakesCompleted = Counter(label: "portico_tls_handshakes_total", dimensions: [("result", "success")], factory: factory)
         tlsHandshakesFailed = Counter(label: "portico_tls_handshakes_total", dimensions: [("result", "failure")], factory: factory)
+        traceSpansDropped = Counter(label: "portico_trace_spans_dropped_total", factory: factory)
+        traceSpansExported = Counter(label: "portico_trace_spans_exported_total", factory: factory)
     }
 
     /// Metrics that go nowhere, for tests that do not look at them.

@@ -28,6 +28,22 @@ import Testing
         #expect(error?.problems.map(\.description) == [#"PORTICO_PROXY_PROTOCOL: expected on or off, found "yes""#])
     }
 
+    @Test func theOTLPEndpointNamesTheCollectorsTracesURL() throws {
+        #expect(try GatewaySettings.resolve(environment: [:]).otlpTracesURL == nil)
+        #expect(
+            try GatewaySettings.resolve(environment: ["PORTICO_OTLP_ENDPOINT": "http://collector:4318"]).otlpTracesURL
+                == "http://collector:4318/v1/traces")
+        #expect(
+            try GatewaySettings.resolve(environment: [:], flags: [.otlpEndpoint: "https://otel.example.com/"]).otlpTracesURL
+                == "https://otel.example.com/v1/traces")
+        let error = #expect(throws: ConfigurationError.self) {
+            try GatewaySettings.resolve(environment: ["PORTICO_OTLP_ENDPOINT": "collector:4318"])
+        }
+        #expect(
+            error?.problems.map(\.description)
+                == [#"PORTICO_OTLP_ENDPOINT: expected an http or https URL such as http://collector:4318, found "collector:4318""#])
+    }
+
     @Test func trustedProxiesAreAddressesAndCIDRs() throws {
         #expect(try GatewaySettings.resolve(environment: [:]).trustedProxies.ranges.isEmpty)
         let settings = try GatewaySettings.resolve(environment: ["PORTICO_TRUSTED_PROXIES": "10.0.0.0/8, 2001:db8::/32,127.0.0.1"])
