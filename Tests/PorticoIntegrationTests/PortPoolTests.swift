@@ -184,3 +184,84 @@ private func allocate(_ admin: AdminClient, _ tenant: String, _ name: String, ta
         await gateway.stop()
     }
 }
+
+/// A tenant port's target changed without freeing it, and a freed port's drain (SPEC §15).
+@Suite struct TenantPortChangeTests {
+    /// A connection to `port` that stays open: it reads what arrives and writes on demand.
+    private func withConnection<T>(
+        to port: Int, _ body: (_ read: () async throws -> String?, _ write: (String) async throws -> Void) async throws -> T
+    ) async throws -> T {
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connect(host: "127.0.0.1", port: port) { channel in
+                channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
+            }
+        return try await channel.executeThenClose { inbound, outbound in
+            var iterator = inbound.makeAsyncIterator()
+            return try await body({ try await iterator.next().map { String(buffer: $0) } }, { try await outbound.write(ByteBuffer(string: $0)) })
+        }
+    }
+
+    @Test func aPatchedTargetTakesNewConnectionsAndAFreedPortDrains() async throws {
+        let (a, b) = (try await TCPEchoServer.start(greeting: "a"), try await TCPEchoServer.start(greeting: "b"))
+        let gateway = try await gateway(range: 21700...21709, extra: ["PORTICO_DRAIN_TIMEOUT_SEC": "2"])
+        let admin = AdminClient(port: gateway.adminPort)
+        let port = try #require(try await allocate(admin, "acme", "redis", target: "127.0.0.1:\(a.port)").json["port"] as? Int)
+        try await withConnection(to: port) { read, write in
+            #expect(try await read() == "a")
+            let patched = try await admin.send(.PATCH, "/v1/tenants/acme/ports/redis", json: #"{"target": "127.0.0.1:\#(b.port)"}"#)
+            #expect(patched.status == 200)
+            #expect(patched.json["port"] as? Int == port)
+            #expect(patched.json["target"] as? String == "127.0.0.1:\(b.port)")
+            // New connections go to the new target; the open one goes on to the old.
+            let greeting = try await withConnection(to: port) { newRead, _ in try await newRead() }
+            #expect(greeting == "b")
+            try await write("still here")
+            #expect(try await read() == "still here")
+            let listed = try await admin.send(.GET, "/v1/tenants/acme/ports")
+            #expect((listed.json["allocations"] as? [[String: Any]])?.first?["target"] as? String == "127.0.0.1:\(b.port)")
+
+            // Freed: no new connection is forwarded; the open one runs until the drain timeout.
+            let freed = ContinuousClock.now
+            #expect(try await admin.send(.DELETE, "/v1/tenants/acme/ports/redis").status == 200)
+            let refused = try? await RawSocketClient.send("x", port: port, timeout: .seconds(1))
+            #expect(refused == nil || refused?.text.isEmpty == true)
+            try await write("draining")
+            #expect(try await read() == "draining")
+            let deadline = ContinuousClock.now + .seconds(10)
+            while ContinuousClock.now < deadline, (try? await read()) != nil {}
+            let drained = ContinuousClock.now - freed
+            #expect(drained >= .seconds(2) && drained < .seconds(10), "closed after \(drained)")
+        }
+        await gateway.stop()
+        await a.stop()
+        await b.stop()
+    }
+
+    @Test func aPatchIsKeptAcrossARestartAndBadOnesAreRefused() async throws {
+        let (a, b) = (try await TCPEchoServer.start(greeting: "a"), try await TCPEchoServer.start(greeting: "b"))
+        let first = try await gateway(range: 21710...21719)
+        let admin = AdminClient(port: first.adminPort)
+        // A port allocated without a target starts forwarding once it has one.
+        let port = try #require(try await allocate(admin, "acme", "cache").json["port"] as? Int)
+        #expect(try await admin.send(.PATCH, "/v1/tenants/acme/ports/cache", json: #"{"target": "127.0.0.1:\#(a.port)"}"#).status == 200)
+        #expect(try await RawSocketClient.send("", port: port, timeout: .seconds(3)).text == "a")
+        #expect(try await admin.send(.PATCH, "/v1/tenants/acme/ports/cache", json: #"{"target": "127.0.0.1:\#(b.port)"}"#).status == 200)
+
+        let missing = try await admin.send(.PATCH, "/v1/tenants/acme/ports/nope", json: #"{"target": "127.0.0.1:1"}"#)
+        #expect(missing.status == 404)
+        for (body, field) in [(#"{"target": "nowhere"}"#, "target"), ("{}", "target"), (#"{"target": 5}"#, "target"),
+                              (#"{"target": "127.0.0.1:1", "name": "x"}"#, "name")] {
+            let refused = try await admin.send(.PATCH, "/v1/tenants/acme/ports/cache", json: body)
+            #expect(refused.status == 422, "\(body)")
+            #expect((refused.json["details"] as? [[String: Any]])?.first?["field"] as? String == field, "\(body)")
+        }
+        #expect(try await admin.send(.PATCH, "/v1/tenants/acme/ports/cache", json: "[").status == 400)
+
+        await first.process.stop()
+        let second = try await gateway(range: 21710...21719, in: first.folder)
+        #expect(try await RawSocketClient.send("", port: port, timeout: .seconds(3)).text == "b")
+        await second.stop()
+        await a.stop()
+        await b.stop()
+    }
+}

@@ -117,6 +117,26 @@ extension HeavyIntegrationTests {
             }
         }
 
+        @Test func aPatchedTargetOnOneReplicaReachesTheOther() async throws {
+            try await withReplicas(2) { _, replicas in
+                let (first, second) = (AdminClient(port: replicas[0].adminPort), AdminClient(port: replicas[1].adminPort))
+                let port = try #require(
+                    try await first.send(.POST, "/v1/tenants/acme/ports", json: #"{"name": "db", "target": "127.0.0.1:5432"}"#)
+                        .json["port"] as? Int)
+                let patched = try await second.send(.PATCH, "/v1/tenants/acme/ports/db", json: #"{"target": "127.0.0.1:6543"}"#)
+                #expect(patched.status == 200, "\(patched.body)")
+                #expect(patched.json["port"] as? Int == port)
+                func target(on admin: AdminClient) async throws -> String? {
+                    (try await admin.send(.GET, "/v1/tenants/acme/ports").json["allocations"] as? [[String: Any]])?.first?["target"] as? String
+                }
+                let started = ContinuousClock.now
+                while ContinuousClock.now - started < .seconds(5), try await target(on: first) != "127.0.0.1:6543" {
+                    try await Task.sleep(for: .milliseconds(50))
+                }
+                #expect(try await target(on: first) == "127.0.0.1:6543", "after \(ContinuousClock.now - started)")
+            }
+        }
+
         @Test func aRestartedReplicaServesTheCurrentVersionAtOnce() async throws {
             try await withReplicas(2) { database, replicas in
                 await replicas[1].process.stop()

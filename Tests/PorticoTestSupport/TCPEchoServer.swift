@@ -1,7 +1,8 @@
 import NIOCore
 import NIOPosix
 
-/// A TCP server on 127.0.0.1 that echoes what it reads and closes when the client half-closes.
+/// A TCP server on 127.0.0.1 that echoes what it reads and closes when the client half-closes;
+/// with a `greeting`, it first sends that to each new connection (to tell two servers apart).
 public final class TCPEchoServer: Sendable {
     public let port: Int
     private let channel: Channel
@@ -11,11 +12,11 @@ public final class TCPEchoServer: Sendable {
         self.channel = channel
     }
 
-    public static func start() async throws -> TCPEchoServer {
+    public static func start(greeting: String? = nil) async throws -> TCPEchoServer {
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .childChannelOption(.allowRemoteHalfClosure, value: true)
             .childChannelInitializer { child in
-                child.eventLoop.makeCompletedFuture { try child.pipeline.syncOperations.addHandler(EchoHandler()) }
+                child.eventLoop.makeCompletedFuture { try child.pipeline.syncOperations.addHandler(EchoHandler(greeting: greeting)) }
             }
             .bind(host: "127.0.0.1", port: 0).get()
         return TCPEchoServer(port: channel.localAddress!.port!, channel: channel)
@@ -29,6 +30,16 @@ public final class TCPEchoServer: Sendable {
 private final class EchoHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
+    let greeting: String?
+
+    init(greeting: String?) {
+        self.greeting = greeting
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        if let greeting { context.writeAndFlush(NIOAny(ByteBuffer(string: greeting)), promise: nil) }
+        context.fireChannelActive()
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         context.write(data, promise: nil)

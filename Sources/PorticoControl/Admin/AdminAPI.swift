@@ -200,6 +200,27 @@ public enum AdminAPI {
                 return json(["allocations": .array(await ports.allocations(ofTenant: tenant).map(\.configValue))])
             }
         }
+        group.patch("tenants/:tenant/ports/:name") { request, context in
+            await respond {
+                let tenant = try context.parameters.require("tenant")
+                let name = try context.parameters.require("name")
+                let body = try await decodeBody(request)
+                guard case .object = body else { throw ControlPlaneError.malformed("expected a JSON object") }
+                var problems: [ConfigProblem] = []
+                for key in body.objectKeys where key != "target" {
+                    problems.append(ConfigProblem(path: key, message: "unknown field (expected target)"))
+                }
+                var target = ""
+                switch body["target"] {
+                case .string(let text)?: target = text
+                case nil: problems.append(ConfigProblem(path: "target", message: "required: the new host:port"))
+                case let other?:
+                    problems.append(ConfigProblem(path: "target", message: "expected a string, found \(other.kindDescription)"))
+                }
+                guard problems.isEmpty else { throw ControlPlaneError.invalid(problems) }
+                return json(try await ports.retarget(tenant: tenant, name: name, target: target).configValue)
+            }
+        }
         group.delete("tenants/:tenant/ports/:name") { _, context in
             await respond {
                 let tenant = try context.parameters.require("tenant")

@@ -150,7 +150,7 @@ private struct Setup {
         do {
             ports = try await PortAllocator.start(
                 range: settings.portRange, reserved: reserved, store: store, listenHost: settings.httpAddress.host,
-                group: group, logger: logger)
+                group: group, drainTimeout: settings.drainTimeout, logger: logger)
         } catch {
             throw GatewayStartupError(problems: ["\(storeDescription): cannot read the tenant port allocations: \(error)"])
         }

@@ -18,10 +18,16 @@ public actor PortAllocator {
     private let group: EventLoopGroup
     private let logger: Logger
     private var forwarders: [PortPool.Key: TCPForwarder] = [:]
+    /// Forwarders of freed ports whose open connections still run, until the drain timeout.
+    private var draining: [ObjectIdentifier: TCPForwarder] = [:]
+    private let drainTimeout: Duration
     private let gate = SerialGate()
 
-    private init(pool: PortPool, store: any StateStore, listenHost: String, group: EventLoopGroup, logger: Logger) {
+    private init(
+        pool: PortPool, store: any StateStore, listenHost: String, group: EventLoopGroup, drainTimeout: Duration, logger: Logger
+    ) {
         self.pool = pool
+        self.drainTimeout = drainTimeout
         self.store = store
         self.listenHost = listenHost
         self.group = group
@@ -33,14 +39,15 @@ public actor PortAllocator {
     /// - Parameters:
     ///   - reserved: The gateway's listener ports and the configured reservations.
     ///   - listenHost: Where forwarders listen: the HTTP listener's address.
+    ///   - drainTimeout: How long the open connections of a freed port may run on.
     public static func start(
         range: ClosedRange<Int>, reserved: Set<Int>, store: any StateStore, listenHost: String, group: EventLoopGroup,
-        logger: Logger
+        drainTimeout: Duration = .seconds(10), logger: Logger
     ) async throws -> PortAllocator {
         let recorded = try await store.portAllocations()
         let allocator = PortAllocator(
             pool: PortPool(range: range, reserved: reserved, allocations: recorded), store: store, listenHost: listenHost,
-            group: group, logger: logger)
+            group: group, drainTimeout: drainTimeout, logger: logger)
         for allocation in recorded {
             await allocator.startForwarding(allocation)
         }
@@ -116,26 +123,58 @@ public actor PortAllocator {
         throw .poolExhausted("no free port in \(pool.range.lowerBound)-\(pool.range.upperBound)")
     }
 
-    /// Frees the port of `tenant` and `name` and stops its forwarding.
+    /// Changes where the port of `tenant` and `name` forwards to (SPEC §15): it keeps its
+    /// port, new connections go to `target`, open ones go on.
+    public func retarget(tenant: String, name: String, target: String) async throws(ControlPlaneError) -> PortAllocation {
+        guard let endpoint = Endpoint(parsing: target) else {
+            throw .invalid([ConfigProblem(path: "target", message: "expected host:port, found \"\(target)\"")])
+        }
+        return try await gate.run { () async throws(ControlPlaneError) in
+            let key = PortPool.Key(tenant: tenant, name: name)
+            try await requireAllocation(key)
+            let updated: Bool
+            do {
+                updated = try await store.updatePortTarget(tenant: tenant, name: name, target: endpoint)
+            } catch {
+                throw .storeUnavailable("the state store could not record the target: \(error)")
+            }
+            guard updated, let allocation = pool.retarget(key, to: endpoint) else {
+                throw .notFound("tenant \"\(tenant)\" has no port named \"\(name)\"")  // freed by another replica
+            }
+            await forward(allocation)
+            logger.info(
+                "tenant port target changed",
+                metadata: ["tenant": "\(tenant)", "name": "\(name)", "port": "\(allocation.port)", "target": "\(endpoint)"])
+            return allocation
+        }
+    }
+
+    /// Frees the port of `tenant` and `name`: no new connections from now on, the open ones
+    /// run until they end or the drain timeout has passed.
     public func free(tenant: String, name: String) async throws(ControlPlaneError) {
         try await gate.run { () async throws(ControlPlaneError) in try await freeAlone(tenant: tenant, name: name) }
     }
 
     private func freeAlone(tenant: String, name: String) async throws(ControlPlaneError) {
         let key = PortPool.Key(tenant: tenant, name: name)
-        guard pool.allocation(for: key) != nil else {
-            throw .notFound("tenant \"\(tenant)\" has no port named \"\(name)\"")
-        }
+        try await requireAllocation(key)
         do {
             _ = try await store.deletePortAllocation(tenant: tenant, name: name)
         } catch {
             throw .storeUnavailable("the state store could not record the release: \(error)")
         }
         pool.free(key)
-        if let forwarder = forwarders.removeValue(forKey: key) {
-            await forwarder.stop()
-        }
+        stopForwarding(key)
         logger.info("tenant port freed", metadata: ["tenant": "\(tenant)", "name": "\(name)"])
+    }
+
+    /// Throws 404 unless `key` has a port, here or, once the pool has taken in the store's
+    /// allocations, on another replica (whose allocation this one may not have seen yet).
+    private func requireAllocation(_ key: PortPool.Key) async throws(ControlPlaneError) {
+        if pool.allocation(for: key) == nil { try? await syncAlone() }
+        guard pool.allocation(for: key) != nil else {
+            throw .notFound("tenant \"\(key.tenant)\" has no port named \"\(key.name)\"")
+        }
     }
 
     /// The pool for `GET /v1/ports` and the pool gauges.
@@ -159,22 +198,54 @@ public actor PortAllocator {
         let keys = Set(recorded.map(\.key))
         for allocation in pool.all where !keys.contains(allocation.key) {
             pool.free(allocation.key)
-            if let forwarder = forwarders.removeValue(forKey: allocation.key) {
-                await forwarder.stop()
-            }
+            stopForwarding(allocation.key)
         }
-        for allocation in recorded where pool.allocation(for: allocation.key) == nil {
-            pool.commit(allocation)
-            await startForwarding(allocation)
+        for allocation in recorded {
+            switch pool.allocation(for: allocation.key) {
+            case nil:
+                pool.commit(allocation)
+                await startForwarding(allocation)
+            case let held? where held.target != allocation.target:
+                if let changed = pool.retarget(allocation.key, to: allocation.target) { await forward(changed) }
+            default:
+                break
+            }
         }
     }
 
-    /// Stops every forwarder (shutdown).
+    /// Stops every forwarder, draining ones too (shutdown).
     public func stopForwarding() async {
-        for forwarder in forwarders.values {
+        for forwarder in Array(forwarders.values) + Array(draining.values) {
             await forwarder.stop()
         }
         forwarders.removeAll()
+        draining.removeAll()
+    }
+
+    /// Stops a freed port's forwarder: it listens no more, and its open connections drain
+    /// on a task of their own, so the next change need not wait for them.
+    private func stopForwarding(_ key: PortPool.Key) {
+        guard let forwarder = forwarders.removeValue(forKey: key) else { return }
+        let id = ObjectIdentifier(forwarder)
+        draining[id] = forwarder
+        Task { [drainTimeout] in
+            await forwarder.stop(drainingFor: drainTimeout)
+            self.drained(id)
+        }
+    }
+
+    private func drained(_ id: ObjectIdentifier) {
+        draining[id] = nil
+    }
+
+    /// Sends an allocation's new connections to its target: the running forwarder's target
+    /// changes, or one starts.
+    private func forward(_ allocation: PortAllocation) async {
+        if let target = allocation.target, let forwarder = forwarders[allocation.key] {
+            forwarder.retarget(target)
+        } else {
+            await startForwarding(allocation)
+        }
     }
 
     private func startForwarding(_ allocation: PortAllocation) async {

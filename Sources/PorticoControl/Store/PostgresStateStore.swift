@@ -323,6 +323,17 @@ public final class PostgresStateStore: StateStore {
         }
     }
 
+    public func updatePortTarget(tenant: String, name: String, target: Endpoint) async throws -> Bool {
+        try await withTimeout { _ in
+            let rows = try await self.client.query(
+                "UPDATE port_allocations SET target = \(target.description) WHERE tenant = \(tenant) AND name = \(name) RETURNING port",
+                logger: self.logger)
+            var updated = false
+            for try await _ in rows.decode(Int.self) { updated = true }
+            return updated
+        }
+    }
+
     /// Versions recorded by any replica, as `NOTIFY` announces them; the stream ends with
     /// the calling task. While the database is unreachable it listens again every second.
     public func changes() -> AsyncStream<UInt64> {

@@ -208,6 +208,15 @@ public actor SQLiteStateStore: StateStore {
         return !rows.isEmpty
     }
 
+    public func updatePortTarget(tenant: String, name: String, target: Endpoint) async throws -> Bool {
+        let rows = try await gate.run {
+            try await self.connection.query(
+                "UPDATE port_allocations SET target = ? WHERE tenant = ? AND name = ? RETURNING port",
+                [.text(target.description), .text(tenant), .text(name)])
+        }
+        return !rows.isEmpty
+    }
+
     public func close() async {
         await gate.run { try? await self.connection.close() }
     }

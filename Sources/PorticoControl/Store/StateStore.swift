@@ -45,6 +45,8 @@ public protocol StateStore: Sendable {
     func insertPortAllocation(_ allocation: PortAllocation) async throws
     /// Removes an allocation; `false` when there was none.
     func deletePortAllocation(tenant: String, name: String) async throws -> Bool
+    /// Changes an allocation's forwarding target; `false` when there is no such allocation.
+    func updatePortTarget(tenant: String, name: String, target: Endpoint) async throws -> Bool
 }
 
 /// What made a version (SPEC §14).

@@ -135,6 +135,14 @@ public struct PortPool: Sendable {
         ownerOfPort[allocation.port] = allocation.key
     }
 
+    /// Changes where an allocation forwards to; its port stays. `nil` when there is none.
+    public mutating func retarget(_ key: Key, to target: Endpoint?) -> PortAllocation? {
+        guard var allocation = allocations[key] else { return nil }
+        allocation.target = target
+        allocations[key] = allocation
+        return allocation
+    }
+
     /// Frees an allocation; its port joins the back of the line.
     @discardableResult
     public mutating func free(_ key: Key) -> PortAllocation? {

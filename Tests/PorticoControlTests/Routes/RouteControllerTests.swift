@@ -41,6 +41,7 @@ actor MemoryStore: StateStore {
     func portAllocations() async throws -> [PortAllocation] { [] }
     func insertPortAllocation(_ allocation: PortAllocation) async throws {}
     func deletePortAllocation(tenant: String, name: String) async throws -> Bool { false }
+    func updatePortTarget(tenant: String, name: String, target: Endpoint) async throws -> Bool { false }
 }
 
 func makeController(store: MemoryStore, files: RouteSet = RouteSet()) throws -> (RouteController, DataPlane) {
