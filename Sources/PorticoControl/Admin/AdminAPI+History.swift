@@ -7,7 +7,7 @@ import PorticoProxy
 extension AdminAPI {
     /// `GET /v1/config/versions`, `GET /v1/config/diff`, `POST /v1/config/rollback`,
     /// `POST /v1/explain`.
-    static func addHistoryEndpoints(to v1: RouterGroup<BasicRequestContext>, controller: RouteController) {
+    static func addHistoryEndpoints(to v1: RouterGroup<AdminRequestContext>, controller: RouteController) {
         v1.get("config/versions") { _, _ in
             await respond {
                 let versions = try await controller.versions()

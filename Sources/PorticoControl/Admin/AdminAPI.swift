@@ -24,9 +24,10 @@ public enum AdminAPI {
 
     /// Builds the router: health checks open, everything under `/v1` behind the bearer token.
     public static func router(
-        controller: RouteController, ports: PortAllocator, metrics: MetricsEndpoint, token: String, readiness: Readiness
-    ) -> Router<BasicRequestContext> {
-        let router = Router()
+        controller: RouteController, ports: PortAllocator, metrics: MetricsEndpoint, token: String, readiness: Readiness,
+        tenants: TenantDirectory? = nil
+    ) -> Router<AdminRequestContext> {
+        let router = Router(context: AdminRequestContext.self)
         // First, so that it also covers the paths no route matches (SPEC §6: every error is JSON).
         router.add(middleware: JSONErrorMiddleware())
         router.get("/metrics") { _, _ in
@@ -40,7 +41,7 @@ public enum AdminAPI {
             readiness.isReady ? json(["status": "ready"]) : json(["status": "not_ready"], status: .serviceUnavailable)
         }
 
-        let v1 = router.group("v1").add(middleware: BearerTokenMiddleware(token: token))
+        let v1 = router.group("v1").add(middleware: BearerTokenMiddleware(token: token, tenants: tenants))
         v1.get("config") { request, _ in
             await respond {
                 if let text = request.uri.queryParameters.get("version") {
@@ -80,7 +81,8 @@ public enum AdminAPI {
         addCollection(RouteDefinition.self, to: v1, controller: controller)
         addCollection(UpstreamDefinition.self, to: v1, controller: controller)
 
-        addPortEndpoints(to: v1, ports: ports)
+        addPortEndpoints(to: v1, ports: ports, tenants: tenants)
+        if let tenants { addTenantEndpoints(to: v1, tenants: tenants, controller: controller, ports: ports) }
 
         v1.get("status") { _, _ in
             let table = await controller.table
@@ -106,16 +108,17 @@ public enum AdminAPI {
 
     /// `GET/POST /v1/<collection>` and `GET/PUT/DELETE /v1/<collection>/{name}` for one kind.
     static func addCollection<Definition: APIManagedDefinition>(
-        _ kind: Definition.Type, to group: RouterGroup<BasicRequestContext>, controller: RouteController
+        _ kind: Definition.Type, to group: RouterGroup<AdminRequestContext>, controller: RouteController
     ) {
         let collection = kind.collectionName
-        group.get(RouterPath(collection)) { _, _ in
+        group.get(RouterPath(collection)) { _, context in
             let table = await controller.table
-            return json([collection: .array(kind.all(in: table).map(\.configValue))], etag: table.version)
+            let visible = kind.all(in: table).filter { context.sees($0) }
+            return json([collection: .array(visible.map(\.configValue))], etag: table.version)
         }
-        group.post(RouterPath(collection)) { request, _ in
+        group.post(RouterPath(collection)) { request, context in
             await respond {
-                let definition = try decode(kind, from: try await decodeBody(request), name: nil)
+                let definition = try context.owned(try decode(kind, from: try await decodeBody(request), name: nil))
                 let dryRun = try isDryRun(request)
                 let report = try await controller.add(definition, dryRun: dryRun)
                 if dryRun { return dryRunAnswer(report) }
@@ -125,7 +128,7 @@ public enum AdminAPI {
         group.get(RouterPath("\(collection)/:name")) { _, context in
             await respond {
                 let name = try context.parameters.require("name")
-                guard let definition = kind.all(in: await controller.table).first(where: { $0.name == name }) else {
+                guard let definition = kind.all(in: await controller.table).first(where: { $0.name == name && context.sees($0) }) else {
                     throw ControlPlaneError.notFound("no \(kind.kindName) \"\(name)\"")
                 }
                 return json(definition.configValue)
@@ -134,7 +137,8 @@ public enum AdminAPI {
         group.put(RouterPath("\(collection)/:name")) { request, context in
             await respond {
                 let name = try context.parameters.require("name")
-                let definition = try decode(kind, from: try await decodeBody(request), name: name)
+                try context.requireVisible(kind, named: name, in: await controller.table)
+                let definition = try context.owned(try decode(kind, from: try await decodeBody(request), name: name))
                 let dryRun = try isDryRun(request)
                 let report = try await controller.replace(definition, ifMatch: try ifMatch(request), dryRun: dryRun)
                 if dryRun { return dryRunAnswer(report) }
@@ -144,8 +148,9 @@ public enum AdminAPI {
         group.delete(RouterPath("\(collection)/:name")) { request, context in
             await respond {
                 let dryRun = try isDryRun(request)
-                let report = try await controller.delete(
-                    kind, named: try context.parameters.require("name"), ifMatch: try ifMatch(request), dryRun: dryRun)
+                let name = try context.parameters.require("name")
+                try context.requireVisible(kind, named: name, in: await controller.table)
+                let report = try await controller.delete(kind, named: name, ifMatch: try ifMatch(request), dryRun: dryRun)
                 if dryRun { return dryRunAnswer(report) }
                 return json(["version": .integer(Int(report.version)), "warnings": warningsValue(report.warnings)], etag: report.version)
             }
@@ -153,7 +158,7 @@ public enum AdminAPI {
     }
 
     /// `GET /v1/ports` and the tenant port calls of SPEC §6.
-    static func addPortEndpoints(to group: RouterGroup<BasicRequestContext>, ports: PortAllocator) {
+    static func addPortEndpoints(to group: RouterGroup<AdminRequestContext>, ports: PortAllocator, tenants: TenantDirectory?) {
         group.get("ports") { _, _ in
             let snapshot = await ports.snapshot
             return json([
@@ -188,7 +193,8 @@ public enum AdminAPI {
                     problems.append(ConfigProblem(path: "target", message: "expected a string, found \(other.kindDescription)"))
                 }
                 guard problems.isEmpty else { throw ControlPlaneError.invalid(problems) }
-                let outcome = try await ports.allocate(tenant: tenant, name: name, target: target)
+                let outcome = try await ports.allocate(
+                    tenant: tenant, name: name, target: target, quota: tenants?.tenant(named: tenant)?.quota.ports)
                 return json(
                     ["tenant": .string(tenant), "name": .string(name), "port": .integer(outcome.allocation.port)],
                     status: outcome.created ? .created : .ok)
@@ -331,24 +337,85 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 }
 
-/// Requires `Authorization: Bearer <token>` (401 otherwise), compared in constant time.
-struct BearerTokenMiddleware<Context: RequestContext>: RouterMiddleware {
+/// Requires `Authorization: Bearer <token>` (401 otherwise): the admin token, compared in
+/// constant time, or a live tenant token (SPEC §15), which may call only
+/// `/v1/routes…`, `/v1/upstreams…`, `/v1/tenants/<its tenant>/ports…` and `POST /v1/explain`
+/// (403 otherwise) and is carried on in ``AdminRequestContext/tenant``.
+struct BearerTokenMiddleware: RouterMiddleware {
     let token: String
+    let tenants: TenantDirectory?
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
-        -> Response
-    {
+    func handle(
+        _ request: Request, context: AdminRequestContext, next: (Request, AdminRequestContext) async throws -> Response
+    ) async throws -> Response {
         let header = request.headers[.authorization] ?? ""
         let prefix = "Bearer "
-        guard header.count > prefix.count, header.lowercased().hasPrefix("bearer "),
-            AdminToken.constantTimeEquals(String(header.dropFirst(prefix.count)), token)
-        else {
+        let presented = header.count > prefix.count && header.lowercased().hasPrefix("bearer ") ? String(header.dropFirst(prefix.count)) : nil
+        if let presented, AdminToken.constantTimeEquals(presented, token) {
+            return try await next(request, context)
+        }
+        guard let presented, let tenant = tenants?.tenant(ofToken: presented) else {
             var response = AdminAPI.json(
                 ["error": "unauthorized", "message": "a valid Authorization: Bearer token is required", "details": []],
                 status: .unauthorized)
             response.headers[.wwwAuthenticate] = "Bearer"
             return response
         }
+        guard Self.tenantMayCall(request.method, path: request.uri.path, tenant: tenant) else {
+            return AdminAPI.errorResponse(.forbidden("a token of tenant \"\(tenant)\" may not call \(request.method) \(request.uri.path)"))
+        }
+        var context = context
+        context.tenant = tenant
         return try await next(request, context)
+    }
+
+    /// SPEC §15's list of what a tenant token may call.
+    static func tenantMayCall(_ method: HTTPRequest.Method, path: String, tenant: String) -> Bool {
+        let segments = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst()  // the leading ""
+        guard segments.first == "v1" else { return false }
+        let rest = Array(segments.dropFirst())
+        switch rest.first {
+        case "routes", "upstreams": return rest.count <= 2
+        case "tenants": return rest.count >= 3 && rest.count <= 4 && rest[1] == Substring(tenant) && rest[2] == "ports"
+        case "explain": return rest.count == 1 && method == .post
+        default: return false
+        }
+    }
+}
+
+/// The admin API's request context: who is asking.
+public struct AdminRequestContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    /// The tenant whose token the request carries; nil for the admin token.
+    public var tenant: String?
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+    }
+
+    /// Whether the caller may see `definition`: the admin sees all, a tenant its own.
+    func sees(_ definition: some APIManagedDefinition) -> Bool {
+        tenant == nil || definition.tenant == tenant
+    }
+
+    /// A definition a tenant token sends becomes its tenant's; naming another is 422.
+    func owned<Definition: APIManagedDefinition>(_ definition: Definition) throws -> Definition {
+        guard let tenant else { return definition }
+        var definition = definition
+        switch definition.tenant {
+        case nil: definition.tenant = tenant
+        case tenant?: break
+        case let other?:
+            throw ControlPlaneError.invalid([
+                ConfigProblem(path: "tenant", message: "must be \"\(tenant)\", the token's tenant, found \"\(other)\"")
+            ])
+        }
+        return definition
+    }
+
+    /// Another tenant's definition (or the operator's) is as absent to a tenant token: 404.
+    func requireVisible<Definition: APIManagedDefinition>(_ kind: Definition.Type, named name: String, in table: RouteTable) throws {
+        guard let tenant, let existing = kind.all(in: table).first(where: { $0.name == name }), existing.tenant != tenant else { return }
+        throw ControlPlaneError.notFound("no \(kind.kindName) \"\(name)\"")
     }
 }

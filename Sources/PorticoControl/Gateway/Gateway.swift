@@ -124,9 +124,15 @@ private struct Setup {
         let dataPlane = DataPlane(
             initialTable: table, configuration: proxyConfiguration, metrics: metrics.metrics, group: group, spans: spans,
             logger: logger)
+        let tenants: TenantDirectory
+        do {
+            tenants = try await TenantDirectory.load(from: store)
+        } catch {
+            throw GatewayStartupError(problems: ["\(storeDescription): cannot read the tenants: \(error)"])
+        }
         let controller = RouteController(
             dataPlane: dataPlane, store: store, files: files, stored: stored, drainTimeout: settings.drainTimeout,
-            logger: logger)
+            tenants: tenants, logger: logger)
         try await controller.recordInitialSnapshot()
         logger.info(
             "route table active",
@@ -157,7 +163,8 @@ private struct Setup {
 
         let readiness = Readiness()
         let admin = AdminServer(
-            router: AdminAPI.router(controller: controller, ports: ports, metrics: metrics, token: token, readiness: readiness),
+            router: AdminAPI.router(
+                controller: controller, ports: ports, metrics: metrics, token: token, readiness: readiness, tenants: tenants),
             address: settings.adminAddress, group: group, readiness: readiness, logger: logger)
         let routesWatcher = Self.routesWatcher(settings)
         let certificatesWatcher = Self.certificatesWatcher(settings)
@@ -169,6 +176,16 @@ private struct Setup {
         if let shared = store as? PostgresStateStore {
             let follower = SharedStoreFollower(store: shared, controller: controller, ports: ports, logger: logger)
             services.append(PeriodicService { await follower.run() })
+            // Other replicas' tenants and tokens: a revoked token is refused everywhere within a second.
+            services.append(PeriodicService {
+                while (try? await Task.sleep(for: .milliseconds(500))) != nil {
+                    do {
+                        try await tenants.reload()
+                    } catch {
+                        logger.warning("cannot read the tenants from the state store", metadata: ["error": "\(error)"])
+                    }
+                }
+            })
         }
         services.append(PeriodicService {
             await routesWatcher.run(from: baselines.routes) {

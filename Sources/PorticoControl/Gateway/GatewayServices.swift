@@ -22,11 +22,11 @@ struct StateStoreService: Service {
 /// The admin API on Hummingbird. The gateway is ready once it listens; an address it cannot
 /// listen on is a startup error naming the setting.
 struct AdminServer: Service {
-    private let application: Application<RouterResponder<BasicRequestContext>>
+    private let application: Application<RouterResponder<AdminRequestContext>>
     private let address: ListenAddress
     private let bound = Readiness()
 
-    init(router: Router<BasicRequestContext>, address: ListenAddress, group: EventLoopGroup, readiness: Readiness, logger: Logger) {
+    init(router: Router<AdminRequestContext>, address: ListenAddress, group: EventLoopGroup, readiness: Readiness, logger: Logger) {
         self.address = address
         let bound = self.bound
         application = Application(

@@ -61,8 +61,9 @@ public actor PortAllocator {
         public var created: Bool
     }
 
-    /// Allocates a port to `tenant` under `name`, or returns the one it has.
-    public func allocate(tenant: String, name: String, target: String?) async throws(ControlPlaneError) -> Outcome {
+    /// Allocates a port to `tenant` under `name`, or returns the one it has; past the
+    /// tenant's `quota` of ports (SPEC §15), 409 `quota_exceeded`.
+    public func allocate(tenant: String, name: String, target: String?, quota: Int? = nil) async throws(ControlPlaneError) -> Outcome {
         var problems: [ConfigProblem] = []
         if !PortPool.isValidName(tenant) {
             problems.append(ConfigProblem(path: "tenant", message: "must be 1 to 63 characters of a-z, 0-9 and '-'"))
@@ -79,15 +80,24 @@ public actor PortAllocator {
         }
         guard problems.isEmpty else { throw .invalid(problems) }
         return try await gate.run { () async throws(ControlPlaneError) in
-            try await allocateValid(tenant: tenant, name: name, target: endpoint)
+            try await allocateValid(tenant: tenant, name: name, target: endpoint, quota: quota)
         }
     }
 
     /// ``allocate(tenant:name:target:)`` once its input is valid; the caller holds the gate.
-    private func allocateValid(tenant: String, name: String, target endpoint: Endpoint?) async throws(ControlPlaneError) -> Outcome {
+    private func allocateValid(
+        tenant: String, name: String, target endpoint: Endpoint?, quota: Int?
+    ) async throws(ControlPlaneError) -> Outcome {
         let key = PortPool.Key(tenant: tenant, name: name)
         if let existing = pool.allocation(for: key) {
             return Outcome(allocation: existing, created: false)
+        }
+        if let quota {
+            // Counted with what other replicas allocated.
+            try? await syncAlone()
+            if let existing = pool.allocation(for: key) { return Outcome(allocation: existing, created: false) }
+            let held = pool.allocations(ofTenant: tenant).count
+            guard held < quota else { throw .quotaExceeded("tenant \"\(tenant)\" may have \(quota) ports and has \(held)") }
         }
         // Each port is tried at most once per call, so a full or busy pool ends the loop.
         var tried: [Int] = []

@@ -19,6 +19,8 @@ public protocol APIManagedDefinition: Sendable {
     static func decode(_ value: ConfigValue) throws(ConfigurationError) -> Self
 
     var name: String { get }
+    /// The tenant it belongs to (SPEC §15); `nil`: the operator's.
+    var tenant: String? { get set }
     var configValue: ConfigValue { get }
 }
 

@@ -4,7 +4,7 @@ import PorticoCore
 /// carries the admin API's status and error code.
 public struct ControlPlaneError: Error, CustomStringConvertible, Sendable {
     private enum Code: Sendable {
-        case invalid, conflict, notFound, stale, storeUnavailable, malformed, poolExhausted
+        case invalid, conflict, notFound, stale, storeUnavailable, malformed, poolExhausted, quotaExceeded, forbidden
     }
 
     private let code: Code
@@ -35,6 +35,10 @@ public struct ControlPlaneError: Error, CustomStringConvertible, Sendable {
     }
     /// Every port of the pool is allocated, reserved or busy on the host (409).
     public static func poolExhausted(_ message: String) -> ControlPlaneError { ControlPlaneError(.poolExhausted, message) }
+    /// A tenant would have more routes, upstreams or ports than its quota (409, SPEC §15).
+    public static func quotaExceeded(_ message: String) -> ControlPlaneError { ControlPlaneError(.quotaExceeded, message) }
+    /// A tenant token asked for what only the admin token may do (403, SPEC §15).
+    public static func forbidden(_ message: String) -> ControlPlaneError { ControlPlaneError(.forbidden, message) }
     /// The body is not well-formed JSON of the right shape (400).
     public static func malformed(_ message: String) -> ControlPlaneError { ControlPlaneError(.malformed, message) }
 
@@ -48,6 +52,8 @@ public struct ControlPlaneError: Error, CustomStringConvertible, Sendable {
         case .storeUnavailable: return 503
         case .malformed: return 400
         case .poolExhausted: return 409
+        case .quotaExceeded: return 409
+        case .forbidden: return 403
         }
     }
 
@@ -61,6 +67,8 @@ public struct ControlPlaneError: Error, CustomStringConvertible, Sendable {
         case .storeUnavailable: return "store_unavailable"
         case .malformed: return "malformed_body"
         case .poolExhausted: return "pool_exhausted"
+        case .quotaExceeded: return "quota_exceeded"
+        case .forbidden: return "forbidden"
         }
     }
 

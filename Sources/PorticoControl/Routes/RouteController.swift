@@ -30,13 +30,16 @@ public actor RouteController {
     private let writer = SerialGate()
     /// The last refused change of the routes folder, shown in `/v1/status`.
     public private(set) var lastError: String?
+    /// Whose hosts, upstreams and quotas a tenant's routes and upstreams are checked against.
+    public nonisolated let tenants: TenantDirectory?
 
     /// Takes over from a data plane already serving `initialTable`, made by
     /// ``initialTable(files:stored:recorded:)``.
     public init(
         dataPlane: DataPlane, store: any StateStore, files: RouteSet, stored: StoredConfiguration, drainTimeout: Duration,
-        logger: Logger
+        tenants: TenantDirectory? = nil, logger: Logger
     ) {
+        self.tenants = tenants
         self.dataPlane = dataPlane
         self.store = store
         self.files = files
@@ -160,7 +163,7 @@ public actor RouteController {
     public func replaceAPIConfiguration(
         upstreams: [UpstreamDefinition], routes: [RouteDefinition], ifMatch: UInt64?, dryRun: Bool = false
     ) async throws(ControlPlaneError) -> ChangeReport {
-        try await applyAPI(ifMatch: ifMatch, dryRun: dryRun) { () throws(ControlPlaneError) in
+        try await applyAPI(ifMatch: ifMatch, dryRun: dryRun, inCollection: false) { () throws(ControlPlaneError) in
             for upstream in upstreams {
                 try self.refuseFileDefined(UpstreamDefinition.self, named: upstream.name)
             }
@@ -234,7 +237,7 @@ public actor RouteController {
             throw .storeUnavailable("the state store could not read version \(version): \(error)")
         }
         guard let kept else { throw .notFound("version \(version) is not in the history") }
-        return try await applyAPI(ifMatch: ifMatch, dryRun: dryRun, source: .rollback) { () throws(ControlPlaneError) in
+        return try await applyAPI(ifMatch: ifMatch, dryRun: dryRun, source: .rollback, inCollection: false) { () throws(ControlPlaneError) in
             for upstream in kept.upstreams { try self.refuseFileDefined(UpstreamDefinition.self, named: upstream.name) }
             for route in kept.routes { try self.refuseFileDefined(RouteDefinition.self, named: route.name) }
             var next = self.api
@@ -292,8 +295,10 @@ public actor RouteController {
     ///
     /// A dry run validates and checks exactly as a change does, then reports what it would
     /// do and changes nothing (version, store, traffic).
+    /// `inCollection`: the change is of one route or upstream, so a tenant rule's problem
+    /// names the field alone (``TenantRules``).
     private func applyAPI(
-        ifMatch: UInt64?, dryRun: Bool, source: ChangeSource = .api,
+        ifMatch: UInt64?, dryRun: Bool, source: ChangeSource = .api, inCollection: Bool = true,
         _ makeNext: () throws(ControlPlaneError) -> StoredConfiguration
     ) async throws(ControlPlaneError) -> ChangeReport {
         try await writer.run { () async throws(ControlPlaneError) -> ChangeReport in
@@ -302,7 +307,11 @@ public actor RouteController {
                     if let ifMatch, ifMatch != self.api.version {
                         throw .stale("If-Match names version \(ifMatch); the active version is \(self.api.version)")
                     }
-                    return (self.files, try makeNext())
+                    let next = try makeNext()
+                    if let tenants = self.tenants {
+                        try TenantRules.check(current: self.api, next: next, tenants: tenants.tenants, inCollection: inCollection)
+                    }
+                    return (self.files, next)
                 }
             } catch {
                 if !dryRun { dataPlane.metrics.configReloadsRejected.increment() }

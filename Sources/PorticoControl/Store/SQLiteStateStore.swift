@@ -47,6 +47,11 @@ public actor SQLiteStateStore: StateStore {
                 tenant TEXT NOT NULL, name TEXT NOT NULL, port INTEGER NOT NULL UNIQUE, target TEXT,
                 created_at REAL NOT NULL, PRIMARY KEY (tenant, name))
             """,
+            "CREATE TABLE IF NOT EXISTS tenants (name TEXT PRIMARY KEY, document TEXT NOT NULL)",
+            """
+            CREATE TABLE IF NOT EXISTS tenant_tokens (
+                id TEXT PRIMARY KEY, tenant TEXT NOT NULL, hash TEXT NOT NULL, created_at REAL NOT NULL)
+            """,
             """
             CREATE TABLE IF NOT EXISTS config_history (
                 version INTEGER PRIMARY KEY, created_at TEXT NOT NULL, snapshot TEXT NOT NULL)
@@ -217,8 +222,69 @@ public actor SQLiteStateStore: StateStore {
         return !rows.isEmpty
     }
 
+    public func tenantState() async throws -> TenantState {
+        let (tenantRows, tokenRows) = try await gate.run {
+            (try await self.connection.query("SELECT name, document FROM tenants ORDER BY name"),
+             try await self.connection.query("SELECT id, tenant, hash, created_at FROM tenant_tokens ORDER BY created_at, id"))
+        }
+        var state = TenantState()
+        for row in tenantRows {
+            guard let name = row.column("name")?.string, let document = row.column("document")?.string else { continue }
+            state.tenants.append(try TenantDefinition.stored(name: name, document: document))
+        }
+        state.tokens = tokenRows.compactMap { row in
+            guard let id = row.column("id")?.string, let tenant = row.column("tenant")?.string, let hash = row.column("hash")?.string
+            else { return nil }
+            return TenantToken(id: id, tenant: tenant, hash: hash, createdAt: row.column("created_at")?.double ?? 0)
+        }
+        return state
+    }
+
+    public func saveTenant(_ tenant: TenantDefinition) async throws {
+        let document = try tenant.configValue.jsonText()
+        _ = try await gate.run {
+            try await self.connection.query(
+                "INSERT INTO tenants (name, document) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET document = excluded.document",
+                [.text(tenant.name), .text(document)])
+        }
+    }
+
+    public func deleteTenant(named name: String) async throws -> Bool {
+        try await gate.run {
+            _ = try await self.connection.query("DELETE FROM tenant_tokens WHERE tenant = ?", [.text(name)])
+            return !(try await self.connection.query("DELETE FROM tenants WHERE name = ? RETURNING name", [.text(name)])).isEmpty
+        }
+    }
+
+    public func insertTenantToken(_ token: TenantToken) async throws {
+        _ = try await gate.run {
+            try await self.connection.query(
+                "INSERT INTO tenant_tokens (id, tenant, hash, created_at) VALUES (?, ?, ?, ?)",
+                [.text(token.id), .text(token.tenant), .text(token.hash), .float(token.createdAt)])
+        }
+    }
+
+    public func deleteTenantToken(tenant: String, id: String) async throws -> Bool {
+        let rows = try await gate.run {
+            try await self.connection.query(
+                "DELETE FROM tenant_tokens WHERE tenant = ? AND id = ? RETURNING id", [.text(tenant), .text(id)])
+        }
+        return !rows.isEmpty
+    }
+
     public func close() async {
         await gate.run { try? await self.connection.close() }
+    }
+}
+
+extension TenantDefinition {
+    /// A tenant a store kept as its JSON document.
+    static func stored(name: String, document: String) throws -> TenantDefinition {
+        do {
+            return try decode(name: name, from: try ConfigValue.decodeJSON(document))
+        } catch {
+            throw StateStoreError("stored tenant \(name) is invalid: \(error)")
+        }
     }
 }
 

@@ -47,6 +47,16 @@ public protocol StateStore: Sendable {
     func deletePortAllocation(tenant: String, name: String) async throws -> Bool
     /// Changes an allocation's forwarding target; `false` when there is no such allocation.
     func updatePortTarget(tenant: String, name: String, target: Endpoint) async throws -> Bool
+
+    /// Every tenant and token (SPEC §15).
+    func tenantState() async throws -> TenantState
+    /// Records a tenant, new or changed.
+    func saveTenant(_ tenant: TenantDefinition) async throws
+    /// Removes a tenant and its tokens; `false` when there was none.
+    func deleteTenant(named name: String) async throws -> Bool
+    func insertTenantToken(_ token: TenantToken) async throws
+    /// Revokes a token; `false` when the tenant has none of that id.
+    func deleteTenantToken(tenant: String, id: String) async throws -> Bool
 }
 
 /// What made a version (SPEC §14).
@@ -129,4 +139,15 @@ public struct StateStoreError: Error, CustomStringConvertible {
         error.isVersionTaken = true
         return error
     }()
+}
+
+/// The tenants a store keeps and their tokens' hashes (SPEC §15).
+public struct TenantState: Sendable, Equatable {
+    public var tenants: [TenantDefinition] = []
+    public var tokens: [TenantToken] = []
+
+    public init(tenants: [TenantDefinition] = [], tokens: [TenantToken] = []) {
+        self.tenants = tenants
+        self.tokens = tokens
+    }
 }

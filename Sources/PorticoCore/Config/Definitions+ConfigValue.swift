@@ -7,6 +7,7 @@ extension UpstreamDefinition {
             ("endpoints", .array(endpoints.map { .string($0.description) })),
             ("connectTimeout", .string(connectTimeout.configString)),
         ]
+        if let tenant { pairs.append(("tenant", .string(tenant))) }
         if let healthCheck {
             var checkPairs: [(key: String, value: ConfigValue)] = [
                 ("path", .string(healthCheck.path)), ("interval", .string(healthCheck.interval.configString)),
@@ -52,6 +53,7 @@ extension UpstreamDefinition {
 extension RouteDefinition {
     public var configValue: ConfigValue {
         var pairs: [(key: String, value: ConfigValue)] = [("name", .string(name))]
+        if let tenant { pairs.append(("tenant", .string(tenant))) }
         if !hosts.isEmpty {
             pairs.append(("hosts", .array(hosts.map { .string($0.description) })))
         }

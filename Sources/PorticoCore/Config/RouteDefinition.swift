@@ -163,6 +163,8 @@ public struct RouteDefinition: Hashable, Sendable {
     public var rateLimit: RateLimitDefinition?
     /// JWT and forward-auth checks before the upstream (SPEC §13).
     public var auth: AuthDefinition?
+    /// The tenant it belongs to (SPEC §15); `nil`: the operator's.
+    public var tenant: String?
 
     /// Whether the IP rules let `client` through: `denyFrom` wins; with `allowFrom`, only
     /// the clients it names pass. A client address that does not parse passes only when

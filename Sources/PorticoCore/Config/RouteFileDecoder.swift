@@ -74,7 +74,7 @@ public struct RouteFileDecoder {
                 value, at: path,
                 allowed: [
                     "name", "endpoints", "connectTimeout", "healthCheck", "loadBalancing", "maxRequestsPerConnection",
-                    "maxConnections", "maxPendingRequests", "outlierDetection", "retryBudget",
+                    "maxConnections", "maxPendingRequests", "outlierDetection", "retryBudget", "tenant",
                 ])
         else { return nil }
         let problemCount = problems.count
@@ -151,11 +151,14 @@ public struct RouteFileDecoder {
         }
         let outlierDetection = fields["outlierDetection"].flatMap { outlierDetectionPolicy($0, at: join(path, "outlierDetection")) }
         let retryBudget = fields["retryBudget"].flatMap { retryBudgetPolicy($0, at: join(path, "retryBudget")) } ?? RetryBudgetDefinition()
+        let tenant = fields["tenant"].flatMap { tenantName($0, at: join(path, "tenant")) }
         guard problems.count == problemCount, let name else { return nil }
-        return UpstreamDefinition(
+        var upstream = UpstreamDefinition(
             name: name, endpoints: endpoints, connectTimeout: connectTimeout, healthCheck: healthCheck,
             loadBalancing: loadBalancing, maxRequestsPerConnection: maxRequestsPerConnection, maxConnections: maxConnections,
             maxPendingRequests: maxPendingRequests, outlierDetection: outlierDetection, retryBudget: retryBudget)
+        upstream.tenant = tenant
+        return upstream
     }
 
     mutating func outlierDetectionPolicy(_ value: ConfigValue, at path: String) -> OutlierDetectionDefinition? {
@@ -225,7 +228,7 @@ public struct RouteFileDecoder {
                 allowed: [
                     "name", "hosts", "match", "upstream", "backends", "respond", "redirect", "rewrite", "timeout",
                     "httpsRedirect", "compression", "cors", "retries", "requestHeaders", "responseHeaders", "hsts",
-                    "allowFrom", "denyFrom", "rateLimit", "auth",
+                    "allowFrom", "denyFrom", "rateLimit", "auth", "tenant",
                 ])
         else { return nil }
         let problemCount = problems.count
@@ -275,6 +278,7 @@ public struct RouteFileDecoder {
             report(join(path, "auth"), "applies to routes with upstream or backends")
         }
 
+        let tenant = fields["tenant"].flatMap { tenantName($0, at: join(path, "tenant")) }
         guard problems.count == problemCount, let name, let action else { return nil }
         var route = RouteDefinition(
             name: name, hosts: hosts, match: match, action: action, rewritePrefix: rewrite?.prefix, timeout: timeout,
@@ -288,6 +292,7 @@ public struct RouteFileDecoder {
         route.denyFrom = denyFrom
         route.rateLimit = rateLimit
         route.auth = auth
+        route.tenant = tenant
         return route
     }
 
@@ -407,6 +412,16 @@ public struct RouteFileDecoder {
     }
 
     // MARK: - Primitives
+
+    /// A tenant's name (SPEC §15), as a tenant port's (SPEC §10).
+    mutating func tenantName(_ value: ConfigValue, at path: String) -> String? {
+        guard let name = string(value, at: path) else { return nil }
+        guard PortPool.isValidName(name) else {
+            report(path, "\"\(name)\" must be 1 to 63 characters of a-z, 0-9 and '-'")
+            return nil
+        }
+        return name
+    }
 
     mutating func requiredName(_ fields: [String: ConfigValue], at path: String) -> String? {
         guard let value = fields["name"] else {

@@ -106,6 +106,8 @@ public struct UpstreamDefinition: Hashable, Sendable {
     public var outlierDetection: OutlierDetectionDefinition?
     /// How many retries may run against the upstream at once.
     public var retryBudget: RetryBudgetDefinition
+    /// The tenant it belongs to (SPEC §15); `nil`: the operator's.
+    public var tenant: String?
 
     /// Requests that may wait for a connection when `maxPendingRequests` is not given (Envoy's).
     public static let defaultMaxPendingRequests = 1024

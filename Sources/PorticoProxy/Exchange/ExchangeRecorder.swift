@@ -19,6 +19,7 @@ struct ExchangeRecorder {
         }
         metrics.recordRequest(route: record.routeName ?? "no_route", status: record.status, nanoseconds: elapsed.nanoseconds)
         if let upstream = record.servedBy { metrics.recordUpstreamResponse(upstream: upstream, status: record.status) }
+        if let tenant = record.tenant { metrics.recordTenantRequest(tenant: tenant, status: record.status) }
         guard accessLogger.logLevel <= .info else { return }
         var metadata: Logger.Metadata = [
             "method": .string(record.method),
@@ -51,6 +52,8 @@ struct ExchangeRecord {
     /// The client address (SPEC §13).
     let client: String
     let routeName: String?
+    /// The route's tenant (SPEC §15).
+    var tenant: String? = nil
     let startTime: NIODeadline
     var status = 0
     var bytesIn = 0

@@ -55,6 +55,7 @@ struct ExchangeStateMachine {
             method: request.method.rawValue, path: routed.path, host: routed.host, requestID: routed.requestID,
             client: routed.client, routeName: routed.route?.name, startTime: now)
         record.trace = routed.trace
+        record.tenant = routed.route?.definition.tenant
         // An HTTP/2 stream ends with its exchange; its connection stays.
         self.keepAlive = request.version.major >= 2 || request.isKeepAlive
         self.state = .routed

@@ -58,6 +58,11 @@ public final class GatewayMetrics: Sendable {
         Counter(label: "portico_requests_total", dimensions: [("route", route), ("code", String(code))], factory: factory)
     }
 
+    /// Requests to a tenant's routes (`portico_tenant_requests_total`, SPEC §15).
+    func tenantRequestCounter(tenant: String, code: Int) -> Counter {
+        Counter(label: "portico_tenant_requests_total", dimensions: [("tenant", tenant), ("code", String(code))], factory: factory)
+    }
+
     func upstreamResponseCounter(upstream: String, code: Int) -> Counter {
         Counter(label: "portico_upstream_requests_total", dimensions: [("upstream", upstream), ("code", String(code))], factory: factory)
     }
@@ -108,6 +113,7 @@ final class RequestMetricsCache {
     private var routes: [String: RouteHandles] = [:]
     private var upstreamCounters: [String: Counter] = [:]
     private var upstreamResponses: [String: [Int: Counter]] = [:]
+    private var tenantRequests: [String: [Int: Counter]] = [:]
 
     init(metrics: GatewayMetrics) {
         self.metrics = metrics
@@ -127,6 +133,14 @@ final class RequestMetricsCache {
         }
         counter.increment()
         routes[route]!.duration.recordNanoseconds(nanoseconds)
+    }
+
+    /// Counts a finished request of a tenant's route with its status.
+    func recordTenantRequest(tenant: String, status: Int) {
+        if let counter = tenantRequests[tenant]?[status] { return counter.increment() }
+        let counter = metrics.tenantRequestCounter(tenant: tenant, code: status)
+        tenantRequests[tenant, default: [:]][status] = counter
+        counter.increment()
     }
 
     /// Counts a response an upstream served, by its status (`portico_upstream_requests_total`).

@@ -42,6 +42,11 @@ actor MemoryStore: StateStore {
     func insertPortAllocation(_ allocation: PortAllocation) async throws {}
     func deletePortAllocation(tenant: String, name: String) async throws -> Bool { false }
     func updatePortTarget(tenant: String, name: String, target: Endpoint) async throws -> Bool { false }
+    func tenantState() async throws -> TenantState { TenantState() }
+    func saveTenant(_ tenant: TenantDefinition) async throws {}
+    func deleteTenant(named name: String) async throws -> Bool { false }
+    func insertTenantToken(_ token: TenantToken) async throws {}
+    func deleteTenantToken(tenant: String, id: String) async throws -> Bool { false }
 }
 
 func makeController(store: MemoryStore, files: RouteSet = RouteSet()) throws -> (RouteController, DataPlane) {
