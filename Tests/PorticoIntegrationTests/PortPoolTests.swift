@@ -203,7 +203,7 @@ private func allocate(_ admin: AdminClient, _ tenant: String, _ name: String, ta
 
     @Test func aPatchedTargetTakesNewConnectionsAndAFreedPortDrains() async throws {
         let (a, b) = (try await TCPEchoServer.start(greeting: "a"), try await TCPEchoServer.start(greeting: "b"))
-        let gateway = try await gateway(range: 21700...21709, extra: ["PORTICO_DRAIN_TIMEOUT_SEC": "2"])
+        let gateway = try await gateway(range: 21800...21809, extra: ["PORTICO_DRAIN_TIMEOUT_SEC": "2"])
         let admin = AdminClient(port: gateway.adminPort)
         let port = try #require(try await allocate(admin, "acme", "redis", target: "127.0.0.1:\(a.port)").json["port"] as? Int)
         try await withConnection(to: port) { read, write in
@@ -239,7 +239,7 @@ private func allocate(_ admin: AdminClient, _ tenant: String, _ name: String, ta
 
     @Test func aPatchIsKeptAcrossARestartAndBadOnesAreRefused() async throws {
         let (a, b) = (try await TCPEchoServer.start(greeting: "a"), try await TCPEchoServer.start(greeting: "b"))
-        let first = try await gateway(range: 21710...21719)
+        let first = try await gateway(range: 21810...21819)
         let admin = AdminClient(port: first.adminPort)
         // A port allocated without a target starts forwarding once it has one.
         let port = try #require(try await allocate(admin, "acme", "cache").json["port"] as? Int)
@@ -258,7 +258,7 @@ private func allocate(_ admin: AdminClient, _ tenant: String, _ name: String, ta
         #expect(try await admin.send(.PATCH, "/v1/tenants/acme/ports/cache", json: "[").status == 400)
 
         await first.process.stop()
-        let second = try await gateway(range: 21710...21719, in: first.folder)
+        let second = try await gateway(range: 21810...21819, in: first.folder)
         #expect(try await RawSocketClient.send("", port: port, timeout: .seconds(3)).text == "b")
         await second.stop()
         await a.stop()

@@ -137,6 +137,61 @@ extension HeavyIntegrationTests {
             }
         }
 
+        @Test func tenantTokensAndQuotasHoldAcrossReplicas() async throws {
+            try await withReplicas(2) { _, replicas in
+                let (first, second) = (AdminClient(port: replicas[0].adminPort), AdminClient(port: replicas[1].adminPort))
+                let tenant = #"{"hosts": ["*.acme.example.com"], "quota": {"routes": 3, "ports": 2}}"#
+                #expect(try await first.send(.PUT, "/v1/tenants/acme", json: tenant).status == 200)
+                #expect(try await second.send(.PUT, "/v1/tenants/beta", json: #"{"hosts": ["a.acme.example.com"]}"#).status == 409)
+                let made = try await first.send(.POST, "/v1/tenants/acme/tokens")
+                let token = try #require(made.json["token"] as? String)
+                let id = try #require(made.json["id"] as? String)
+                let onFirst = AdminClient(port: replicas[0].adminPort, token: token)
+                let onSecond = AdminClient(port: replicas[1].adminPort, token: token)
+                // The other replica accepts the token within a second.
+                var started = ContinuousClock.now
+                while ContinuousClock.now - started < .seconds(3), try await onSecond.send(.GET, "/v1/routes").status != 200 {
+                    try await Task.sleep(for: .milliseconds(20))
+                }
+                #expect(ContinuousClock.now - started < .seconds(1), "accepted after \(ContinuousClock.now - started)")
+                #expect(try await onSecond.send(.GET, "/v1/config").status == 403)
+
+                // Twelve routes at once, split over both replicas, against a quota of three.
+                #expect(try await onFirst.send(.POST, "/v1/upstreams", json: #"{"name": "app", "endpoints": ["127.0.0.1:1"]}"#).status == 201)
+                let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+                    for index in 0..<12 {
+                        let client = index % 2 == 0 ? onFirst : onSecond
+                        group.addTask {
+                            try await client.send(
+                                .POST, "/v1/routes",
+                                json: #"{"name": "r\#(index)", "hosts": ["r\#(index).acme.example.com"], "upstream": "app"}"#
+                            ).status
+                        }
+                    }
+                    return try await group.reduce(into: []) { $0.append($1) }
+                }
+                #expect(statuses.filter { $0 == 201 }.count == 3, "\(statuses)")
+                #expect(statuses.allSatisfy { $0 == 201 || $0 == 409 }, "\(statuses)")
+                let ports = try await withThrowingTaskGroup(of: Int.self) { group in
+                    for index in 0..<8 {
+                        let client = index % 2 == 0 ? onFirst : onSecond
+                        group.addTask { try await client.send(.POST, "/v1/tenants/acme/ports", json: #"{"name": "p\#(index)"}"#).status }
+                    }
+                    return try await group.reduce(into: []) { $0.append($1) }
+                }
+                #expect(ports.filter { $0 == 201 }.count == 2, "\(ports)")
+
+                // Revoked on one replica, refused on the other within a second.
+                #expect(try await first.send(.DELETE, "/v1/tenants/acme/tokens/\(id)").status == 200)
+                #expect(try await onFirst.send(.GET, "/v1/routes").status == 401)
+                started = ContinuousClock.now
+                while ContinuousClock.now - started < .seconds(3), try await onSecond.send(.GET, "/v1/routes").status != 401 {
+                    try await Task.sleep(for: .milliseconds(20))
+                }
+                #expect(ContinuousClock.now - started < .seconds(1), "refused after \(ContinuousClock.now - started)")
+            }
+        }
+
         @Test func aRestartedReplicaServesTheCurrentVersionAtOnce() async throws {
             try await withReplicas(2) { database, replicas in
                 await replicas[1].process.stop()

@@ -92,12 +92,8 @@ public actor PortAllocator {
         if let existing = pool.allocation(for: key) {
             return Outcome(allocation: existing, created: false)
         }
-        if let quota {
-            // Counted with what other replicas allocated.
-            try? await syncAlone()
-            if let existing = pool.allocation(for: key) { return Outcome(allocation: existing, created: false) }
-            let held = pool.allocations(ofTenant: tenant).count
-            guard held < quota else { throw .quotaExceeded("tenant \"\(tenant)\" may have \(quota) ports and has \(held)") }
+        if let quota, pool.allocations(ofTenant: tenant).count >= quota {
+            throw .quotaExceeded("tenant \"\(tenant)\" may have \(quota) ports")
         }
         // Each port is tried at most once per call, so a full or busy pool ends the loop.
         var tried: [Int] = []
@@ -111,7 +107,10 @@ public actor PortAllocator {
             let allocation = PortAllocation(
                 tenant: tenant, name: name, port: port, target: endpoint, createdAt: Date().timeIntervalSince1970)
             do {
-                try await store.insertPortAllocation(allocation)
+                try await store.insertPortAllocation(allocation, quota: quota)
+            } catch let error as StateStoreError where error.isQuotaReached {
+                tried.append(port)
+                throw .quotaExceeded("tenant \"\(tenant)\" may have \(quota ?? 0) ports")
             } catch let error as StateStoreError where error.isConflict {
                 tried.append(port)  // recorded elsewhere (another replica, or the same name raced)
                 if let recorded = try? await store.portAllocations().first(where: { $0.key == key }) {

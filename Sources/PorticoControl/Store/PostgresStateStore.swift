@@ -304,15 +304,27 @@ public final class PostgresStateStore: StateStore {
         }
     }
 
-    public func insertPortAllocation(_ allocation: PortAllocation) async throws {
+    public func insertPortAllocation(_ allocation: PortAllocation, quota: Int?) async throws {
         do {
             _ = try await withTimeout { _ in
-                try await self.client.query(
-                    """
-                    INSERT INTO port_allocations (tenant, name, port, target, created_at)
-                    VALUES (\(allocation.tenant), \(allocation.name), \(allocation.port), \(allocation.target?.description),
-                            \(allocation.createdAt))
-                    """, logger: self.logger)
+                try await self.client.withTransaction(logger: self.logger) { connection in
+                    if let quota {
+                        // One replica at a time counts and inserts for a tenant.
+                        try await connection.query(
+                            "SELECT pg_advisory_xact_lock(7428002, hashtext(\(allocation.tenant)))", logger: self.logger)
+                        let rows = try await connection.query(
+                            "SELECT COUNT(*) FROM port_allocations WHERE tenant = \(allocation.tenant)", logger: self.logger)
+                        var held: Int64 = 0
+                        for try await count in rows.decode(Int64.self) { held = count }
+                        if held >= quota { throw StateStoreError.quotaReached }
+                    }
+                    try await connection.query(
+                        """
+                        INSERT INTO port_allocations (tenant, name, port, target, created_at)
+                        VALUES (\(allocation.tenant), \(allocation.name), \(allocation.port), \(allocation.target?.description),
+                                \(allocation.createdAt))
+                        """, logger: self.logger)
+                }
             }
         } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {  // unique_violation
             throw StateStoreError.portTaken

@@ -190,10 +190,15 @@ public actor SQLiteStateStore: StateStore {
         }
     }
 
-    public func insertPortAllocation(_ allocation: PortAllocation) async throws {
+    public func insertPortAllocation(_ allocation: PortAllocation, quota: Int?) async throws {
         do {
             _ = try await gate.run {
-                try await self.connection.query(
+                if let quota {
+                    let rows = try await self.connection.query(
+                        "SELECT COUNT(*) AS held FROM port_allocations WHERE tenant = ?", [.text(allocation.tenant)])
+                    if (rows.first?.column("held")?.integer ?? 0) >= quota { throw StateStoreError.quotaReached }
+                }
+                return try await self.connection.query(
                 "INSERT INTO port_allocations (tenant, name, port, target, created_at) VALUES (?, ?, ?, ?, ?)",
                 [.text(allocation.tenant), .text(allocation.name), .integer(allocation.port),
                  allocation.target.map { .text($0.description) } ?? .null, .float(allocation.createdAt)])

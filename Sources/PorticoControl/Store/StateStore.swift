@@ -41,8 +41,9 @@ public protocol StateStore: Sendable {
     /// Every tenant port allocation.
     func portAllocations() async throws -> [PortAllocation]
     /// Records an allocation; throws ``StateStoreError/portTaken`` when the port or the
-    /// tenant and name are recorded already (the store's unique constraints decide).
-    func insertPortAllocation(_ allocation: PortAllocation) async throws
+    /// tenant and name are recorded already (the store's unique constraints decide), and
+    /// ``StateStoreError/quotaReached`` when the tenant holds `quota` ports already.
+    func insertPortAllocation(_ allocation: PortAllocation, quota: Int?) async throws
     /// Removes an allocation; `false` when there was none.
     func deletePortAllocation(tenant: String, name: String) async throws -> Bool
     /// Changes an allocation's forwarding target; `false` when there is no such allocation.
@@ -121,6 +122,8 @@ public struct StateStoreError: Error, CustomStringConvertible {
     public var isConflict = false
     /// Set when another writer recorded the version first.
     public var isVersionTaken = false
+    /// Set when the tenant holds its quota of ports already.
+    public var isQuotaReached = false
 
     public init(_ description: String) {
         self.description = description
@@ -130,6 +133,13 @@ public struct StateStoreError: Error, CustomStringConvertible {
     public static let portTaken: StateStoreError = {
         var error = StateStoreError("the port or the tenant and name are allocated already")
         error.isConflict = true
+        return error
+    }()
+
+    /// The tenant holds its quota of ports already (counted in the store, so across replicas).
+    public static let quotaReached: StateStoreError = {
+        var error = StateStoreError("the tenant holds its quota of ports")
+        error.isQuotaReached = true
         return error
     }()
 

@@ -43,16 +43,25 @@ public final class TenantDirectory: Sendable {
 
     /// Takes in what other replicas recorded.
     public func reload() async throws {
-        try await gate.run {
-            let loaded = try await self.store.tenantState()
-            self.state.withLock { $0 = loaded }
-        }
+        try await gate.run { try await self.reloadAlone() }
+    }
+
+    /// ``reload()`` for a caller that holds the gate.
+    private func reloadAlone() async throws {
+        let loaded = try await store.tenantState()
+        state.withLock { $0 = loaded }
     }
 
     /// `PUT /v1/tenants/{name}`: records `tenant`, new or changed; 409 when a host of it
     /// overlaps another tenant's.
     public func put(_ tenant: TenantDefinition) async throws(ControlPlaneError) {
         try await gate.run { () async throws(ControlPlaneError) in
+            // Checked against what other replicas recorded too.
+            do {
+                try await self.reloadAlone()
+            } catch {
+                throw .storeUnavailable("the state store could not be read: \(error)")
+            }
             for other in self.tenants where other.name != tenant.name {
                 if let (mine, theirs) = tenant.overlap(with: other) {
                     throw .conflict("host \(mine) overlaps \(theirs) of tenant \"\(other.name)\"")
@@ -93,6 +102,8 @@ public final class TenantDirectory: Sendable {
     /// nowhere.
     public func makeToken(for tenant: String) async throws(ControlPlaneError) -> (token: TenantToken, text: String) {
         try await gate.run { () async throws(ControlPlaneError) in
+            // A tenant another replica has just recorded counts.
+            if self.tenant(named: tenant) == nil { try? await self.reloadAlone() }
             guard self.tenant(named: tenant) != nil else { throw .notFound("no tenant \"\(tenant)\"") }
             let made = TenantToken.make(tenant: tenant)
             do {

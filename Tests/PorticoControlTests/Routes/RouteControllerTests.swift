@@ -39,7 +39,7 @@ actor MemoryStore: StateStore {
     func apiConfiguration(version: UInt64) async throws -> StoredConfiguration? { saved.first { $0.version == version } }
     func close() async {}
     func portAllocations() async throws -> [PortAllocation] { [] }
-    func insertPortAllocation(_ allocation: PortAllocation) async throws {}
+    func insertPortAllocation(_ allocation: PortAllocation, quota: Int?) async throws {}
     func deletePortAllocation(tenant: String, name: String) async throws -> Bool { false }
     func updatePortTarget(tenant: String, name: String, target: Endpoint) async throws -> Bool { false }
     func tenantState() async throws -> TenantState { TenantState() }

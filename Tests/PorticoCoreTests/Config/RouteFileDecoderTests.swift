@@ -81,7 +81,7 @@ import Testing
             "routes/hrm.yaml: routes[3].name: required",
             "routes/hrm.yaml: routes[3].match.path.regex: must not be empty",
             "routes/hrm.yaml: routes[3].respond.status: expected a status code from 200 to 599",
-            "routes/hrm.yaml: routes[4].extra: unknown field (expected one of allowFrom, auth, backends, compression, cors, denyFrom, hosts, hsts, httpsRedirect, match, name, rateLimit, redirect, requestHeaders, respond, responseHeaders, retries, rewrite, timeout, upstream)",
+            "routes/hrm.yaml: routes[4].extra: unknown field (expected one of allowFrom, auth, backends, compression, cors, denyFrom, hosts, hsts, httpsRedirect, match, name, rateLimit, redirect, requestHeaders, respond, responseHeaders, retries, rewrite, tenant, timeout, upstream)",
             "routes/hrm.yaml: routes[4]: exactly one of upstream, backends, respond, redirect",
         ]
         for line in expected {
