@@ -90,6 +90,17 @@ import Testing
         let admin = AdminClient(port: gateway.adminPort)
         #expect(try await admin.send(.POST, "/v1/routes", json: #"{"name": "x", "respond": {"status": 200}}"#).status == 201)
         #expect(try await admin.send(.POST, "/v1/tenants/acme/ports", json: #"{"name": "redis"}"#).status == 201)
+        // A tenant's route and a request to it.
+        #expect(try await admin.send(.PUT, "/v1/tenants/acme", json: #"{"hosts": ["acme.example.com"]}"#).status == 200)
+        #expect(
+            try await admin.send(
+                .POST, "/v1/upstreams", json: #"{"name": "acme-app", "tenant": "acme", "endpoints": ["127.0.0.1:\#(upstream.port)"]}"#
+            ).status == 201)
+        #expect(
+            try await admin.send(
+                .POST, "/v1/routes", json: #"{"name": "acme", "tenant": "acme", "hosts": ["acme.example.com"], "upstream": "acme-app"}"#
+            ).status == 201)
+        #expect(try await gateway.client.send(.GET, "/", headers: [("host", "acme.example.com")]).status == 200)
         let exported = Set(
             prometheusSamples(try await AdminClient(port: gateway.adminPort, token: nil).send(.GET, "/metrics").body).keys.map {
                 String($0.prefix { $0 != "{" })
@@ -117,7 +128,7 @@ import Testing
             "portico_upstream_retries_total", "portico_upstream_ejections_total", "portico_active_connections",
             "portico_route_table_version", "portico_config_reloads_total", "portico_draining_requests",
             "portico_port_pool_allocated", "portico_rate_limited_total", "portico_auth_total",
-            "portico_trace_spans_dropped_total",
+            "portico_trace_spans_dropped_total", "portico_tenant_requests_total",
         ] {
             #expect(named.contains(metric), "no panel uses \(metric)")
         }
