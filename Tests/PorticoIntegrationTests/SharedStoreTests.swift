@@ -181,6 +181,17 @@ extension HeavyIntegrationTests {
                 }
                 #expect(ports.filter { $0 == 201 }.count == 2, "\(ports)")
 
+                // Every path, on the replica that did not make the tokens.
+                let spare = try #require(try await first.send(.POST, "/v1/tenants/acme/tokens").json as [String: Any]?)
+                let spareID = try #require(spare["id"] as? String)
+                #expect(try await first.send(.DELETE, "/v1/tenants/acme/tokens/\(spareID)").status == 200)
+                try await Task.sleep(for: .seconds(1))
+                let route = try #require(
+                    (try await onSecond.send(.GET, "/v1/routes").json["routes"] as? [[String: Any]])?.first?["name"] as? String)
+                try await TenantScopes.check(
+                    port: replicas[1].adminPort, tenantToken: token, revokedToken: try #require(spare["token"] as? String), route: route,
+                    tenantBody: tenant)
+
                 // Revoked on one replica, refused on the other within a second.
                 #expect(try await first.send(.DELETE, "/v1/tenants/acme/tokens/\(id)").status == 200)
                 #expect(try await onFirst.send(.GET, "/v1/routes").status == 401)

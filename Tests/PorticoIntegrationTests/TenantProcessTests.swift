@@ -71,34 +71,8 @@ import Testing
         // A table of path × token kind.
         let revoked = try await token(admin, for: "beta")
         #expect(try await admin.send(.DELETE, "/v1/tenants/beta/tokens/\(revoked.id)").status == 200)
-        let callers: [(String, AdminClient)] = [
-            ("admin", admin), ("tenant", acmeClient), ("revoked", AdminClient(port: gateway.adminPort, token: revoked.text)),
-            ("none", AdminClient(port: gateway.adminPort, token: nil)), ("wrong", AdminClient(port: gateway.adminPort, token: "ptk_nope")),
-        ]
-        let table: [(method: HTTPMethod, path: String, admin: Int, tenant: Int)] = [
-            (.GET, "/v1/routes", 200, 200), (.GET, "/v1/upstreams", 200, 200), (.GET, "/v1/routes/acme-api", 200, 200),
-            (.GET, "/v1/tenants/acme/ports", 200, 200), (.GET, "/v1/tenants/beta/ports", 200, 403),
-            (.POST, "/v1/explain", 200, 200), (.GET, "/v1/config", 200, 403), (.PUT, "/v1/config", 422, 403),
-            (.GET, "/v1/status", 200, 403), (.GET, "/v1/ports", 200, 403), (.GET, "/v1/config/versions", 200, 403),
-            (.POST, "/v1/config/rollback", 400, 403), (.GET, "/v1/tenants", 200, 403), (.GET, "/v1/tenants/acme", 200, 403),
-            (.PUT, "/v1/tenants/acme", 200, 403), (.POST, "/v1/tenants/acme/tokens", 201, 403),
-            (.GET, "/v1/tenants/acme/tokens", 200, 403), (.DELETE, "/v1/tenants/acme", 409, 403),
-        ]
-        for row in table {
-            for (kind, client) in callers {
-                let body: String? = switch (row.method, row.path) {
-                case (.POST, "/v1/explain"): #"{"method": "GET", "url": "http://api.acme.example.com/"}"#
-                case (.PUT, "/v1/config"): #"{"routes": "no"}"#
-                case (.POST, "/v1/config/rollback"): "{}"
-                case (.PUT, "/v1/tenants/acme"): Self.acmeTenant
-                default: nil
-                }
-                let expected = kind == "admin" ? row.admin : kind == "tenant" ? row.tenant : 401
-                let answer = try await client.send(row.method, row.path, json: body)
-                #expect(answer.status == expected, "\(kind) \(row.method.rawValue) \(row.path): \(answer.body)")
-                if expected == 403 { #expect(answer.json["error"] as? String == "forbidden") }
-            }
-        }
+        try await TenantScopes.check(
+            port: gateway.adminPort, tenantToken: acme.text, revokedToken: revoked.text, route: "acme-api", tenantBody: Self.acmeTenant)
 
         // Traffic on a tenant's route is counted by tenant.
         #expect(try await gateway.client.send(.GET, "/x", headers: [("host", "api.acme.example.com")]).status == 200)
@@ -154,5 +128,45 @@ import Testing
         #expect(try await restarted.send(.POST, "/v1/routes", json: #"{"name": "more", "hosts": ["acme.example.com"], "upstream": "app"}"#).status == 409)
         #expect(try await AdminClient(port: again.adminPort).send(.GET, "/v1/tenants/acme").json["quota"] as? [String: Int] == ["routes": 2, "upstreams": 1, "ports": 1])
         await again.stop()
+    }
+}
+
+/// Every `/v1` path for each kind of caller (SPEC §15): the admin token, tenant acme's token,
+/// a revoked one, none, and a wrong one.
+enum TenantScopes {
+    /// - Parameters:
+    ///   - route: One of acme's routes.
+    ///   - tenantBody: acme's definition, which the admin's `PUT /v1/tenants/acme` sends again.
+    static func check(port: Int, tenantToken: String, revokedToken: String, route: String, tenantBody: String) async throws {
+        let callers: [(String, AdminClient)] = [
+            ("admin", AdminClient(port: port)), ("tenant", AdminClient(port: port, token: tenantToken)),
+            ("revoked", AdminClient(port: port, token: revokedToken)), ("none", AdminClient(port: port, token: nil)),
+            ("wrong", AdminClient(port: port, token: "ptk_nope")),
+        ]
+        let table: [(method: HTTPMethod, path: String, admin: Int, tenant: Int)] = [
+            (.GET, "/v1/routes", 200, 200), (.GET, "/v1/upstreams", 200, 200), (.GET, "/v1/routes/\(route)", 200, 200),
+            (.GET, "/v1/tenants/acme/ports", 200, 200), (.GET, "/v1/tenants/beta/ports", 200, 403),
+            (.POST, "/v1/explain", 200, 200), (.GET, "/v1/config", 200, 403), (.PUT, "/v1/config", 422, 403),
+            (.GET, "/v1/status", 200, 403), (.GET, "/v1/ports", 200, 403), (.GET, "/v1/config/versions", 200, 403),
+            (.POST, "/v1/config/rollback", 400, 403), (.GET, "/v1/tenants", 200, 403), (.GET, "/v1/tenants/acme", 200, 403),
+            (.PUT, "/v1/tenants/acme", 200, 403), (.POST, "/v1/tenants/acme/tokens", 201, 403),
+            (.GET, "/v1/tenants/acme/tokens", 200, 403), (.DELETE, "/v1/tenants/acme", 409, 403),
+        ]
+        for row in table {
+            for (kind, client) in callers {
+                let body: String? =
+                    switch (row.method, row.path) {
+                    case (.POST, "/v1/explain"): #"{"method": "GET", "url": "http://api.acme.example.com/"}"#
+                    case (.PUT, "/v1/config"): #"{"routes": "no"}"#
+                    case (.POST, "/v1/config/rollback"): "{}"
+                    case (.PUT, "/v1/tenants/acme"): tenantBody
+                    default: nil
+                    }
+                let expected = kind == "admin" ? row.admin : kind == "tenant" ? row.tenant : 401
+                let answer = try await client.send(row.method, row.path, json: body)
+                #expect(answer.status == expected, "\(kind) \(row.method.rawValue) \(row.path): \(answer.body)")
+                if expected == 403 { #expect(answer.json["error"] as? String == "forbidden") }
+            }
+        }
     }
 }

@@ -305,27 +305,30 @@ public final class PostgresStateStore: StateStore {
     }
 
     public func insertPortAllocation(_ allocation: PortAllocation, quota: Int?) async throws {
+        let insert: PostgresQuery = """
+            INSERT INTO port_allocations (tenant, name, port, target, created_at)
+            VALUES (\(allocation.tenant), \(allocation.name), \(allocation.port), \(allocation.target?.description),
+                    \(allocation.createdAt))
+            """
         do {
             _ = try await withTimeout { _ in
-                try await self.client.withTransaction(logger: self.logger) { connection in
-                    if let quota {
-                        // One replica at a time counts and inserts for a tenant.
-                        try await connection.query(
-                            "SELECT pg_advisory_xact_lock(7428002, hashtext(\(allocation.tenant)))", logger: self.logger)
-                        let rows = try await connection.query(
-                            "SELECT COUNT(*) FROM port_allocations WHERE tenant = \(allocation.tenant)", logger: self.logger)
-                        var held: Int64 = 0
-                        for try await count in rows.decode(Int64.self) { held = count }
-                        if held >= quota { throw StateStoreError.quotaReached }
-                    }
+                guard let quota else { return try await self.client.query(insert, logger: self.logger) }
+                return try await self.client.withTransaction(logger: self.logger) { connection in
+                    // One replica at a time counts and inserts for a tenant.
                     try await connection.query(
-                        """
-                        INSERT INTO port_allocations (tenant, name, port, target, created_at)
-                        VALUES (\(allocation.tenant), \(allocation.name), \(allocation.port), \(allocation.target?.description),
-                                \(allocation.createdAt))
-                        """, logger: self.logger)
+                        "SELECT pg_advisory_xact_lock(7428002, hashtext(\(allocation.tenant)))", logger: self.logger)
+                    let rows = try await connection.query(
+                        "SELECT COUNT(*) FROM port_allocations WHERE tenant = \(allocation.tenant)", logger: self.logger)
+                    var held: Int64 = 0
+                    for try await count in rows.decode(Int64.self) { held = count }
+                    if held >= quota { throw StateStoreError.quotaReached }
+                    return try await connection.query(insert, logger: self.logger)
                 }
             }
+        } catch let error as PostgresTransactionError {
+            if let refused = error.closureError as? StateStoreError { throw refused }
+            if let psql = error.closureError as? PSQLError, psql.serverInfo?[.sqlState] == "23505" { throw StateStoreError.portTaken }
+            throw error
         } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {  // unique_violation
             throw StateStoreError.portTaken
         }
