@@ -12,13 +12,13 @@ public final class OTLPReceiver: Sendable {
         case stall
     }
 
-    public let port: Int
-    private let process: Process
+    private let server: PythonServer
     private let output: URL
 
-    private init(port: Int, process: Process, output: URL) {
-        self.port = port
-        self.process = process
+    public var port: Int { server.port }
+
+    private init(server: PythonServer, output: URL) {
+        self.server = server
         self.output = output
     }
 
@@ -86,29 +86,12 @@ public final class OTLPReceiver: Sendable {
         guard check.terminationStatus == 0 else {
             throw MissingPythonPackage(name: "opentelemetry-proto")
         }
-        let port = try await freeLoopbackPort()
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("otlp-\(UUID().uuidString).jsonl")
         FileManager.default.createFile(atPath: output.path, contents: nil)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", script, String(port), mode.rawValue, output.path]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        StartedProcesses.add(process.processIdentifier)
-        let receiver = OTLPReceiver(port: port, process: process, output: output)
-        let deadline = ContinuousClock.now + .seconds(10)
-        while ContinuousClock.now < deadline {
-            // No GET handler: a 501 says it listens.
-            if let reply = try? await RawSocketClient.send("GET / HTTP/1.1\r\nHost: a\r\n\r\n", port: port, timeout: .seconds(1)),
-                reply.status == 501
-            {
-                return receiver
-            }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        receiver.stop()
-        throw PorticoProcessError.timedOut(waitingFor: "the OTLP receiver on port \(port)", log: "")
+        // No GET handler: a 501 says it listens.
+        let server = try await PythonServer.start(
+            script: script, arguments: [mode.rawValue, output.path], readyStatus: 501, name: "the OTLP receiver")
+        return OTLPReceiver(server: server, output: output)
     }
 
     /// Every span received so far, decoded.
@@ -131,11 +114,7 @@ public final class OTLPReceiver: Sendable {
     }
 
     public func stop() {
-        if process.isRunning {
-            process.terminate()
-            for _ in 0..<100 where process.isRunning { usleep(10_000) }
-            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        }
+        server.stop()
         try? FileManager.default.removeItem(at: output)
     }
 }

@@ -7,12 +7,12 @@ import Foundation
 /// Every request is answered `200 ok` with the header `X-Padded: "\t padded \t"`, and the
 /// connection is closed after it.
 public final class PythonUpstream: Sendable {
-    public let port: Int
-    private let process: Process
+    private let server: PythonServer
 
-    private init(port: Int, process: Process) {
-        self.port = port
-        self.process = process
+    public var port: Int { server.port }
+
+    private init(server: PythonServer) {
+        self.server = server
     }
 
     static let script = """
@@ -37,35 +37,10 @@ public final class PythonUpstream: Sendable {
 
     /// Starts the server and waits until it accepts connections (at most 10 s).
     public static func start() async throws -> PythonUpstream {
-        let port = try await freeLoopbackPort()
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", script, String(port)]
-        // Its own output: an inherited pipe would keep the test runner's output open.
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        StartedProcesses.add(process.processIdentifier)  // killed at exit whatever happens to the test
-        let upstream = PythonUpstream(port: port, process: process)
-        let deadline = ContinuousClock.now + .seconds(10)
-        while ContinuousClock.now < deadline {
-            if let reply = try? await RawSocketClient.send("GET / HTTP/1.1\r\nHost: a\r\n\r\n", port: port, timeout: .seconds(1)),
-                reply.status == 200
-            {
-                return upstream
-            }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        upstream.stop()
-        throw PorticoProcessError.timedOut(waitingFor: "python3 http.server on port \(port)", log: "")
+        PythonUpstream(server: try await PythonServer.start(script: script, readyStatus: 200, name: "python3 http.server"))
     }
 
-    /// Stops the server: SIGTERM, then SIGKILL if it is still running a second later (a
-    /// server that inherited an ignored SIGTERM outlived its test once).
     public func stop() {
-        guard process.isRunning else { return }
-        process.terminate()
-        for _ in 0..<100 where process.isRunning { usleep(10_000) }
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        server.stop()
     }
 }
