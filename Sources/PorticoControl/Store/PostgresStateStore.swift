@@ -21,8 +21,8 @@ public final class PostgresStateStore: StateStore {
     public static let queryTimeout: Duration = .seconds(3)
     static let notificationChannel = "portico_config"
 
-    private let client: PostgresClient
-    private let logger: Logger
+    let client: PostgresClient
+    let logger: Logger
     private let runTask: Task<Void, Never>
 
     private init(client: PostgresClient, logger: Logger) {
@@ -289,131 +289,6 @@ public final class PostgresStateStore: StateStore {
         }
     }
 
-    public func portAllocations() async throws -> [PortAllocation] {
-        try await withTimeout { _ in
-            let rows = try await self.client.query(
-                "SELECT tenant, name, port, target, created_at FROM port_allocations ORDER BY port", logger: self.logger)
-            var allocations: [PortAllocation] = []
-            for try await (tenant, name, port, target, createdAt) in rows.decode((String, String, Int, String?, Double).self) {
-                allocations.append(
-                    PortAllocation(
-                        tenant: tenant, name: name, port: port, target: target.flatMap { Endpoint(parsing: $0) },
-                        createdAt: createdAt))
-            }
-            return allocations
-        }
-    }
-
-    public func insertPortAllocation(_ allocation: PortAllocation, quota: Int?) async throws {
-        let insert: PostgresQuery = """
-            INSERT INTO port_allocations (tenant, name, port, target, created_at)
-            VALUES (\(allocation.tenant), \(allocation.name), \(allocation.port), \(allocation.target?.description),
-                    \(allocation.createdAt))
-            """
-        do {
-            _ = try await withTimeout { _ in
-                guard let quota else { return try await self.client.query(insert, logger: self.logger) }
-                return try await self.client.withTransaction(logger: self.logger) { connection in
-                    // One replica at a time counts and inserts for a tenant.
-                    try await connection.query(
-                        "SELECT pg_advisory_xact_lock(7428002, hashtext(\(allocation.tenant)))", logger: self.logger)
-                    let rows = try await connection.query(
-                        "SELECT COUNT(*) FROM port_allocations WHERE tenant = \(allocation.tenant)", logger: self.logger)
-                    var held: Int64 = 0
-                    for try await count in rows.decode(Int64.self) { held = count }
-                    if held >= quota { throw StateStoreError.quotaReached }
-                    return try await connection.query(insert, logger: self.logger)
-                }
-            }
-        } catch let error as PostgresTransactionError {
-            if let refused = error.closureError as? StateStoreError { throw refused }
-            if let psql = error.closureError as? PSQLError, psql.serverInfo?[.sqlState] == "23505" { throw StateStoreError.portTaken }
-            throw error
-        } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {  // unique_violation
-            throw StateStoreError.portTaken
-        }
-    }
-
-    public func deletePortAllocation(tenant: String, name: String) async throws -> Bool {
-        try await withTimeout { _ in
-            let rows = try await self.client.query(
-                "DELETE FROM port_allocations WHERE tenant = \(tenant) AND name = \(name) RETURNING port", logger: self.logger)
-            var deleted = false
-            for try await _ in rows.decode(Int.self) { deleted = true }
-            return deleted
-        }
-    }
-
-    public func updatePortTarget(tenant: String, name: String, target: Endpoint) async throws -> Bool {
-        try await withTimeout { _ in
-            let rows = try await self.client.query(
-                "UPDATE port_allocations SET target = \(target.description) WHERE tenant = \(tenant) AND name = \(name) RETURNING port",
-                logger: self.logger)
-            var updated = false
-            for try await _ in rows.decode(Int.self) { updated = true }
-            return updated
-        }
-    }
-
-    public func tenantState() async throws -> TenantState {
-        try await withTimeout { _ in
-            var state = TenantState()
-            let tenants = try await self.client.query("SELECT name, document FROM tenants ORDER BY name", logger: self.logger)
-            for try await (name, document) in tenants.decode((String, String).self) {
-                state.tenants.append(try TenantDefinition.stored(name: name, document: document))
-            }
-            let tokens = try await self.client.query(
-                "SELECT id, tenant, hash, created_at FROM tenant_tokens ORDER BY created_at, id", logger: self.logger)
-            for try await (id, tenant, hash, createdAt) in tokens.decode((String, String, String, Double).self) {
-                state.tokens.append(TenantToken(id: id, tenant: tenant, hash: hash, createdAt: createdAt))
-            }
-            return state
-        }
-    }
-
-    public func saveTenant(_ tenant: TenantDefinition) async throws {
-        let document = try tenant.configValue.jsonText()
-        try await withTimeout { _ in
-            try await self.client.query(
-                """
-                INSERT INTO tenants (name, document) VALUES (\(tenant.name), \(document))
-                ON CONFLICT (name) DO UPDATE SET document = EXCLUDED.document
-                """, logger: self.logger)
-        }
-    }
-
-    public func deleteTenant(named name: String) async throws -> Bool {
-        try await withTimeout { _ in
-            try await self.client.withTransaction(logger: self.logger) { connection in
-                try await connection.query("DELETE FROM tenant_tokens WHERE tenant = \(name)", logger: self.logger)
-                let rows = try await connection.query("DELETE FROM tenants WHERE name = \(name) RETURNING name", logger: self.logger)
-                var deleted = false
-                for try await _ in rows.decode(String.self) { deleted = true }
-                return deleted
-            }
-        }
-    }
-
-    public func insertTenantToken(_ token: TenantToken) async throws {
-        try await withTimeout { _ in
-            try await self.client.query(
-                """
-                INSERT INTO tenant_tokens (id, tenant, hash, created_at)
-                VALUES (\(token.id), \(token.tenant), \(token.hash), \(token.createdAt))
-                """, logger: self.logger)
-        }
-    }
-
-    public func deleteTenantToken(tenant: String, id: String) async throws -> Bool {
-        try await withTimeout { _ in
-            let rows = try await self.client.query(
-                "DELETE FROM tenant_tokens WHERE tenant = \(tenant) AND id = \(id) RETURNING id", logger: self.logger)
-            var deleted = false
-            for try await _ in rows.decode(String.self) { deleted = true }
-            return deleted
-        }
-    }
-
     /// Versions recorded by any replica, as `NOTIFY` announces them; the stream ends with
     /// the calling task. While the database is unreachable it listens again every second.
     public func changes() -> AsyncStream<UInt64> {
@@ -451,7 +326,7 @@ public final class PostgresStateStore: StateStore {
     /// The caller is answered at the timeout even if the operation is still waiting for a
     /// connection (it is cancelled and left to end on its own); writes check their
     /// ``Deadline`` inside the transaction, so a late one rolls back instead of landing.
-    private func withTimeout<Result: Sendable>(
+    func withTimeout<Result: Sendable>(
         _ operation: @escaping @Sendable (Deadline) async throws -> Result
     ) async throws -> Result {
         let deadline = Deadline(at: .now + Self.queryTimeout)
