@@ -69,3 +69,42 @@ ROUTES
     taskset -c "$LOAD_CPU" nginx -p "$WORK" -c "$WORK/backend.conf"
     taskset -c "$PROXY_CPU" nginx -p "$WORK" -c "$WORK/proxy.conf"
 }
+
+# start_portico PORT ADMIN_PORT [VAR=value...] -> PID: Portico on one core (PROXY_CPU) serving
+# $WORK/routes, its output in $WORK/portico-PORT.log, with extra environment.
+start_portico() {
+    local port=$1 admin=$2
+    shift 2
+    env PORTICO_LOG_LEVEL=warning "$@" taskset -c "$PROXY_CPU" "$BIN" serve --http-addr "127.0.0.1:$port" \
+        --admin-addr "127.0.0.1:$admin" --routes-dir "$WORK/routes" --state-dir "$WORK/state-$port" \
+        >"$WORK/portico-$port.log" 2>&1 &
+    echo $!
+}
+
+# compare_on_off NAME AIM ON_PID ON_PORT OFF_PID OFF_PORT PATH: rounds of wrk (ROUNDS, each
+# DURATION, 64 connections) against two processes that differ in one feature, alternating
+# which runs first; prints each run (requests/s, p99, CPU µs/request) and the on/off ratios.
+compare_on_off() {
+    local name=$1 aim=$2 path=$7
+    declare -A pids=([on]=$3 [off]=$5) ports=([on]=$4 [off]=$6) sum_rps sum_cpu round_rps
+    local ratios="" round mode ticks rps p99 requests cpu
+    for round in $(seq "$ROUNDS"); do
+        local order=(off on)
+        [ $((round % 2)) = 0 ] && order=(on off)
+        for mode in "${order[@]}"; do
+            ticks=$(cpu_ticks "${pids[$mode]}")
+            read -r rps _ p99 requests < <(run "$mode" "${ports[$mode]}" "$path" 64)
+            cpu=$(cpu_us_per_request $(( $(cpu_ticks "${pids[$mode]}") - ticks )) "$requests")
+            printf 'round %s %s %-3s %10s req/s  p99 %8s ms  %8s CPU us/req\n' "$round" "$name" "$mode" "$rps" "$p99" "$cpu"
+            sum_rps[$mode]=$(awk -v a="${sum_rps[$mode]:-0}" -v b="$rps" 'BEGIN { print a + b }')
+            sum_cpu[$mode]=$(awk -v a="${sum_cpu[$mode]:-0}" -v b="$cpu" 'BEGIN { print a + b }')
+            round_rps[$mode]=$rps
+        done
+        ratios+="$(awk -v on="${round_rps[on]}" -v off="${round_rps[off]}" 'BEGIN { printf "%.4f", on / off }') "
+    done
+    local median
+    median=$(tr ' ' '\n' <<<"$ratios" | grep -v '^$' | sort -n | awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }')
+    echo "$name on/off requests/s per round: $ratios; median $median"
+    awk -v on="${sum_rps[on]}" -v off="${sum_rps[off]}" -v con="${sum_cpu[on]}" -v coff="${sum_cpu[off]}" -v n="$name" -v aim="$aim" \
+        'BEGIN { printf "%s on/off: requests/s %.3f  CPU us/req %.3f  (the aim: requests/s >= %s)\n", n, on / off, con / coff, aim }'
+}

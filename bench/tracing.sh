@@ -30,13 +30,6 @@ cat >"$WORK/routes/bench.yaml" <<ROUTES
 upstreams: [{ name: app, endpoints: ["127.0.0.1:$BACKEND_PORT"] }]
 routes: [{ name: app, upstream: app }]
 ROUTES
-start_portico() { # port admin-port [env...]
-    local port=$1 admin=$2
-    shift 2
-    env PORTICO_LOG_LEVEL=warning "$@" taskset -c "$PROXY_CPU" "$BIN" serve --http-addr "127.0.0.1:$port" \
-        --admin-addr "127.0.0.1:$admin" --routes-dir "$WORK/routes" --state-dir "$WORK/state-$port" >"$WORK/portico-$port.log" 2>&1 &
-    echo $!
-}
 OFF_PID=$(start_portico "$OFF_PORT" 0)
 ON_PID=$(start_portico "$ON_PORT" "$ON_ADMIN" PORTICO_OTLP_ENDPOINT="http://127.0.0.1:$BACKEND_PORT")
 PORTICO_PID="$OFF_PID $ON_PID"
@@ -48,25 +41,6 @@ for port in "$OFF_PORT" "$ON_PORT"; do
     taskset -c "$LOAD_CPU" wrk -t1 -c16 -d2s "http://127.0.0.1:$port/small" >/dev/null
 done
 
-declare -A SUM_RPS SUM_CPU ROUND_RPS PIDS=([off]=$OFF_PID [on]=$ON_PID) PORTS=([off]=$OFF_PORT [on]=$ON_PORT)
-RATIOS=""
-for round in $(seq "$ROUNDS"); do
-    order=(off on)
-    [ $((round % 2)) = 0 ] && order=(on off)
-    for mode in "${order[@]}"; do
-        ticks=$(cpu_ticks "${PIDS[$mode]}")
-        read -r rps _ p99 requests < <(run "$mode" "${PORTS[$mode]}" /small 64)
-        cpu=$(cpu_us_per_request $(( $(cpu_ticks "${PIDS[$mode]}") - ticks )) "$requests")
-        printf 'round %s tracing %-3s %10s req/s  p99 %8s ms  %8s CPU us/req\n' "$round" "$mode" "$rps" "$p99" "$cpu"
-        SUM_RPS[$mode]=$(awk -v a="${SUM_RPS[$mode]:-0}" -v b="$rps" 'BEGIN { print a + b }')
-        SUM_CPU[$mode]=$(awk -v a="${SUM_CPU[$mode]:-0}" -v b="$cpu" 'BEGIN { print a + b }')
-        ROUND_RPS[$mode]=$rps
-    done
-    RATIOS+="$(awk -v on="${ROUND_RPS[on]}" -v off="${ROUND_RPS[off]}" 'BEGIN { printf "%.4f", on / off }') "
-done
+compare_on_off tracing 0.90 "$ON_PID" "$ON_PORT" "$OFF_PID" "$OFF_PORT" /small
 sleep 6  # one export interval, so the last spans are counted
-median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
-echo "on/off requests/s per round: $RATIOS; median $(median <<<"$RATIOS")"
-awk -v on="${SUM_RPS[on]}" -v off="${SUM_RPS[off]}" -v con="${SUM_CPU[on]}" -v coff="${SUM_CPU[off]}" \
-    'BEGIN { printf "on/off: requests/s %.3f  CPU us/req %.3f  (the aim: requests/s >= 0.90)\n", on / off, con / coff }'
 curl -s "http://127.0.0.1:$ON_ADMIN/metrics" | grep -E '^portico_trace_spans_(exported|dropped)_total' || true

@@ -89,7 +89,9 @@ struct Serve: AsyncParsableCommand {
         let eventLoops = MultiThreadedEventLoopGroup(numberOfThreads: WorkerCount.available)
         let gateway: Gateway
         do {
-            let settings = try GatewaySettings.resolve(environment: environment, flags: flags.compactMapValues { $0 })
+            var settings = try GatewaySettings.resolve(environment: environment, flags: flags.compactMapValues { $0 })
+            // The access log's JSON lines are written by the event loops themselves, in batches.
+            settings.accessLogAsJSONLines = json
             gateway = try await Gateway.start(settings: settings, logger: logger, group: eventLoops)
         } catch let error as ConfigurationErrorPrintable {
             error.printProblems()

@@ -41,6 +41,9 @@ public struct GatewaySettings: Hashable, Sendable {
     /// Where spans are exported with OTLP/HTTP (SPEC §16): the collector's traces URL, made
     /// from `PORTICO_OTLP_ENDPOINT`; nil: no export.
     public var otlpTracesURL: String?
+    /// The access log goes to standard error as JSON lines written by the data plane (when
+    /// logs are JSON), rather than through the log handler line by line.
+    public var accessLogAsJSONLines = false
 
     /// The port `httpsRedirect` points to.
     public var httpsRedirectPort: Int { publicHTTPSPort ?? httpsAddress.port }

@@ -120,6 +120,7 @@ private struct Setup {
         proxyConfiguration.proxyProtocol = settings.proxyProtocol
         proxyConfiguration.routesDirectory = settings.routesDirectory
         proxyConfiguration.traceSampleRate = settings.traceSampleRate
+        if settings.accessLogAsJSONLines { proxyConfiguration.accessLogLines = StandardError.write }
         let spans = settings.otlpTracesURL.map { _ in SpanQueue(metrics: metrics.metrics) }
         let dataPlane = DataPlane(
             initialTable: table, configuration: proxyConfiguration, metrics: metrics.metrics, group: group, spans: spans,

@@ -1,11 +1,7 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Foundation
 import Logging
 import PorticoCore
+import PorticoProxy
 import Synchronization
 
 /// Writes one JSON object per line to standard error, for Loki and other log collectors:
@@ -65,7 +61,7 @@ public struct JSONLogHandler: LogHandler {
     /// interleave; straight from the string's bytes, without a `Data` copy or `FileHandle`.
     public static let writeToStandardError: @Sendable (String) -> Void = { line in
         var line = line
-        line.withUTF8 { writeAll(STDERR_FILENO, $0) }
+        line.withUTF8 { StandardError.write(UnsafeRawBufferPointer($0)) }
     }
 
     /// The RFC 3339 text of the current second, made once per second rather than per line.
@@ -83,22 +79,5 @@ public struct JSONLogHandler: LogHandler {
         let milliseconds = min(999, max(0, Int((now - now.rounded(.down)) * 1000)))
         let fraction = String(milliseconds + 1000).dropFirst()
         return base + "." + fraction + "Z"
-    }
-}
-
-/// Writes every byte to `descriptor`, again after `EINTR`; gives up quietly when the
-/// descriptor is gone (a log line is dropped, never the process).
-private func writeAll(_ descriptor: Int32, _ bytes: UnsafeBufferPointer<UInt8>) {
-    guard let base = bytes.baseAddress else { return }
-    var offset = 0
-    while offset < bytes.count {
-        let written = write(descriptor, base + offset, bytes.count - offset)
-        if written > 0 {
-            offset += written
-        } else if written < 0, errno == EINTR {
-            continue
-        } else {
-            return
-        }
     }
 }

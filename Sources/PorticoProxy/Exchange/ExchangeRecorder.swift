@@ -7,6 +7,8 @@ import W3CTraceContext
 /// (SPEC §10) and, for a sampled trace, the gateway's span (SPEC §16).
 struct ExchangeRecorder {
     let accessLogger: Logger
+    /// The loop's JSON lines, which stand in for the logger's handler when set.
+    let accessLog: AccessLogBuffer?
     let metrics: RequestMetricsCache
     let spans: SpanQueue?
 
@@ -21,6 +23,9 @@ struct ExchangeRecorder {
         if let upstream = record.servedBy { metrics.recordUpstreamResponse(upstream: upstream, status: record.status) }
         if let tenant = record.tenant { metrics.recordTenantRequest(tenant: tenant, status: record.status) }
         guard accessLogger.logLevel <= .info else { return }
+        if let accessLog {
+            return accessLog.append(record, elapsedNanoseconds: elapsed.nanoseconds, now: wallClockNanoseconds())
+        }
         var metadata: Logger.Metadata = [
             "method": .string(record.method),
             "path": .string(record.path),

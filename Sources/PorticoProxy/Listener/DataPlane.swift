@@ -48,7 +48,8 @@ public final class DataPlane: Sendable {
         snapshots = SnapshotStore(registry.snapshot(of: initialTable, health: UnhealthyEndpoints()))
         var poolConfiguration = UpstreamConnectionPool.Configuration()
         poolConfiguration.maxIdlePerEndpoint = configuration.maxIdleUpstreamConnectionsPerEndpoint
-        states = EventLoopStates(poolConfiguration: poolConfiguration, metrics: metrics)
+        states = EventLoopStates(
+            poolConfiguration: poolConfiguration, metrics: metrics, accessLog: configuration.accessLogLines.map { (logger.label, $0) })
         var accessLogger = logger
         accessLogger[metadataKey: "log"] = "access"
         environment = ProxyEnvironment(

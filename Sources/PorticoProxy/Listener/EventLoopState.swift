@@ -8,6 +8,8 @@ final class EventLoopState {
     let eventLoop: EventLoop
     let pool: UpstreamConnectionPool
     let metrics: RequestMetricsCache
+    /// This loop's access-log lines, when they are written as JSON by the data plane.
+    let accessLog: AccessLogBuffer?
     /// This loop's copy of the active snapshot: what its requests read at their head. (Only
     /// its loop touches it, one access at a time: no runtime exclusivity check.)
     @exclusivity(unchecked) private(set) var snapshot: DataPlaneSnapshot
@@ -35,7 +37,11 @@ final class EventLoopState {
         return z ^ (z >> 31)
     }
 
-    init(eventLoop: EventLoop, pool: UpstreamConnectionPool, metrics: RequestMetricsCache, snapshot: DataPlaneSnapshot) {
+    init(
+        eventLoop: EventLoop, pool: UpstreamConnectionPool, metrics: RequestMetricsCache, accessLog: AccessLogBuffer? = nil,
+        snapshot: DataPlaneSnapshot
+    ) {
+        self.accessLog = accessLog
         self.eventLoop = eventLoop
         self.pool = pool
         self.metrics = metrics
@@ -94,7 +100,13 @@ final class EventLoopStates: Sendable {
     private let metrics: GatewayMetrics
     private let states = Mutex<[ObjectIdentifier: NIOLoopBound<EventLoopState>]>([:])
 
-    init(poolConfiguration: UpstreamConnectionPool.Configuration, metrics: GatewayMetrics) {
+    private let accessLog: (label: String, write: @Sendable (UnsafeRawBufferPointer) -> Void)?
+
+    init(
+        poolConfiguration: UpstreamConnectionPool.Configuration, metrics: GatewayMetrics,
+        accessLog: (label: String, write: @Sendable (UnsafeRawBufferPointer) -> Void)? = nil
+    ) {
+        self.accessLog = accessLog
         self.poolConfiguration = poolConfiguration
         self.metrics = metrics
     }
@@ -108,12 +120,15 @@ final class EventLoopStates: Sendable {
         let key = ObjectIdentifier(eventLoop)
         let configuration = poolConfiguration
         let metrics = self.metrics
+        let accessLog = self.accessLog
         let bound: NIOLoopBound<EventLoopState> = states.withLock { states in
             if let existing = states[key] { return existing }
             let pool = UpstreamConnectionPool(eventLoop: eventLoop, configuration: configuration)
             let created = NIOLoopBound(
                 EventLoopState(
-                    eventLoop: eventLoop, pool: pool, metrics: RequestMetricsCache(metrics: metrics), snapshot: snapshot()),
+                    eventLoop: eventLoop, pool: pool, metrics: RequestMetricsCache(metrics: metrics),
+                    accessLog: accessLog.map { AccessLogBuffer(eventLoop: eventLoop, label: $0.label, write: $0.write) },
+                    snapshot: snapshot()),
                 eventLoop: eventLoop)
             states[key] = created
             return created

@@ -23,6 +23,9 @@ public struct ProxyConfiguration: Sendable {
     public var traceSampleRate = 1.0
     /// The routes folder, which `auth.jwt.jwksFile` paths are relative to.
     public var routesDirectory: String?
+    /// Where access-log lines go as JSON, written by each event loop in batches of whole
+    /// lines (``StandardError/write(_:)``); nil: through the access logger's handler.
+    public var accessLogLines: (@Sendable (UnsafeRawBufferPointer) -> Void)?
 
     public init() {}
 }

@@ -56,7 +56,8 @@ final class HTTPProxyHandler: ChannelDuplexHandler, DrainableConnection {
         router = RequestRouter(scheme: environment.scheme, httpsRedirectPort: environment.configuration.httpsRedirectPort)
         roll = { [state] in state.roll($0) }
         random = { [state] in state.nextRandom() }
-        recorder = ExchangeRecorder(accessLogger: environment.accessLogger, metrics: state.metrics, spans: environment.spans)
+        recorder = ExchangeRecorder(
+            accessLogger: environment.accessLogger, accessLog: state.accessLog, metrics: state.metrics, spans: environment.spans)
         connection = DownstreamConnectionStateMachine(
             now: state.eventLoop.now, idleTimeout: .milliseconds(environment.configuration.idleTimeout.wholeMilliseconds))
     }

@@ -2,12 +2,6 @@ import Metrics
 import NIOCore
 import Synchronization
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// The spans waiting for export (SPEC §16). It holds at most `capacity`, so a collector that
 /// is slow or down costs spans, counted in `portico_trace_spans_dropped_total`, and never
 /// memory or a request's time: the event loops only append under a lock, and the exporter
@@ -78,11 +72,4 @@ public final class SpanQueue: Sendable {
     func finishWakeups() {
         wake.finish()
     }
-}
-
-/// Nanoseconds since 1970 on the wall clock, which OTLP's span times are in.
-func wallClockNanoseconds() -> UInt64 {
-    var now = timespec()
-    clock_gettime(CLOCK_REALTIME, &now)
-    return UInt64(clamping: now.tv_sec) &* 1_000_000_000 &+ UInt64(clamping: now.tv_nsec)
 }
