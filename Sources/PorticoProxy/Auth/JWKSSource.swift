@@ -38,6 +38,9 @@ final class JWKSSource: Sendable {
         var loading = false
         /// When an unknown `kid` last caused a load.
         var lastRefresh: ContinuousClock.Instant?
+        /// Whether a load has ended (well or not): until then a token waits for the load at
+        /// start, which is no unknown-`kid` load, however the first one comes about.
+        var loadedOnce = false
         var waiting: [EventLoopPromise<Void>] = []
         var task: Task<Void, Never>?
         var stopped = false
@@ -97,9 +100,11 @@ final class JWKSSource: Sendable {
                 state.waiting.append(promise)
                 return false
             }
-            if let last = state.lastRefresh, ContinuousClock.now < last + refreshInterval { return nil }
+            if state.loadedOnce {
+                if let last = state.lastRefresh, ContinuousClock.now < last + refreshInterval { return nil }
+                state.lastRefresh = .now
+            }
             state.loading = true
-            state.lastRefresh = .now
             state.waiting.append(promise)
             return true
         }
@@ -154,6 +159,7 @@ final class JWKSSource: Sendable {
             if let document { state.document = document }  // a bad one is not read (nor logged) again
             if let next { state.keys = next }
             state.loading = false
+            state.loadedOnce = true
             let waiting = state.waiting
             state.waiting = []
             return waiting

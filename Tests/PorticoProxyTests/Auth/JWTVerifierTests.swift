@@ -127,6 +127,23 @@ import Testing
         else { Issue.record("the new key's token refused"); return }
     }
 
+    @Test func aTokenBeforeTheFirstLoadDoesNotUseUpTheUnknownKidLoad() async throws {
+        let loads = Mutex(0)
+        // Not started: as a request that arrives before the load at start has begun.
+        let source = JWKSSource(origin: .file("test"), pollInterval: .seconds(3600), refreshInterval: .seconds(60), logger: Logger(label: "t")) {
+            loads.withLock { $0 += 1 }
+            return Array("{\"keys\": []}".utf8)
+        }
+        let loop = MultiThreadedEventLoopGroup.singleton.next()
+        try await source.refresh(on: loop)?.get()
+        // The issuer rotates soon after: an unknown kid still gets its load.
+        let rotated = try #require(source.refresh(on: loop))
+        try await rotated.get()
+        #expect(loads.withLock { $0 } == 2)
+        // And then waits its turn.
+        #expect(source.refresh(on: loop) == nil)
+    }
+
     @Test func aBadDocumentKeepsTheKeysHeldAndBadKeysAreSkipped() async throws {
         let key = try await TestSigningKey.ecdsa(kid: "ec", algorithm: "ES384")
         let document = Document(TestJWT.jwks([key]))
