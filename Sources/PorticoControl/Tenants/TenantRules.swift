@@ -19,14 +19,15 @@ enum TenantRules {
             inCollection ? field : "\(collection)[\(index)].\(field)"
         }
 
-        let currentUpstreams = Set(current.upstreams)
-        for (index, upstream) in next.upstreams.enumerated() where !currentUpstreams.contains(upstream) {
+        // Only tenants' definitions are looked at: a table of the operator's alone costs a pass.
+        let currentUpstreams = Dictionary(current.upstreams.filter { $0.tenant != nil }.map { ($0.name, $0) }, uniquingKeysWith: { $1 })
+        for (index, upstream) in next.upstreams.enumerated() where upstream.tenant != nil && currentUpstreams[upstream.name] != upstream {
             if let tenant = upstream.tenant, byName[tenant] == nil {
                 problems.append(ConfigProblem(path: path("upstreams", index, "tenant"), message: "no tenant \"\(tenant)\""))
             }
         }
-        let currentRoutes = Set(current.routes)
-        for (index, route) in next.routes.enumerated() where !currentRoutes.contains(route) {
+        let currentRoutes = Dictionary(current.routes.filter { $0.tenant != nil }.map { ($0.name, $0) }, uniquingKeysWith: { $1 })
+        for (index, route) in next.routes.enumerated() where route.tenant != nil && currentRoutes[route.name] != route {
             guard let name = route.tenant else { continue }
             guard let tenant = byName[name] else {
                 problems.append(ConfigProblem(path: path("routes", index, "tenant"), message: "no tenant \"\(name)\""))
@@ -54,14 +55,19 @@ enum TenantRules {
         }
         guard problems.isEmpty else { throw .invalid(problems) }
 
+        func counts<Definition>(_ definitions: [Definition], _ tenant: (Definition) -> String?) -> [String: Int] {
+            definitions.reduce(into: [:]) { counts, definition in
+                if let name = tenant(definition) { counts[name, default: 0] += 1 }
+            }
+        }
+        let routes = (now: counts(current.routes, \.tenant), next: counts(next.routes, \.tenant))
+        let upstreams = (now: counts(current.upstreams, \.tenant), next: counts(next.upstreams, \.tenant))
         for tenant in tenants {
-            let (routesNow, routesNext) = (current.routes.count { $0.tenant == tenant.name }, next.routes.count { $0.tenant == tenant.name })
+            let (routesNow, routesNext) = (routes.now[tenant.name] ?? 0, routes.next[tenant.name] ?? 0)
             if !TenantQuota.allows(limit: tenant.quota.routes, current: routesNow, next: routesNext) {
                 throw .quotaExceeded("tenant \"\(tenant.name)\" may have \(tenant.quota.routes ?? 0) routes; this change makes \(routesNext)")
             }
-            let (upstreamsNow, upstreamsNext) = (
-                current.upstreams.count { $0.tenant == tenant.name }, next.upstreams.count { $0.tenant == tenant.name }
-            )
+            let (upstreamsNow, upstreamsNext) = (upstreams.now[tenant.name] ?? 0, upstreams.next[tenant.name] ?? 0)
             if !TenantQuota.allows(limit: tenant.quota.upstreams, current: upstreamsNow, next: upstreamsNext) {
                 throw .quotaExceeded(
                     "tenant \"\(tenant.name)\" may have \(tenant.quota.upstreams ?? 0) upstreams; this change makes \(upstreamsNext)")

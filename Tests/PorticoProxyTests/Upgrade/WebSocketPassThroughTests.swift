@@ -123,11 +123,18 @@ private func clientFrame(opcode: UInt8, payload: [UInt8]) -> [UInt8] {
                 upstreams: [{ name: ws, endpoints: ["127.0.0.1:\(echo.port)"] }]
                 routes: [{ name: ws, upstream: ws }]
                 """)
-        let elapsed = try await timeUntilClosed(gateway: gateway) {
+        var published = ContinuousClock.now
+        _ = try await timeUntilClosed(gateway: gateway) {
+            // The pipe counts as running on its route. (Under the full suite's load this read
+            // 0 at times right after the 101; it is waited for, and must come.)
+            try await waitUntil("the pipe counted on its route", timeout: .seconds(5)) { gateway.dataPlane.runningRequests() == 1 }
             let table = try TestRoutes.table("routes: [{ name: other, respond: { status: 200 } }]", version: 2)
+            published = ContinuousClock.now
             let (retired, _) = await gateway.dataPlane.publish(table, drainTimeout: .milliseconds(700))
-            #expect(retired.first?.inFlightRequests == 1)  // the pipe counts as running on its route
+            #expect(retired.first?.inFlightRequests == 1)
         }
+        // Timed from the swap: the drain lets the pipe run until its deadline.
+        let elapsed = ContinuousClock.now - published
         #expect(elapsed >= .milliseconds(700))
         // It closes at all, not at the read loop's 30 s limit; a loaded CI machine has
         // stalled for 6 s here, so the bound is loose (the lower bound is the check).
