@@ -10,11 +10,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION="${1:-10}"
 command -v wrk >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
-swift build -c release --product route-table-benchmark --product portico >/dev/null
+swift build -c release --product route-table-benchmark >/dev/null && swift build -c release --product portico >/dev/null
 .build/release/route-table-benchmark
 
 WORK=$(mktemp -d /tmp/portico-swap-bench.XXXXXX)
-trap 'kill $(jobs -p) 2>/dev/null || true; sleep 0.3; rm -rf "$WORK"' EXIT
+trap 'kill $(jobs -p) 2>/dev/null || true; pkill -f -- "--admin-addr 127.0.0.1:$ADMIN" 2>/dev/null || true; sleep 0.3; rm -rf "$WORK"' EXIT
 mkdir -p "$WORK/routes"
 cat >"$WORK/routes/stable.yaml" <<'ROUTES'
 routes: [{ name: stable, match: { path: { prefix: /stable } }, respond: { status: 200, body: "ok" } }]

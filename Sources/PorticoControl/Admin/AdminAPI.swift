@@ -260,9 +260,7 @@ public enum AdminAPI {
     }
 
     static func json(_ value: ConfigValue, status: HTTPResponse.Status = .ok, etag: UInt64? = nil) -> Response {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        let data = (try? encoder.encode(value)) ?? Data("{}".utf8)
+        let data = (try? value.jsonBytes(sortedKeys: true)) ?? Array("{}".utf8)
         var headers: HTTPFields = [.contentType: "application/json"]
         if let etag { headers[.eTag] = "\"\(etag)\"" }
         return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))

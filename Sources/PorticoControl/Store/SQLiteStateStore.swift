@@ -312,7 +312,7 @@ extension StoredConfiguration {
 extension ConfigValue {
     /// The value as compact JSON text, as stores keep it.
     func jsonText() throws -> String {
-        String(decoding: try JSONEncoder().encode(self), as: UTF8.self)
+        String(decoding: try jsonBytes(), as: UTF8.self)
     }
 
     /// Reads JSON text a store kept.
