@@ -20,7 +20,7 @@ extension ConfigValue {
         switch self {
         case .null: bytes.append(contentsOf: "null".utf8)
         case .bool(let flag): bytes.append(contentsOf: (flag ? "true" : "false").utf8)
-        case .integer(let number): bytes.append(contentsOf: String(number).utf8)
+        case .integer(let number): TextBytes.appendDecimal(number, to: &bytes)
         case .double(let number):
             guard number.isFinite else { throw JSONWriteError(description: "\(number) is not a JSON number") }
             bytes.append(contentsOf: number.description.utf8)
@@ -45,25 +45,10 @@ extension ConfigValue {
         }
     }
 
-    private static let hexDigits = Array("0123456789abcdef".utf8)
-
     /// A JSON string: quote, backslash and control characters escaped, the rest as UTF-8.
     private static func writeString(_ text: String, into bytes: inout [UInt8]) {
         bytes.append(UInt8(ascii: "\""))
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""): bytes.append(contentsOf: #"\""#.utf8)
-            case UInt8(ascii: "\\"): bytes.append(contentsOf: #"\\"#.utf8)
-            case UInt8(ascii: "\n"): bytes.append(contentsOf: #"\n"#.utf8)
-            case UInt8(ascii: "\r"): bytes.append(contentsOf: #"\r"#.utf8)
-            case UInt8(ascii: "\t"): bytes.append(contentsOf: #"\t"#.utf8)
-            case 0..<0x20:
-                bytes.append(contentsOf: #"\u00"#.utf8)
-                bytes.append(hexDigits[Int(byte >> 4)])
-                bytes.append(hexDigits[Int(byte & 0x0F)])
-            default: bytes.append(byte)
-            }
-        }
+        TextBytes.appendJSONEscaped(text, to: &bytes)
         bytes.append(UInt8(ascii: "\""))
     }
 }

@@ -126,46 +126,16 @@ final class AccessLogBuffer {
         raw(",\"")
         raw(key)
         raw("\":\"")
-        for byte in id {
-            bytes.append(Self.hexDigits[Int(byte >> 4)])
-            bytes.append(Self.hexDigits[Int(byte & 0x0F)])
-        }
+        TextBytes.appendHex(id, to: &bytes)
         raw("\"")
     }
 
-    /// As ``JSONText/escape(_:)`` does: quote, backslash and control characters escaped.
     private func escaped(_ text: UnsafeBufferPointer<UInt8>) {
-        // Most text needs no escaping: appended whole.
-        if !text.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
-            return bytes.append(contentsOf: text)
-        }
-        for byte in text {
-            switch byte {
-            case UInt8(ascii: "\""): raw("\\\"")
-            case UInt8(ascii: "\\"): raw("\\\\")
-            case UInt8(ascii: "\n"): raw("\\n")
-            case UInt8(ascii: "\r"): raw("\\r")
-            case UInt8(ascii: "\t"): raw("\\t")
-            case 0..<0x20:
-                raw("\\u00")
-                bytes.append(Self.hexDigits[Int(byte >> 4)])
-                bytes.append(Self.hexDigits[Int(byte & 0x0F)])
-            default: bytes.append(byte)
-            }
-        }
+        TextBytes.appendJSONEscaped(text, to: &bytes)
     }
 
-    private static let hexDigits = Array("0123456789abcdef".utf8)
-
     private func decimal(_ value: Int) {
-        if value < 0 { bytes.append(UInt8(ascii: "-")) }
-        let start = bytes.count
-        var rest = value.magnitude
-        repeat {
-            bytes.append(UInt8(ascii: "0") + UInt8(rest % 10))
-            rest /= 10
-        } while rest > 0
-        bytes[start...].reverse()
+        TextBytes.appendDecimal(value, to: &bytes)
     }
 
     /// `0.523`: milliseconds with three decimals.

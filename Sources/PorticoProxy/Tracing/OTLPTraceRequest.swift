@@ -1,3 +1,5 @@
+import PorticoCore
+
 /// An OTLP `ExportTraceServiceRequest` (opentelemetry-proto's
 /// `collector/trace/v1/trace_service.proto`) in protobuf's wire format, the body of an
 /// OTLP/HTTP export (`application/x-protobuf`).
@@ -134,14 +136,7 @@ struct ProtobufWriter {
 
     /// Bytes of a field `message` is writing: a number in decimal.
     mutating func decimal(_ number: Int) {
-        if number < 0 { bytes.append(UInt8(ascii: "-")) }
-        let start = bytes.count
-        var rest = number.magnitude
-        repeat {
-            bytes.append(UInt8(ascii: "0") + UInt8(rest % 10))
-            rest /= 10
-        } while rest > 0
-        bytes[start...].reverse()
+        TextBytes.appendDecimal(number, to: &bytes)
     }
 
     /// A length-delimited field (a nested message, or text written in parts): `body`
