@@ -50,22 +50,16 @@ extension PostgresStateStore {
 
     public func deletePortAllocation(tenant: String, name: String) async throws -> Bool {
         try await withTimeout { _ in
-            let rows = try await self.client.query(
-                "DELETE FROM port_allocations WHERE tenant = \(tenant) AND name = \(name) RETURNING port", logger: self.logger)
-            var deleted = false
-            for try await _ in rows.decode(Int.self) { deleted = true }
-            return deleted
+            return try await Self.returnsRows(self.client.query(
+                "DELETE FROM port_allocations WHERE tenant = \(tenant) AND name = \(name) RETURNING port", logger: self.logger))
         }
     }
 
     public func updatePortTarget(tenant: String, name: String, target: Endpoint) async throws -> Bool {
         try await withTimeout { _ in
-            let rows = try await self.client.query(
+            return try await Self.returnsRows(self.client.query(
                 "UPDATE port_allocations SET target = \(target.description) WHERE tenant = \(tenant) AND name = \(name) RETURNING port",
-                logger: self.logger)
-            var updated = false
-            for try await _ in rows.decode(Int.self) { updated = true }
-            return updated
+                logger: self.logger))
         }
     }
 }

@@ -35,10 +35,7 @@ extension PostgresStateStore {
         try await withTimeout { _ in
             try await self.client.withTransaction(logger: self.logger) { connection in
                 try await connection.query("DELETE FROM tenant_tokens WHERE tenant = \(name)", logger: self.logger)
-                let rows = try await connection.query("DELETE FROM tenants WHERE name = \(name) RETURNING name", logger: self.logger)
-                var deleted = false
-                for try await _ in rows.decode(String.self) { deleted = true }
-                return deleted
+                return try await Self.returnsRows(connection.query("DELETE FROM tenants WHERE name = \(name) RETURNING name", logger: self.logger))
             }
         }
     }
@@ -55,11 +52,8 @@ extension PostgresStateStore {
 
     public func deleteTenantToken(tenant: String, id: String) async throws -> Bool {
         try await withTimeout { _ in
-            let rows = try await self.client.query(
-                "DELETE FROM tenant_tokens WHERE tenant = \(tenant) AND id = \(id) RETURNING id", logger: self.logger)
-            var deleted = false
-            for try await _ in rows.decode(String.self) { deleted = true }
-            return deleted
+            return try await Self.returnsRows(self.client.query(
+                "DELETE FROM tenant_tokens WHERE tenant = \(tenant) AND id = \(id) RETURNING id", logger: self.logger))
         }
     }
 }

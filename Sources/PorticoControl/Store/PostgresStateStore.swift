@@ -322,6 +322,13 @@ public final class PostgresStateStore: StateStore {
         _ = await runTask.value
     }
 
+    /// Whether a statement with `RETURNING` changed any row (the rows are read to the end).
+    static func returnsRows(_ rows: PostgresRowSequence) async throws -> Bool {
+        var any = false
+        for try await _ in rows { any = true }
+        return any
+    }
+
     /// Runs `operation`, failing with a clear error if it takes longer than ``queryTimeout``.
     /// The caller is answered at the timeout even if the operation is still waiting for a
     /// connection (it is cancelled and left to end on its own); writes check their

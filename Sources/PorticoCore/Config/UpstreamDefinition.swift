@@ -36,6 +36,16 @@ public struct Endpoint: Hashable, Sendable, CustomStringConvertible {
     public var description: String {
         host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
     }
+
+    /// ``description``'s text, written into bytes (for writers that make no strings).
+    public func appendDescription(to bytes: inout [UInt8]) {
+        let v6 = host.utf8.contains(UInt8(ascii: ":"))
+        if v6 { bytes.append(UInt8(ascii: "[")) }
+        bytes.append(contentsOf: host.utf8)
+        if v6 { bytes.append(UInt8(ascii: "]")) }
+        bytes.append(UInt8(ascii: ":"))
+        TextBytes.appendDecimal(port, to: &bytes)
+    }
 }
 
 /// An active health check of an upstream's endpoints.

@@ -14,8 +14,10 @@ struct ExchangeRecorder {
 
     func record(_ record: ExchangeRecord, now: NIODeadline) {
         let elapsed = now - record.startTime
+        // The wall clock, read once for the span and the access-log line alike.
+        let wallClock = spans != nil || accessLog != nil ? wallClockNanoseconds() : 0
         if let spans, let trace = record.trace, trace.context.flags.contains(.sampled),
-            let span = FinishedSpan(record, endUnixNanos: wallClockNanoseconds(), elapsedNanos: elapsed.nanoseconds)
+            let span = FinishedSpan(record, endUnixNanos: wallClock, elapsedNanos: elapsed.nanoseconds)
         {
             spans.offer(span)
         }
@@ -24,7 +26,7 @@ struct ExchangeRecorder {
         if let tenant = record.tenant { metrics.recordTenantRequest(tenant: tenant, status: record.status) }
         guard accessLogger.logLevel <= .info else { return }
         if let accessLog {
-            return accessLog.append(record, elapsedNanoseconds: elapsed.nanoseconds, now: wallClockNanoseconds())
+            return accessLog.append(record, elapsedNanoseconds: elapsed.nanoseconds, now: wallClock)
         }
         var metadata: Logger.Metadata = [
             "method": .string(record.method),

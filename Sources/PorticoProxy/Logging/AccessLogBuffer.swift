@@ -108,17 +108,12 @@ final class AccessLogBuffer {
         raw("\"")
     }
 
-    /// As `Endpoint.description` writes it: an IPv6 host in brackets.
+    /// As `Endpoint.description` writes it (a host and port need no escaping).
     private func field(_ key: StaticString, _ endpoint: Endpoint) {
         raw(",\"")
         raw(key)
         raw("\":\"")
-        var host = endpoint.host
-        let v6 = host.utf8.contains(UInt8(ascii: ":"))
-        if v6 { raw("[") }
-        host.withUTF8 { escaped($0) }
-        raw(v6 ? "]:" : ":")
-        decimal(endpoint.port)
+        endpoint.appendDescription(to: &bytes)
         raw("\"")
     }
 

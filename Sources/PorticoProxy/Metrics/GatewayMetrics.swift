@@ -137,17 +137,21 @@ final class RequestMetricsCache {
 
     /// Counts a finished request of a tenant's route with its status.
     func recordTenantRequest(tenant: String, status: Int) {
-        if let counter = tenantRequests[tenant]?[status] { return counter.increment() }
-        let counter = metrics.tenantRequestCounter(tenant: tenant, code: status)
-        tenantRequests[tenant, default: [:]][status] = counter
-        counter.increment()
+        Self.increment(&tenantRequests, tenant, status, make: metrics.tenantRequestCounter)
     }
 
     /// Counts a response an upstream served, by its status (`portico_upstream_requests_total`).
     func recordUpstreamResponse(upstream: String, status: Int) {
-        if let counter = upstreamResponses[upstream]?[status] { return counter.increment() }
-        let counter = metrics.upstreamResponseCounter(upstream: upstream, code: status)
-        upstreamResponses[upstream, default: [:]][status] = counter
+        Self.increment(&upstreamResponses, upstream, status, make: metrics.upstreamResponseCounter)
+    }
+
+    /// Increments the counter of `name` and `status` in `cache`, made on first use.
+    private static func increment(
+        _ cache: inout [String: [Int: Counter]], _ name: String, _ status: Int, make: (String, Int) -> Counter
+    ) {
+        if let counter = cache[name]?[status] { return counter.increment() }
+        let counter = make(name, status)
+        cache[name, default: [:]][status] = counter
         counter.increment()
     }
 

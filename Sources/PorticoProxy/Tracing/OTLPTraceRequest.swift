@@ -58,14 +58,7 @@ extension ProtobufWriter {
                     case .string(let text): any.string(1, text)
                     case .int(let number): any.varintField(3, UInt64(bitPattern: number))
                     case .endpoint(let endpoint):
-                        // As `Endpoint.description` writes it: an IPv6 host in brackets.
-                        any.message(1) { text in
-                            let v6 = endpoint.host.utf8.contains(UInt8(ascii: ":"))
-                            if v6 { text.raw("[") }
-                            text.raw(endpoint.host)
-                            text.raw(v6 ? "]:" : ":")
-                            text.decimal(endpoint.port)
-                        }
+                        any.message(1) { text in endpoint.appendDescription(to: &text.bytes) }
                     }
                 }
             }
@@ -87,7 +80,8 @@ extension ProtobufWriter {
 /// Writes protobuf's wire format: varints, fixed64 and length-delimited fields, all into one
 /// array (a nested message is written in place and its length put in front of it after).
 struct ProtobufWriter {
-    private(set) var bytes: [UInt8] = []
+    /// What is written so far; a field's body may append to it (see ``message(_:_:)``).
+    var bytes: [UInt8] = []
 
     private enum WireType: UInt64 {
         case varint = 0
@@ -132,11 +126,6 @@ struct ProtobufWriter {
     mutating func raw(_ text: String) {
         var text = text
         text.withUTF8 { bytes.append(contentsOf: $0) }
-    }
-
-    /// Bytes of a field `message` is writing: a number in decimal.
-    mutating func decimal(_ number: Int) {
-        TextBytes.appendDecimal(number, to: &bytes)
     }
 
     /// A length-delimited field (a nested message, or text written in parts): `body`

@@ -79,7 +79,7 @@ struct SpanExportTests {
         writer.fixed64(7, 0x0102_0304_0506_0708)
         writer.string(5, "GET")
         writer.message(15) { $0.varintField(3, 2) }
-        writer.message(1) { $0.decimal(8080) }
+        writer.message(1) { TextBytes.appendDecimal(8080, to: &$0.bytes) }
         // An int attribute's value is its two's complement as a varint.
         writer.varintField(3, UInt64(bitPattern: -1))
         #expect(
