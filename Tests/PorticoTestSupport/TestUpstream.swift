@@ -13,6 +13,7 @@ import Synchronization
 /// - `/download?bytes=N[&type=T][&encoding=E][&chunked=1]`: streams N deterministic bytes
 ///   (64 KiB chunks, see ``TestBody``) with that content type and encoding.
 /// - `/slow?ms=N`, `/wait…?ms=N`: answers after N milliseconds.
+/// - `/held…`: answers once ``releaseHeld()`` is called (or after 30 s).
 /// - `/close`: closes the connection without answering.
 /// - `/health`: an empty answer with the status set by ``setHealthStatus(_:)`` (200 at first).
 /// - `/cors-page.html?target=URL`: a page whose script fetches `URL/allowed/…` and `URL/refused/…`.
@@ -84,6 +85,11 @@ public final class TestUpstream: Sendable {
     /// The status every request but `/health` is answered with from now on.
     public func setAnswerStatus(_ status: Int) {
         health.answerStatus.store(status, ordering: .relaxed)
+    }
+
+    /// Lets every `/held` request, waiting or to come, be answered.
+    public func releaseHeld() {
+        health.released.increment()
     }
 
     /// The most requests that were being answered at once (from the end of the request to
@@ -181,7 +187,7 @@ public final class TestUpstream: Sendable {
                         defer { health.answering.decrement() }
                         try await respond(
                             to: requestHead, status: health.answerStatus.load(ordering: .relaxed), checksum: checksum,
-                            outbound: outbound)
+                            released: health.released, outbound: outbound)
                     }
                     if !requestHead.isKeepAlive { return }
                 }
@@ -190,7 +196,8 @@ public final class TestUpstream: Sendable {
     }
 
     private static func respond(
-        to head: HTTPRequestHead, status: Int, checksum: BodyChecksum, outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>
+        to head: HTTPRequestHead, status: Int, checksum: BodyChecksum, released: Counter,
+        outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>
     ) async throws {
         let components = URLComponents(string: head.uri)
         let query = Dictionary(
@@ -253,6 +260,14 @@ public final class TestUpstream: Sendable {
             let milliseconds = Int(query["ms"] ?? "1000") ?? 1000
             try await Task.sleep(for: .milliseconds(milliseconds))
         }
+        if path.hasPrefix("/held") {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await released.reaching(1) }
+                group.addTask { try? await Task.sleep(for: .seconds(30)) }
+                await group.next()
+                group.cancelAll()
+            }
+        }
         var body: String
         if path.hasPrefix("/upload") || path.hasPrefix("/stall") {
             body = "\(checksum.length) \(String(checksum.value, radix: 16))"
@@ -287,6 +302,8 @@ final class ServerBehaviour: Sendable {
     let answerStatus = Atomic<Int>(200)
     let checks = Counter()
     let answering = Counter()
+    /// Incremented once `/held` requests may be answered.
+    let released = Counter()
     let peakAnswering = Atomic<Int>(0)
 
     /// Counts a request being answered, keeping the peak.

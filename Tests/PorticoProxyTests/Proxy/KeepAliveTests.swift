@@ -14,10 +14,18 @@ import Testing
 
     @Test func idleKeepAliveConnectionsAreClosed() async throws {
         try await withGateway(routes: standardRoutes, configuration: Self.shortIdle) { gateway, _ in
-            let started = ContinuousClock.now
-            let reply = try await RawSocketClient.send(
-                "GET /static HTTP/1.1\r\nHost: a\r\n\r\n", port: gateway.port, timeout: .seconds(25))
+            // The idle timeout also closes a connection whose request has not come yet: when
+            // this test's task stalls that long on a loaded machine between the connect and
+            // the request, it is sent again (at most three times).
+            var started = ContinuousClock.now
+            var answered: RawSocketClient.Reply?
+            for _ in 1...3 where answered?.status == nil {
+                started = ContinuousClock.now
+                answered = try await RawSocketClient.send(
+                    "GET /static HTTP/1.1\r\nHost: a\r\n\r\n", port: gateway.port, timeout: .seconds(25))
+            }
             let elapsed = ContinuousClock.now - started
+            let reply = try #require(answered)
             #expect(reply.status == 201)
             #expect(reply.closed)
             #expect(elapsed >= .milliseconds(1200))

@@ -71,8 +71,9 @@ private func clientFrame(opcode: UInt8, payload: [UInt8]) -> [UInt8] {
         await echo.stop()
     }
 
-    /// Opens a WebSocket through `gateway` and returns how long until the gateway ends it.
-    private func timeUntilClosed(gateway: ProxyFixture, after action: () async throws -> Void) async throws -> Duration {
+    /// Opens a WebSocket through `gateway` and returns how long until the gateway ends it, or
+    /// `nil` when the gateway closed the connection before its 101 arrived.
+    private func timeUntilClosed(gateway: ProxyFixture, after action: () async throws -> Void) async throws -> Duration? {
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connect(host: "127.0.0.1", port: gateway.port) { channel in
                 channel.eventLoop.makeCompletedFuture {
@@ -83,12 +84,17 @@ private func clientFrame(opcode: UInt8, payload: [UInt8]) -> [UInt8] {
             var iterator = inbound.makeAsyncIterator()
             // Timed from the request: the gateway's timers start after it, never before.
             let started = ContinuousClock.now
-            try await outbound.write(
-                ByteBuffer(
-                    string: "GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                        + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"))
+            do {
+                try await outbound.write(
+                    ByteBuffer(
+                        string: "GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                            + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"))
+            } catch ChannelError.ioOnClosedChannel {
+                return nil
+            }
             var head = ""
             while !head.contains("\r\n\r\n"), let chunk = try await iterator.next() { head += String(buffer: chunk) }
+            guard !head.isEmpty else { return nil }
             #expect(head.hasPrefix("HTTP/1.1 101"))
             try await action()
             // Read until the gateway closes the pipe (bounded by the test's own timeout).
@@ -107,7 +113,14 @@ private func clientFrame(opcode: UInt8, payload: [UInt8]) -> [UInt8] {
                 upstreams: [{ name: ws, endpoints: ["127.0.0.1:\(echo.port)"] }]
                 routes: [{ name: ws, upstream: ws }]
                 """, configuration: configuration)
-        let elapsed = try await timeUntilClosed(gateway: gateway) {}
+        // The idle timeout also closes a connection whose request has not come yet: when this
+        // test's task stalls that long on a loaded machine between the connect and the
+        // request, the handshake is tried again (at most three times).
+        var closedAfter: Duration?
+        for _ in 1...3 where closedAfter == nil {
+            closedAfter = try await timeUntilClosed(gateway: gateway) {}
+        }
+        let elapsed = try #require(closedAfter, "three connections were closed before their 101")
         #expect(elapsed >= .milliseconds(1200))
         // It closes at all, not at the read loop's 30 s limit; a loaded CI machine has
         // stalled for 6 s here, so the bound is loose (the lower bound is the check).
@@ -124,25 +137,25 @@ private func clientFrame(opcode: UInt8, payload: [UInt8]) -> [UInt8] {
                 routes: [{ name: ws, upstream: ws }]
                 """)
         var published = ContinuousClock.now
-        _ = try await timeUntilClosed(gateway: gateway) {
-            // The pipe counts as running on its route. (Under the full suite's load this read
-            // 0 at times right after the 101; it is waited for, and must come.)
+        let closedAfter = try await timeUntilClosed(gateway: gateway) {
+            // The pipe counts as running on its route.
             try await waitUntil("the pipe counted on its route", timeout: .seconds(5)) { gateway.dataPlane.runningRequests() == 1 }
             let table = try TestRoutes.table("routes: [{ name: other, respond: { status: 200 } }]", version: 2)
             published = ContinuousClock.now
-            let (retired, _) = await gateway.dataPlane.publish(table, drainTimeout: .milliseconds(700))
-            // Read again for a moment: under the full suite's load the first read was 0 at
-            // times while the pipe ran on (cause not found; the message says where it was).
+            let (retired, _) = await gateway.dataPlane.publish(table, drainTimeout: .milliseconds(1500))
+            // The retired route counts the pipe until the drain deadline closes it. A read is
+            // checked when it is known to come before the deadline: on a loaded machine this
+            // task has resumed after it, once the drain had closed the pipe.
             let counter = try #require(retired.first)
-            let deadline = ContinuousClock.now + .milliseconds(300)
-            while counter.inFlightRequests != 1, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
-            #expect(
-                counter.inFlightRequests == 1,
-                "retired \(counter.name): \(counter.inFlightRequests); running on the data plane: \(gateway.dataPlane.runningRequests())")
+            let running = counter.inFlightRequests
+            if ContinuousClock.now < published + .milliseconds(1500) {
+                #expect(running == 1, "retired \(counter.name): \(running)")
+            }
         }
+        _ = try #require(closedAfter, "the gateway closed the connection before its 101")
         // Timed from the swap: the drain lets the pipe run until its deadline.
         let elapsed = ContinuousClock.now - published
-        #expect(elapsed >= .milliseconds(700))
+        #expect(elapsed >= .milliseconds(1500))
         // It closes at all, not at the read loop's 30 s limit; a loaded CI machine has
         // stalled for 6 s here, so the bound is loose (the lower bound is the check).
         #expect(elapsed < .seconds(20))
