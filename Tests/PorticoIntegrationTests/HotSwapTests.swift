@@ -55,7 +55,10 @@ import Testing
     }
 
     /// Deletes the route of a running 3 s request under the given drain timeout.
-    private func drain(timeout: String) async throws -> (reply: RawSocketClient.Reply, elapsed: Duration, status: [String: Any]) {
+    /// `statusAfter`: how long after the delete the status had been read.
+    private func drain(timeout: String) async throws -> (
+        reply: RawSocketClient.Reply, elapsed: Duration, status: [String: Any], statusAfter: Duration
+    ) {
         let upstream = try await TestUpstream.start()
         let gateway = try await ServingGateway.start(
             routes: fileRoutes(upstreamPort: upstream.port), environment: ["PORTICO_DRAIN_TIMEOUT_SEC": timeout])
@@ -71,27 +74,31 @@ import Testing
         // New requests see the new table at once.
         #expect(try await gateway.client.send(.GET, "/slow?ms=1").status == 404)
         let status = try await admin.send(.GET, "/v1/status").json
+        let statusAfter = ContinuousClock.now - removed
         let result = try await reply
         let elapsed = ContinuousClock.now - removed
         await gateway.stop()
         await upstream.stop()
-        return (result, elapsed, status)
+        return (result, elapsed, status, statusAfter)
     }
 
     @Test func aRemovedRouteIsCutAtTheDrainTimeout() async throws {
-        let (reply, elapsed, status) = try await drain(timeout: "1")
+        let (reply, elapsed, status, statusAfter) = try await drain(timeout: "1")
         #expect(reply.closed)
         #expect(reply.status == nil, "the request should have been cut, got \(reply.text.prefix(40))")
         #expect(elapsed >= .milliseconds(1000))  // 1 s of drain after the delete
         #expect(elapsed < .milliseconds(2500))  // before the upstream's 3 s answer
+        // The status lists the drain while it runs: checked when it was read before the
+        // deadline (on a loaded machine this test has read it after the cut).
         let draining = status["draining"] as? [[String: Any]] ?? []
+        guard statusAfter < .milliseconds(1000) else { return }
         #expect(draining.first?["route"] as? String == "long")
         #expect(draining.first?["inFlight"] as? Int == 1)
         #expect((draining.first?["deadline"] as? String)?.hasSuffix("Z") == true)
     }
 
     @Test func aRemovedRouteFinishesWithinTheDrainTimeout() async throws {
-        let (reply, elapsed, _) = try await drain(timeout: "5")
+        let (reply, elapsed, _, _) = try await drain(timeout: "5")
         #expect(reply.status == 200)
         #expect(elapsed >= .milliseconds(2500))  // the upstream's 3 s answer, not cut early
     }

@@ -88,7 +88,7 @@ import Testing
             }
             return try await group.reduce(into: []) { $0 += $1 }
         }
-        await first.waitForRequests(100)
+        await first.waitForRequests(100, timeout: .seconds(30))  // an event, not a sleep: room for a loaded machine
         let (retired, _) = await gateway.dataPlane.publish(try routes((10, 90), ws: (1, 99), version: 3), drainTimeout: .milliseconds(200))
         #expect(retired.isEmpty, "a weight change retires no route")
         let statuses = try await load
