@@ -127,7 +127,10 @@ let package = Package(
         ),
         .testTarget(
             name: "PorticoControlTests",
-            dependencies: ["PorticoControl", "PorticoTestSupport", .product(name: "Yams", package: "Yams")]
+            dependencies: [
+                "PorticoControl", "PorticoTestSupport", .product(name: "Yams", package: "Yams"),
+                .product(name: "SQLiteNIO", package: "sqlite-nio"),
+            ]
         ),
         .testTarget(name: "PorticoIntegrationTests", dependencies: ["PorticoTestSupport", "PorticoControl"]),
     ]

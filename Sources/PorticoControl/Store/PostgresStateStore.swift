@@ -114,6 +114,16 @@ public final class PostgresStateStore: StateStore {
         CREATE TABLE tenant_tokens (
             id TEXT PRIMARY KEY, tenant TEXT NOT NULL, hash TEXT NOT NULL, created_at DOUBLE PRECISION NOT NULL);
         """,
+        // Issue 16: history keeps each distinct document once and versions as members.
+        """
+        CREATE TABLE config_documents (hash TEXT PRIMARY KEY, document TEXT NOT NULL);
+        CREATE TABLE config_members (
+            list TEXT NOT NULL, ordinal BIGINT NOT NULL, from_version BIGINT NOT NULL, until_version BIGINT,
+            hash TEXT NOT NULL, PRIMARY KEY (list, ordinal, from_version));
+        CREATE INDEX config_members_until ON config_members (until_version);
+        CREATE INDEX config_members_hash ON config_members (hash);
+        ALTER TABLE config_history ADD COLUMN members BOOLEAN;
+        """,
     ]
 
     private func migrate() async throws {
@@ -156,6 +166,13 @@ public final class PostgresStateStore: StateStore {
                 do {
                     let version = try await connection.query("SELECT version FROM portico_state WHERE id = 1", logger: self.logger)
                     for try await value in version.decode(Int64.self) { configuration.version = UInt64(clamping: value) }
+                    if case .members(let rows) = try await self.history(
+                        of: Int64(clamping: configuration.version), lists: HistoryList.api, on: connection)
+                    {
+                        try await connection.query("COMMIT", logger: self.logger)
+                        return try HistoryList.apiConfiguration(version: configuration.version, rows: rows)
+                    }
+                    // A database last written before history kept members.
                     let rows = try await connection.query(
                         "SELECT kind, name, document FROM api_definitions ORDER BY position", logger: self.logger)
                     for try await (kind, name, document) in rows.decode((String, String, String).self) {
@@ -173,33 +190,20 @@ public final class PostgresStateStore: StateStore {
 
     public func save(_ configuration: StoredConfiguration, snapshot: ConfigValue, source: ChangeSource) async throws {
         let version = Int64(configuration.version)
-        let snapshotText = try snapshot.jsonText()
+        let entry = try HistoryEntry(configuration: configuration, snapshot: snapshot)
         let counts = VersionRecord.counts(of: snapshot)
-        let history = HistoryRow(
-            source: source.rawValue, routes: counts.routes, upstreams: counts.upstreams,
-            apiDocument: try configuration.apiDocument.jsonText())
-        var definitions: [(kind: String, name: String, document: String)] = []
-        for upstream in configuration.upstreams {
-            definitions.append(("upstream", upstream.name, try upstream.configValue.jsonText()))
-        }
-        for route in configuration.routes {
-            definitions.append(("route", route.name, try route.configValue.jsonText()))
-        }
+        let history = HistoryRow(source: source.rawValue, routes: counts.routes, upstreams: counts.upstreams)
         let createdAt = RFC3339.format(secondsSince1970: Date().timeIntervalSince1970)
         do {
-            try await withTimeout { [definitions] deadline in
-                try await self.record(
-                    definitions, version: version, createdAt: createdAt, snapshot: snapshotText, history: history, deadline: deadline)
+            try await withTimeout { deadline in
+                try await self.record(entry, version: version, createdAt: createdAt, history: history, deadline: deadline)
             }
         } catch let error as PostgresTransactionError {
             throw (error.closureError as? StateStoreError) ?? error
         }
     }
 
-    private func record(
-        _ definitions: [(kind: String, name: String, document: String)], version: Int64, createdAt: String,
-        snapshot snapshotText: String, history: HistoryRow, deadline: Deadline
-    ) async throws {
+    private func record(_ entry: HistoryEntry, version: Int64, createdAt: String, history: HistoryRow, deadline: Deadline) async throws {
         try await self.client.withTransaction(logger: self.logger) { connection in
             try deadline.check()
             // The row lock orders writers; the condition refuses a version another replica took.
@@ -209,37 +213,120 @@ public final class PostgresStateStore: StateStore {
             var won = false
             for try await _ in claimed.decode(Int64.self) { won = true }
             guard won else { throw StateStoreError.versionTaken }
+            // Read only by databases written before members (emptied on the first save).
             try await connection.query("DELETE FROM api_definitions", logger: self.logger)
-            for (position, definition) in definitions.enumerated() {
+            var open: [HistoryMember] = []
+            let rows = try await connection.query(
+                "SELECT list, ordinal, hash FROM config_members WHERE until_version IS NULL", logger: self.logger)
+            for try await (list, ordinal, hash) in rows.decode((String, Int64, String).self) {
+                if let list = HistoryList(rawValue: list) { open.append(HistoryMember(list: list, ordinal: ordinal, hash: hash)) }
+            }
+            let change = HistoryMemberChange(from: open, to: entry)
+            let documents = Set(change.opened.map(\.hash)).map { ($0, entry.documents[$0] ?? "") }
+            if !documents.isEmpty {
                 try await connection.query(
                     """
-                    INSERT INTO api_definitions (kind, name, position, document)
-                    VALUES (\(definition.kind), \(definition.name), \(position), \(definition.document))
+                    INSERT INTO config_documents (hash, document)
+                    SELECT * FROM UNNEST(\(documents.map(\.0))::text[], \(documents.map(\.1))::text[])
+                    ON CONFLICT (hash) DO NOTHING
+                    """, logger: self.logger)
+            }
+            if !change.closed.isEmpty {
+                try await connection.query(
+                    """
+                    UPDATE config_members SET until_version = \(version)
+                    WHERE until_version IS NULL AND (list, ordinal) IN (
+                        SELECT * FROM UNNEST(\(change.closed.map(\.list.rawValue))::text[], \(change.closed.map(\.ordinal))::bigint[]))
+                    """, logger: self.logger)
+            }
+            if !change.opened.isEmpty {
+                try await connection.query(
+                    """
+                    INSERT INTO config_members (list, ordinal, from_version, hash)
+                    SELECT l, o, \(version), h FROM UNNEST(
+                        \(change.opened.map(\.list.rawValue))::text[], \(change.opened.map(\.ordinal))::bigint[],
+                        \(change.opened.map(\.hash))::text[]) AS t(l, o, h)
                     """, logger: self.logger)
             }
             try await connection.query(
                 """
-                INSERT INTO config_history (version, created_at, snapshot, source, routes, upstreams, api_document)
-                VALUES (\(version), \(createdAt), \(snapshotText), \(history.source), \(history.routes), \(history.upstreams),
-                        \(history.apiDocument))
-                ON CONFLICT (version) DO UPDATE SET created_at = EXCLUDED.created_at, snapshot = EXCLUDED.snapshot,
-                    source = EXCLUDED.source, routes = EXCLUDED.routes, upstreams = EXCLUDED.upstreams,
-                    api_document = EXCLUDED.api_document
+                INSERT INTO config_history (version, created_at, snapshot, source, routes, upstreams, members)
+                VALUES (\(version), \(createdAt), '', \(history.source), \(history.routes), \(history.upstreams), TRUE)
                 """, logger: self.logger)
-            try await connection.query(
-                "DELETE FROM config_history WHERE version <= \(version - Int64(Self.historyLimit))", logger: self.logger)
+            // Versions before the oldest kept one go, with the members only they had and the
+            // documents no member names any more.
+            let oldestKept = version - Int64(Self.historyLimit) + 1
+            try await connection.query("DELETE FROM config_history WHERE version < \(oldestKept)", logger: self.logger)
+            let pruned = try await connection.query(
+                "DELETE FROM config_members WHERE until_version <= \(oldestKept) RETURNING 1", logger: self.logger)
+            if try await Self.returnsRows(pruned) {
+                try await connection.query(
+                    """
+                    DELETE FROM config_documents d
+                    WHERE NOT EXISTS (SELECT 1 FROM config_members m WHERE m.hash = d.hash)
+                    """, logger: self.logger)
+            }
             try await connection.query(
                 "SELECT pg_notify(\(Self.notificationChannel), \(String(version)))", logger: self.logger)
             try deadline.check()
         }
     }
 
-    /// What history keeps of a version besides its snapshot.
+    /// What history keeps of a version besides its members.
     private struct HistoryRow: Sendable {
         let source: String
         let routes: Int
         let upstreams: Int
-        let apiDocument: String
+    }
+
+    /// A version as history holds it.
+    private enum KeptVersion {
+        case notKept
+        /// Recorded before members: the whole snapshot and API document as text.
+        case text(snapshot: String, apiDocument: String?)
+        case members([(list: HistoryList, document: String)])
+    }
+
+    /// `version`'s row and, when it is kept as members, the documents of `lists`; run inside
+    /// a transaction that reads one snapshot of the database.
+    private func history(of version: Int64, lists: [HistoryList], on connection: PostgresConnection) async throws -> KeptVersion {
+        let rows = try await connection.query(
+            "SELECT snapshot, api_document, COALESCE(members, FALSE) FROM config_history WHERE version = \(version)",
+            logger: logger)
+        var kept = KeptVersion.notKept
+        for try await (snapshot, apiDocument, members) in rows.decode((String, String?, Bool).self) {
+            kept = members ? .members([]) : .text(snapshot: snapshot, apiDocument: apiDocument)
+        }
+        guard case .members = kept else { return kept }
+        let documents = try await connection.query(
+            """
+            SELECT m.list, d.document FROM config_members m JOIN config_documents d ON d.hash = m.hash
+            WHERE m.list = ANY(\(lists.map(\.rawValue))) AND m.from_version <= \(version)
+                AND (m.until_version IS NULL OR m.until_version > \(version))
+            ORDER BY m.list, m.ordinal
+            """, logger: logger)
+        var found: [(list: HistoryList, document: String)] = []
+        for try await (list, document) in documents.decode((String, String).self) {
+            if let list = HistoryList(rawValue: list) { found.append((list, document)) }
+        }
+        return .members(found)
+    }
+
+    /// ``history(of:lists:on:)`` in a read-only transaction of its own.
+    private func history(of version: Int64, lists: [HistoryList]) async throws -> KeptVersion {
+        try await withTimeout { _ in
+            try await self.client.withConnection { connection in
+                try await connection.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", logger: self.logger)
+                do {
+                    let kept = try await self.history(of: version, lists: lists, on: connection)
+                    try await connection.query("COMMIT", logger: self.logger)
+                    return kept
+                } catch {
+                    _ = try? await connection.query("ROLLBACK", logger: self.logger)
+                    throw error
+                }
+            }
+        }
     }
 
     public func versions() async throws -> [VersionRecord] {
@@ -267,25 +354,20 @@ public final class PostgresStateStore: StateStore {
 
     public func apiConfiguration(version: UInt64) async throws -> StoredConfiguration? {
         guard let number = Int64(exactly: version) else { return nil }
-        let text = try await withTimeout { _ -> String? in
-            let rows = try await self.client.query(
-                "SELECT api_document FROM config_history WHERE version = \(number)", logger: self.logger)
-            var text: String?
-            for try await value in rows.decode(String?.self) { text = value }
-            return text
+        switch try await history(of: number, lists: HistoryList.api) {
+        case .notKept, .text(_, nil): return nil
+        case .text(_, let apiDocument?): return try StoredConfiguration.fromAPIDocument(apiDocument, version: version)
+        case .members(let rows): return try HistoryList.apiConfiguration(version: version, rows: rows)
         }
-        return try text.map { try StoredConfiguration.fromAPIDocument($0, version: version) }
     }
 
     public func snapshot(version: UInt64) async throws -> ConfigValue? {
         // `?version=` of the admin API: a number no version can have is simply not kept.
-        guard let version = Int64(exactly: version) else { return nil }
-        return try await withTimeout { _ in
-            let rows = try await self.client.query(
-                "SELECT snapshot FROM config_history WHERE version = \(version)", logger: self.logger)
-            var text: String?
-            for try await value in rows.decode(String.self) { text = value }
-            return try text.map(ConfigValue.decodeJSON)
+        guard let number = Int64(exactly: version) else { return nil }
+        switch try await history(of: number, lists: HistoryList.snapshot) {
+        case .notKept: return nil
+        case .text(let snapshot, _): return try ConfigValue.decodeJSON(snapshot)
+        case .members(let rows): return try HistoryList.snapshot(version: version, rows: rows)
         }
     }
 

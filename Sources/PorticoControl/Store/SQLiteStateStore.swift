@@ -6,7 +6,9 @@ import SQLiteNIO
 /// The embedded store: one SQLite file (`state.sqlite` in the state folder).
 ///
 /// Definitions are kept as JSON documents, the same shape `GET /v1/config` shows, so the
-/// decoder that reads route files also reads them back.
+/// decoder that reads route files also reads them back. History keeps each distinct
+/// document once and each version as members (``HistoryMembers``); versions recorded before
+/// that keep their whole snapshot and API document as text, and are read as they are.
 ///
 /// Every operation runs alone on the one connection, through a ``SerialGate``: a transaction
 /// spans several awaited statements, and a statement of another caller slipping in between
@@ -56,12 +58,22 @@ public actor SQLiteStateStore: StateStore {
             CREATE TABLE IF NOT EXISTS config_history (
                 version INTEGER PRIMARY KEY, created_at TEXT NOT NULL, snapshot TEXT NOT NULL)
             """,
+            "CREATE TABLE IF NOT EXISTS config_documents (hash TEXT PRIMARY KEY, document TEXT NOT NULL)",
+            """
+            CREATE TABLE IF NOT EXISTS config_members (
+                list TEXT NOT NULL, ordinal INTEGER NOT NULL, from_version INTEGER NOT NULL, until_version INTEGER,
+                hash TEXT NOT NULL, PRIMARY KEY (list, ordinal, from_version))
+            """,
+            "CREATE INDEX IF NOT EXISTS config_members_until ON config_members (until_version)",
+            "CREATE INDEX IF NOT EXISTS config_members_hash ON config_members (hash)",
         ] {
             _ = try await connection.query(statement)
         }
         // Columns added since the first schema: what made a version, its counts, its API part.
         let columns = try await connection.query("PRAGMA table_info(config_history)").compactMap { $0.column("name")?.string }
-        for (name, type) in [("source", "TEXT"), ("routes", "INTEGER"), ("upstreams", "INTEGER"), ("api_document", "TEXT")]
+        for (name, type) in [
+            ("source", "TEXT"), ("routes", "INTEGER"), ("upstreams", "INTEGER"), ("api_document", "TEXT"), ("members", "INTEGER"),
+        ]
         where !columns.contains(name) {
             _ = try await connection.query("ALTER TABLE config_history ADD COLUMN \(name) \(type)")
         }
@@ -83,6 +95,12 @@ public actor SQLiteStateStore: StateStore {
             _ = try await self.connection.query("BEGIN")
             do {
                 configuration.version = try await self.readVersion()
+                if try await self.isKeptAsMembers(version: configuration.version) {
+                    let rows = try await self.memberDocuments(of: HistoryList.api, at: nil)
+                    _ = try await self.connection.query("COMMIT")
+                    return try HistoryList.apiConfiguration(version: configuration.version, rows: rows)
+                }
+                // A store last written before history kept members.
                 let rows = try await self.connection.query("SELECT kind, name, document FROM api_definitions ORDER BY position")
                 _ = try await self.connection.query("COMMIT")
                 for row in rows {
@@ -98,28 +116,10 @@ public actor SQLiteStateStore: StateStore {
     }
 
     public func save(_ configuration: StoredConfiguration, snapshot: ConfigValue, source: ChangeSource) async throws {
-        var statements: [(String, [SQLiteData])] = [("DELETE FROM api_definitions", [])]
-        for (position, upstream) in configuration.upstreams.enumerated() {
-            statements.append(
-                ("INSERT INTO api_definitions (kind, name, position, document) VALUES ('upstream', ?, ?, ?)",
-                 [.text(upstream.name), .integer(position), .text(try upstream.configValue.jsonText())]))
-        }
-        for (position, route) in configuration.routes.enumerated() {
-            statements.append(
-                ("INSERT INTO api_definitions (kind, name, position, document) VALUES ('route', ?, ?, ?)",
-                 [.text(route.name), .integer(position), .text(try route.configValue.jsonText())]))
-        }
+        let entry = try HistoryEntry(configuration: configuration, snapshot: snapshot)
         let counts = VersionRecord.counts(of: snapshot)
-        statements.append(
-            ("""
-             INSERT OR REPLACE INTO config_history (version, created_at, snapshot, source, routes, upstreams, api_document)
-             VALUES (?, ?, ?, ?, ?, ?, ?)
-             """,
-             [.integer(Int(configuration.version)), .text(RFC3339.format(secondsSince1970: Date().timeIntervalSince1970)),
-              .text(try snapshot.jsonText()), .text(source.rawValue), .integer(counts.routes), .integer(counts.upstreams),
-              .text(try configuration.apiDocument.jsonText())]))
-        statements.append(
-            ("DELETE FROM config_history WHERE version <= ?", [.integer(Int(configuration.version) - Self.historyLimit)]))
+        let version = Int(configuration.version)
+        let createdAt = RFC3339.format(secondsSince1970: Date().timeIntervalSince1970)
         try await gate.run {
             // A BEGIN that fails has opened nothing: only a transaction that began is rolled back.
             _ = try await self.connection.query("BEGIN IMMEDIATE")
@@ -127,14 +127,108 @@ public actor SQLiteStateStore: StateStore {
                 // The version check is part of the transaction that records: of two writers
                 // holding the same version, the second finds it taken.
                 guard try await self.readVersion() + 1 == configuration.version else { throw StateStoreError.versionTaken }
-                for (sql, binds) in statements {
-                    _ = try await self.connection.query(sql, binds)
-                }
+                let change = HistoryMemberChange(from: try await self.openMembers(), to: entry)
+                try await self.record(change, of: entry, version: version)
+                _ = try await self.connection.query(
+                    """
+                    INSERT INTO config_history (version, created_at, snapshot, source, routes, upstreams, members)
+                    VALUES (?, ?, '', ?, ?, ?, 1)
+                    """,
+                    [.integer(version), .text(createdAt), .text(source.rawValue), .integer(counts.routes), .integer(counts.upstreams)])
+                try await self.prune(before: version - Self.historyLimit + 1)
                 _ = try await self.connection.query("COMMIT")
             } catch {
                 _ = try? await self.connection.query("ROLLBACK")
                 throw error
             }
+        }
+    }
+
+    /// The members of the last recorded version (the caller holds the gate, in a transaction).
+    private func openMembers() async throws -> [HistoryMember] {
+        try await connection.query("SELECT list, ordinal, hash FROM config_members WHERE until_version IS NULL").compactMap { row in
+            guard let list = row.column("list")?.string.flatMap(HistoryList.init(rawValue:)),
+                let ordinal = row.column("ordinal")?.integer, let hash = row.column("hash")?.string
+            else { return nil }
+            return HistoryMember(list: list, ordinal: Int64(ordinal), hash: hash)
+        }
+    }
+
+    /// Writes `change`: new documents once, closed members ended at `version`, opened ones
+    /// begun there; statements carry up to 200 rows each.
+    private func record(_ change: HistoryMemberChange, of entry: HistoryEntry, version: Int) async throws {
+        // A version that left the API part empty has nothing in api_definitions either; the
+        // table is only read for stores written before members (and emptied on the first save).
+        _ = try await connection.query("DELETE FROM api_definitions")
+        let opened = Set(change.opened.map(\.hash))
+        for batch in Array(opened).chunks(of: 200) {
+            _ = try await connection.query(
+                "INSERT OR IGNORE INTO config_documents (hash, document) VALUES "
+                    + Array(repeating: "(?, ?)", count: batch.count).joined(separator: ", "),
+                batch.flatMap { [SQLiteData.text($0), .text(entry.documents[$0] ?? "")] })
+        }
+        for batch in change.closed.chunks(of: 200) {
+            _ = try await connection.query(
+                "UPDATE config_members SET until_version = ? WHERE until_version IS NULL AND (list, ordinal) IN (VALUES "
+                    + Array(repeating: "(?, ?)", count: batch.count).joined(separator: ", ") + ")",
+                [.integer(version)] + batch.flatMap { [SQLiteData.text($0.list.rawValue), .integer(Int($0.ordinal))] })
+        }
+        for batch in change.opened.chunks(of: 200) {
+            _ = try await connection.query(
+                "INSERT INTO config_members (list, ordinal, from_version, hash) VALUES "
+                    + Array(repeating: "(?, ?, ?, ?)", count: batch.count).joined(separator: ", "),
+                batch.flatMap {
+                    [SQLiteData.text($0.list.rawValue), .integer(Int($0.ordinal)), .integer(version), .text($0.hash)]
+                })
+        }
+    }
+
+    /// Forgets versions before `oldestKept`: their rows, the members no kept version has,
+    /// and the documents no member names.
+    private func prune(before oldestKept: Int) async throws {
+        _ = try await connection.query("DELETE FROM config_history WHERE version < ?", [.integer(oldestKept)])
+        _ = try await connection.query("DELETE FROM config_members WHERE until_version <= ?", [.integer(oldestKept)])
+        let removed = try await connection.query("SELECT changes() AS removed")
+        guard (removed.first?.column("removed")?.integer ?? 0) > 0 else { return }
+        _ = try await connection.query(
+            """
+            DELETE FROM config_documents
+            WHERE NOT EXISTS (SELECT 1 FROM config_members WHERE config_members.hash = config_documents.hash)
+            """)
+    }
+
+    /// Whether `version` was recorded as members (the caller holds the gate).
+    private func isKeptAsMembers(version: UInt64) async throws -> Bool {
+        guard let number = Int(exactly: version), number > 0 else { return false }
+        let rows = try await connection.query("SELECT members FROM config_history WHERE version = ?", [.integer(number)])
+        return rows.first?.column("members")?.integer == 1
+    }
+
+    /// The documents of `lists` at `version` (`nil`: the last recorded one), in order within
+    /// each list (the caller holds the gate).
+    private func memberDocuments(of lists: [HistoryList], at version: Int?) async throws -> [(list: HistoryList, document: String)] {
+        let names = lists.map { SQLiteData.text($0.rawValue) }
+        let marks = Array(repeating: "?", count: lists.count).joined(separator: ", ")
+        let rows: [SQLiteRow]
+        if let version {
+            rows = try await connection.query(
+                """
+                SELECT m.list, d.document FROM config_members m JOIN config_documents d ON d.hash = m.hash
+                WHERE m.list IN (\(marks)) AND m.from_version <= ? AND (m.until_version IS NULL OR m.until_version > ?)
+                ORDER BY m.list, m.ordinal
+                """, names + [.integer(version), .integer(version)])
+        } else {
+            rows = try await connection.query(
+                """
+                SELECT m.list, d.document FROM config_members m JOIN config_documents d ON d.hash = m.hash
+                WHERE m.list IN (\(marks)) AND m.until_version IS NULL ORDER BY m.list, m.ordinal
+                """, names)
+        }
+        return try rows.map { row in
+            guard let list = row.column("list")?.string.flatMap(HistoryList.init(rawValue:)),
+                let document = row.column("document")?.string
+            else { throw StateStoreError("a history member has no document") }
+            return (list, document)
         }
     }
 
@@ -161,19 +255,31 @@ public actor SQLiteStateStore: StateStore {
 
     public func apiConfiguration(version: UInt64) async throws -> StoredConfiguration? {
         guard let number = Int(exactly: version) else { return nil }
-        let rows = try await gate.run {
-            try await self.connection.query("SELECT api_document FROM config_history WHERE version = ?", [.integer(number)])
+        return try await gate.run {
+            let rows = try await self.connection.query(
+                "SELECT api_document, members FROM config_history WHERE version = ?", [.integer(number)])
+            guard let row = rows.first else { return nil }
+            if row.column("members")?.integer == 1 {
+                return try HistoryList.apiConfiguration(
+                    version: version, rows: try await self.memberDocuments(of: HistoryList.api, at: number))
+            }
+            guard let text = row.column("api_document")?.string else { return nil }
+            return try StoredConfiguration.fromAPIDocument(text, version: version)
         }
-        guard let text = rows.first?.column("api_document")?.string else { return nil }
-        return try StoredConfiguration.fromAPIDocument(text, version: version)
     }
 
     public func snapshot(version: UInt64) async throws -> ConfigValue? {
-        guard let version = Int(exactly: version) else { return nil }
-        let rows = try await gate.run {
-            try await self.connection.query("SELECT snapshot FROM config_history WHERE version = ?", [.integer(version)])
+        guard let number = Int(exactly: version) else { return nil }
+        return try await gate.run {
+            let rows = try await self.connection.query(
+                "SELECT snapshot, members FROM config_history WHERE version = ?", [.integer(number)])
+            guard let row = rows.first else { return nil }
+            if row.column("members")?.integer == 1 {
+                return try HistoryList.snapshot(
+                    version: version, rows: try await self.memberDocuments(of: HistoryList.snapshot, at: number))
+            }
+            return try row.column("snapshot")?.string.map(ConfigValue.decodeJSON)
         }
-        return try rows.first?.column("snapshot")?.string.map(ConfigValue.decodeJSON)
     }
 
     public func portAllocations() async throws -> [PortAllocation] {
@@ -318,5 +424,12 @@ extension ConfigValue {
     /// Reads JSON text a store kept.
     static func decodeJSON(_ text: String) throws -> ConfigValue {
         try JSONDecoder().decode(ConfigValue.self, from: Data(text.utf8))
+    }
+}
+
+extension Array {
+    /// The array in consecutive slices of at most `size` elements (statements with many rows).
+    fileprivate func chunks(of size: Int) -> [ArraySlice<Element>] {
+        stride(from: 0, to: count, by: size).map { self[$0..<Swift.min($0 + size, count)] }
     }
 }

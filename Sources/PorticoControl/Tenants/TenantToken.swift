@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 
 /// A tenant's API token (SPEC §15): `ptk_<id>_<secret>`, shown once when made. The store
@@ -44,12 +43,7 @@ public struct TenantToken: Hashable, Sendable {
         AdminToken.constantTimeEquals(Self.digest(text), hash)
     }
 
-    static func digest(_ text: String) -> String {
-        SHA256.hash(data: Data(text.utf8)).map { byte in
-            let digits = Array("0123456789abcdef")
-            return String([digits[Int(byte >> 4)], digits[Int(byte & 0x0F)]])
-        }.joined()
-    }
+    static func digest(_ text: String) -> String { DocumentDigest.of(text) }
 
     private static func hex(_ value: UInt64) -> String {
         let text = String(value, radix: 16)
