@@ -89,6 +89,6 @@ for n in range(20):
     body = json.dumps({"name": "one", "match": {"path": {"prefix": "/one"}}, "respond": {"status": 200}})
     status, _ = call("POST", "/v1/routes", body) if n % 2 == 0 else call("DELETE", "/v1/routes/one")
     assert status in (200, 201), status
-print(f"20 one-route changes on it grew the store by {(size() - before) / 1048576:.1f} MiB")
+print(f"20 one-route changes on it grew the store by {(size() - before) / 1024:.0f} KiB")
 PY
 echo "RSS after: $(rss) MiB"

@@ -1,4 +1,6 @@
-/// JSON (and any other Codable format) to and from the generic tree, for the admin API.
+/// JSON to and from the generic tree, for the admin API and the stores. (Decoding tries a
+/// string first, which holds for decoders that refuse a number or flag as a string, as
+/// JSON's does; YAML is read by the route file decoder, not through Codable.)
 extension ConfigValue: Codable {
     private struct MemberKey: CodingKey {
         var stringValue: String
@@ -7,7 +9,19 @@ extension ConfigValue: Codable {
         init?(intValue: Int) { nil }
     }
 
+    /// Each kind is tried in turn, and a wrong guess costs the decoder an error (with its
+    /// coding path): strings, the most common values of a configuration, are tried first,
+    /// then objects and arrays, then numbers and flags.
     public init(from decoder: any Decoder) throws {
+        let single = try decoder.singleValueContainer()
+        if single.decodeNil() {
+            self = .null
+            return
+        }
+        if let text = try? single.decode(String.self) {
+            self = .string(text)
+            return
+        }
         if let object = try? decoder.container(keyedBy: MemberKey.self) {
             // Keys sorted: JSON objects carry no order, and a stable one keeps output stable.
             self = .object(
@@ -24,17 +38,12 @@ extension ConfigValue: Codable {
             self = .array(items)
             return
         }
-        let single = try decoder.singleValueContainer()
-        if single.decodeNil() {
-            self = .null
+        if let number = try? single.decode(Int.self) {
+            self = .integer(number)
         } else if let flag = try? single.decode(Bool.self) {
             self = .bool(flag)
-        } else if let number = try? single.decode(Int.self) {
-            self = .integer(number)
-        } else if let number = try? single.decode(Double.self) {
-            self = .double(number)
         } else {
-            self = .string(try single.decode(String.self))
+            self = .double(try single.decode(Double.self))
         }
     }
 

@@ -65,3 +65,21 @@ struct ConfigValueJSONTests {
         #expect(throws: ConfigValue.JSONWriteError.self) { try ConfigValue.array([.double(.infinity)]).jsonBytes() }
     }
 }
+
+extension ConfigValueJSONTests {
+    /// The decoder tries a string first: numbers, flags and strings that look like them stay
+    /// apart.
+    @Test func eachKindOfJSONValueDecodesAsItself() throws {
+        let text = #"{"s":"1","t":"true","i":1,"b":true,"d":1.5,"n":null,"a":["x",2],"o":{"k":false},"e":""}"#
+        let value = try JSONDecoder().decode(ConfigValue.self, from: Data(text.utf8))
+        #expect(value.member("s") == .string("1"))
+        #expect(value.member("t") == .string("true"))
+        #expect(value.member("i") == .integer(1))
+        #expect(value.member("b") == .bool(true))
+        #expect(value.member("d") == .double(1.5))
+        #expect(value.member("n") == .null)
+        #expect(value.member("a") == .array([.string("x"), .integer(2)]))
+        #expect(value.member("o") == .object([(key: "k", value: .bool(false))]))
+        #expect(value.member("e") == .string(""))
+    }
+}
