@@ -143,27 +143,23 @@ enum StoreHistoryScenarios {
 
 @Suite(.serialized, .enabled(if: TestPostgres.shouldRun, "needs a PostgreSQL server (Debian's postgresql)"))
 struct PostgresHistoryTests {
-    @Test func everyVersionReadsBackAndVersionsPastTheLimitGo() async throws {
+    /// Runs `body` on a store in a throwaway database of its own.
+    private func withStore(_ body: (PostgresStateStore) async throws -> Void) async throws {
         let database = try await TestPostgres.start()
         do {
             let store = try await PostgresStateStore.open(url: database.url, logger: Logger(label: "test"))
-            try await StoreHistoryScenarios.eachVersionReadsBack(in: store) { nil }
+            try await body(store)
             await store.close()
-            // A fresh database for the limit (the versions above are numbered from 1).
         } catch {
             await database.destroy()
             throw error
         }
         await database.destroy()
-        let second = try await TestPostgres.start()
-        do {
-            let store = try await PostgresStateStore.open(url: second.url, logger: Logger(label: "test"))
-            try await StoreHistoryScenarios.versionsPastTheLimitGo(in: store) { nil }
-            await store.close()
-        } catch {
-            await second.destroy()
-            throw error
-        }
-        await second.destroy()
+    }
+
+    @Test func everyVersionReadsBackAndVersionsPastTheLimitGo() async throws {
+        try await withStore { try await StoreHistoryScenarios.eachVersionReadsBack(in: $0) { nil } }
+        // A fresh database for the limit (the versions above are numbered from 1).
+        try await withStore { try await StoreHistoryScenarios.versionsPastTheLimitGo(in: $0) { nil } }
     }
 }
