@@ -274,9 +274,9 @@ public enum AdminAPI {
             throw ControlPlaneError.malformed("the body is larger than \(maxBodyBytes) bytes")
         }
         do {
-            return try JSONDecoder().decode(ConfigValue.self, from: Data(buffer.readableBytesView))
+            return try buffer.withUnsafeReadableBytes { try JSONReader.read($0) }
         } catch {
-            throw ControlPlaneError.malformed("the body is not valid JSON")
+            throw ControlPlaneError.malformed("the body is not valid JSON (\(error))")
         }
     }
 

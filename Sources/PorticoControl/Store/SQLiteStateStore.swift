@@ -423,7 +423,7 @@ extension ConfigValue {
 
     /// Reads JSON text a store kept.
     static func decodeJSON(_ text: String) throws -> ConfigValue {
-        try JSONDecoder().decode(ConfigValue.self, from: Data(text.utf8))
+        try JSONReader.read(text)
     }
 }
 

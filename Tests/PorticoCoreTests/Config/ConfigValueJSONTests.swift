@@ -5,8 +5,8 @@ import Testing
 /// ConfigValue's own JSON writer reads back, through `JSONDecoder`, to the tree it wrote, and
 /// agrees with `JSONEncoder` on every tree, tricky strings and numbers included.
 struct ConfigValueJSONTests {
-    /// SplitMix64, seeded: the same trees every run.
-    private struct Dice {
+    /// SplitMix64, seeded: the same trees every run (JSONReaderTests rolls it too).
+    struct Dice {
         var state: UInt64
         mutating func next() -> UInt64 {
             state &+= 0x9E37_79B9_7F4A_7C15
