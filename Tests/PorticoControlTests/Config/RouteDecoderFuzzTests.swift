@@ -49,9 +49,12 @@ import Yams
                     record(parse(fuzzer.mutatedText(text)), into: &outcomes, seed: seed, index: index)
                 }
             }
-            // Bounded in time as well as in count, for a very slow machine.
+            // Bounded in time as well as in count, for a very slow machine: one that is only
+            // loaded stops early and says so; one that cannot reach 500 documents in the
+            // time fails (a parser gone slow on some input).
             guard ContinuousClock.now - started < .seconds(240) else {
-                Issue.record("seed \(seed): stopped after \(index + 1) documents at the time bound")
+                print("route decoder fuzz: seed \(seed): stopped after \(index + 1) documents at the time bound")
+                #expect(index + 1 >= 500, "seed \(seed): only \(index + 1) documents within the time bound")
                 break
             }
         }
