@@ -16,9 +16,9 @@ enum HistoryList: String, CaseIterable, Sendable {
     case apiRoutes = "api.routes"
 
     /// The lists of the API-managed part (what a restart loads and a rollback restores).
-    static let api: [HistoryList] = [.apiUpstreams, .apiRoutes]
+    static let apiLists: [HistoryList] = [.apiUpstreams, .apiRoutes]
     /// The lists of the whole snapshot (files and API).
-    static let snapshot: [HistoryList] = [.snapshotUpstreams, .snapshotRoutes]
+    static let snapshotLists: [HistoryList] = [.snapshotUpstreams, .snapshotRoutes]
 
     /// `upstream` or `route`, as ``StoredConfiguration/appendStored(kind:name:document:)`` takes it.
     var kind: String {

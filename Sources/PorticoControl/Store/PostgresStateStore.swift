@@ -158,32 +158,41 @@ public final class PostgresStateStore: StateStore {
     }
 
     public func load() async throws -> StoredConfiguration {
+        // One snapshot of the database: the version and the definitions it names.
+        try await readingOneSnapshot { connection in
+            var configuration = StoredConfiguration()
+            let version = try await connection.query("SELECT version FROM portico_state WHERE id = 1", logger: self.logger)
+            for try await value in version.decode(Int64.self) { configuration.version = UInt64(clamping: value) }
+            if case .members(let rows) = try await self.history(
+                of: Int64(clamping: configuration.version), lists: HistoryList.apiLists, on: connection)
+            {
+                return try HistoryList.apiConfiguration(version: configuration.version, rows: rows)
+            }
+            // A database last written before history kept members.
+            let rows = try await connection.query(
+                "SELECT kind, name, document FROM api_definitions ORDER BY position", logger: self.logger)
+            for try await (kind, name, document) in rows.decode((String, String, String).self) {
+                try configuration.appendStored(kind: kind, name: name, document: document)
+            }
+            return configuration
+        }
+    }
+
+    /// Runs `body` in a read-only transaction that sees one snapshot of the database.
+    private func readingOneSnapshot<Value: Sendable>(
+        _ body: @escaping @Sendable (PostgresConnection) async throws -> Value
+    ) async throws -> Value {
         try await withTimeout { _ in
             try await self.client.withConnection { connection in
-                var configuration = StoredConfiguration()
-                // One snapshot of the database: the version and the definitions it names.
                 try await connection.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", logger: self.logger)
                 do {
-                    let version = try await connection.query("SELECT version FROM portico_state WHERE id = 1", logger: self.logger)
-                    for try await value in version.decode(Int64.self) { configuration.version = UInt64(clamping: value) }
-                    if case .members(let rows) = try await self.history(
-                        of: Int64(clamping: configuration.version), lists: HistoryList.api, on: connection)
-                    {
-                        try await connection.query("COMMIT", logger: self.logger)
-                        return try HistoryList.apiConfiguration(version: configuration.version, rows: rows)
-                    }
-                    // A database last written before history kept members.
-                    let rows = try await connection.query(
-                        "SELECT kind, name, document FROM api_definitions ORDER BY position", logger: self.logger)
-                    for try await (kind, name, document) in rows.decode((String, String, String).self) {
-                        try configuration.appendStored(kind: kind, name: name, document: document)
-                    }
+                    let value = try await body(connection)
                     try await connection.query("COMMIT", logger: self.logger)
+                    return value
                 } catch {
                     _ = try? await connection.query("ROLLBACK", logger: self.logger)
                     throw error
                 }
-                return configuration
             }
         }
     }
@@ -314,19 +323,7 @@ public final class PostgresStateStore: StateStore {
 
     /// ``history(of:lists:on:)`` in a read-only transaction of its own.
     private func history(of version: Int64, lists: [HistoryList]) async throws -> KeptVersion {
-        try await withTimeout { _ in
-            try await self.client.withConnection { connection in
-                try await connection.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", logger: self.logger)
-                do {
-                    let kept = try await self.history(of: version, lists: lists, on: connection)
-                    try await connection.query("COMMIT", logger: self.logger)
-                    return kept
-                } catch {
-                    _ = try? await connection.query("ROLLBACK", logger: self.logger)
-                    throw error
-                }
-            }
-        }
+        try await readingOneSnapshot { connection in try await self.history(of: version, lists: lists, on: connection) }
     }
 
     public func versions() async throws -> [VersionRecord] {
@@ -354,7 +351,7 @@ public final class PostgresStateStore: StateStore {
 
     public func apiConfiguration(version: UInt64) async throws -> StoredConfiguration? {
         guard let number = Int64(exactly: version) else { return nil }
-        switch try await history(of: number, lists: HistoryList.api) {
+        switch try await history(of: number, lists: HistoryList.apiLists) {
         case .notKept, .text(_, nil): return nil
         case .text(_, let apiDocument?): return try StoredConfiguration.fromAPIDocument(apiDocument, version: version)
         case .members(let rows): return try HistoryList.apiConfiguration(version: version, rows: rows)
@@ -364,7 +361,7 @@ public final class PostgresStateStore: StateStore {
     public func snapshot(version: UInt64) async throws -> ConfigValue? {
         // `?version=` of the admin API: a number no version can have is simply not kept.
         guard let number = Int64(exactly: version) else { return nil }
-        switch try await history(of: number, lists: HistoryList.snapshot) {
+        switch try await history(of: number, lists: HistoryList.snapshotLists) {
         case .notKept: return nil
         case .text(let snapshot, _): return try ConfigValue.decodeJSON(snapshot)
         case .members(let rows): return try HistoryList.snapshot(version: version, rows: rows)

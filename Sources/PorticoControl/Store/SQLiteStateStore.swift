@@ -96,7 +96,7 @@ public actor SQLiteStateStore: StateStore {
             do {
                 configuration.version = try await self.readVersion()
                 if try await self.isKeptAsMembers(version: configuration.version) {
-                    let rows = try await self.memberDocuments(of: HistoryList.api, at: nil)
+                    let rows = try await self.memberDocuments(of: HistoryList.apiLists, at: nil)
                     _ = try await self.connection.query("COMMIT")
                     return try HistoryList.apiConfiguration(version: configuration.version, rows: rows)
                 }
@@ -261,7 +261,7 @@ public actor SQLiteStateStore: StateStore {
             guard let row = rows.first else { return nil }
             if row.column("members")?.integer == 1 {
                 return try HistoryList.apiConfiguration(
-                    version: version, rows: try await self.memberDocuments(of: HistoryList.api, at: number))
+                    version: version, rows: try await self.memberDocuments(of: HistoryList.apiLists, at: number))
             }
             guard let text = row.column("api_document")?.string else { return nil }
             return try StoredConfiguration.fromAPIDocument(text, version: version)
@@ -276,7 +276,7 @@ public actor SQLiteStateStore: StateStore {
             guard let row = rows.first else { return nil }
             if row.column("members")?.integer == 1 {
                 return try HistoryList.snapshot(
-                    version: version, rows: try await self.memberDocuments(of: HistoryList.snapshot, at: number))
+                    version: version, rows: try await self.memberDocuments(of: HistoryList.snapshotLists, at: number))
             }
             return try row.column("snapshot")?.string.map(ConfigValue.decodeJSON)
         }

@@ -1,6 +1,7 @@
-/// JSON to and from the generic tree, for the admin API and the stores. (Decoding tries a
-/// string first, which holds for decoders that refuse a number or flag as a string, as
-/// JSON's does; YAML is read by the route file decoder, not through Codable.)
+/// JSON through `Codable` to and from the generic tree. The admin API and the stores read
+/// with ``JSONReader`` (which its tests compare with this decoder). Decoding tries a string
+/// first, which holds for decoders that refuse a number or flag as a string, as JSON's does;
+/// YAML is read by the route file decoder, not through Codable.
 extension ConfigValue: Codable {
     private struct MemberKey: CodingKey {
         var stringValue: String
