@@ -30,8 +30,8 @@ extension AdminAPI {
                 let dryRun = try isDryRun(request)
                 let report = try await controller.rollback(to: UInt64(number), ifMatch: try ifMatch(request), dryRun: dryRun)
                 if dryRun { return dryRunAnswer(report) }
-                let table = await controller.table
-                return json(adding(report.warnings, to: RouteController.document(of: table)), etag: table.version)
+                let active = await controller.activeDocument()
+                return json(adding(report.warnings, to: active.document), etag: active.version)
             }
         }
         v1.get("config/diff") { request, _ in

@@ -51,8 +51,8 @@ public enum AdminAPI {
                     }
                     return json(snapshot, etag: version)
                 }
-                let table = await controller.table
-                return json(RouteController.document(of: table), etag: table.version)
+                let active = await controller.activeDocument()
+                return json(active.document, etag: active.version)
             }
         }
         v1.put("config") { request, _ in
@@ -62,7 +62,7 @@ public enum AdminAPI {
                 pairs.removeAll { $0.key == "version" }  // what GET /v1/config shows may be sent back
                 let set: RouteSet
                 do {
-                    set = try RouteFileDecoder.decodeDocument(.object(pairs), file: nil)
+                    set = try controller.decodeAPIDocument(.object(pairs))
                 } catch let error as ConfigurationError {
                     throw ControlPlaneError.invalid(await controller.everyProblem(ofAPIDocument: error))
                 }
@@ -71,8 +71,8 @@ public enum AdminAPI {
                     upstreams: set.upstreams.map(\.definition), routes: set.routes.map(\.definition),
                     ifMatch: try ifMatch(request), dryRun: dryRun)
                 if dryRun { return dryRunAnswer(report) }
-                let table = await controller.table
-                return json(adding(report.warnings, to: RouteController.document(of: table)), etag: table.version)
+                let active = await controller.activeDocument()
+                return json(adding(report.warnings, to: active.document), etag: active.version)
             }
         }
 

@@ -3,6 +3,7 @@ import Logging
 import NIOCore
 import PorticoCore
 import PorticoProxy
+import Synchronization
 
 /// The one writer of route tables (xDS-style): every change — a routes-folder edit or an
 /// admin API call — is validated as a whole, given the next version, recorded in the state
@@ -32,6 +33,13 @@ public actor RouteController {
     public private(set) var lastError: String?
     /// Whose hosts, upstreams and quotas a tenant's routes and upstreams are checked against.
     public nonisolated let tenants: TenantDirectory?
+    /// The definitions of the last API document decoded whole (``decodeAPIDocument(_:)``).
+    private nonisolated let lastAPIDocument = Mutex(DecodedDefinitions())
+    /// The last table's definitions as history keeps them, so that a change encodes only what
+    /// it changed.
+    private var encoder = DefinitionEncoder()
+    /// The active table's snapshot document, once written (``activeDocument()``).
+    private var activeSnapshot: (table: RouteTable, document: ConfigValue)?
 
     /// Takes over from a data plane already serving `initialTable`, made by
     /// ``initialTable(files:stored:recorded:)``.
@@ -53,6 +61,16 @@ public actor RouteController {
     /// The active snapshot.
     public var table: RouteTable { dataPlane.routeTables.current }
 
+    /// The active table's version and snapshot document (``document(of:)``), written once
+    /// per table.
+    public func activeDocument() -> (version: UInt64, document: ConfigValue) {
+        let table = self.table
+        if let activeSnapshot, activeSnapshot.table === table { return (table.version, activeSnapshot.document) }
+        let document = Self.document(of: table)
+        activeSnapshot = (table, document)
+        return (table.version, document)
+    }
+
     /// The last version this controller recorded or adopted from the store.
     public var storeVersion: UInt64 { api.version }
 
@@ -68,7 +86,7 @@ public actor RouteController {
     private func recordInitialSnapshotAlone() async throws {
         for _ in 0..<Self.maxAttempts {
             do {
-                try await store.save(api, snapshot: Self.document(of: table), source: .start)
+                try await store.save(api, history: try encoder.encode(table, api: api).history, source: .start)
                 return
             } catch let error as StateStoreError where error.isVersionTaken {
                 let stored = try await store.load()
@@ -143,6 +161,16 @@ public actor RouteController {
                 }
             }
         }
+    }
+
+    /// Decodes a whole API document (`PUT /v1/config`). The routes and upstreams that were in
+    /// the last one decoded are taken from it rather than decoded again, so resending a large
+    /// table with one route changed decodes one route.
+    public nonisolated func decodeAPIDocument(_ value: ConfigValue) throws(ConfigurationError) -> RouteSet {
+        var known = lastAPIDocument.withLock { $0 }
+        let set = try RouteFileDecoder.decodeDocument(value, file: nil, reusing: &known)
+        lastAPIDocument.withLock { $0 = known }
+        return set
     }
 
     /// The problems of an API document that did not decode (`PUT /v1/config`) together with
@@ -280,7 +308,7 @@ public actor RouteController {
 
     /// A stored snapshot of an earlier (or the active) version.
     public func snapshot(version: UInt64) async throws -> ConfigValue? {
-        if version == table.version { return Self.document(of: table) }
+        if version == table.version { return activeDocument().document }
         return try await store.snapshot(version: version)
     }
 
@@ -361,16 +389,22 @@ public actor RouteController {
         } catch {
             throw .refused(.invalid(error.problems))
         }
-        let report = ChangeReport(
-            version: dryRun ? table.version : version,
-            diff: ConfigDiff(from: Self.document(of: table), to: Self.document(of: newTable)), warnings: newTable.shadowedRoutes)
-        if dryRun { return report }
         var recorded = newAPI
         recorded.version = version
+        let encoded: (snapshot: ConfigValue, history: HistoryEntry)
+        do {
+            encoded = try encoder.encode(newTable, api: recorded)
+        } catch {
+            throw .refused(.storeUnavailable("the change could not be written for the state store: \(error)"))
+        }
+        let report = ChangeReport(
+            version: dryRun ? table.version : version,
+            diff: ConfigDiff(from: activeDocument().document, to: encoded.snapshot), warnings: newTable.shadowedRoutes)
+        if dryRun { return report }
         do {
             // Recorded before it is published: an API answer of success means the change
             // survives a restart.
-            try await store.save(recorded, snapshot: Self.document(of: newTable), source: source)
+            try await store.save(recorded, history: encoded.history, source: source)
         } catch let error as StateStoreError where error.isVersionTaken {
             logger.info("version \(version) was recorded by another replica first; adopting it", metadata: [:])
             throw .versionTaken
@@ -382,6 +416,7 @@ public actor RouteController {
         api = recorded
         dataPlane.metrics.configReloadsAccepted.increment()
         await publish(newTable)
+        activeSnapshot = (newTable, encoded.snapshot)
         for warning in report.warnings {
             logger.warning("route can never be chosen", metadata: ["route": "\(warning.route)", "by": "\(warning.by)"])
         }

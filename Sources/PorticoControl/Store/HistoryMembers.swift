@@ -36,43 +36,45 @@ struct HistoryMember: Hashable, Sendable {
     var hash: String
 }
 
-/// What one version holds, as history keeps it: its lists of document hashes, in order,
-/// and the documents by hash.
-struct HistoryEntry: Sendable {
-    private(set) var lists: [HistoryList: [String]] = [:]
-    private(set) var documents: [String: String] = [:]
+/// What one version holds, as history keeps it: its lists of documents, in order, each
+/// with its hash.
+public struct HistoryEntry: Sendable {
+    private var lists: [HistoryList: (hashes: [String], texts: [String])] = [:]
+
+    init() {}
 
     /// The entry of a version whose API-managed part is `configuration` and whose whole
     /// table is `snapshot` (``RouteController/document(of:)``).
     init(configuration: StoredConfiguration, snapshot: ConfigValue) throws {
-        try add(configuration.upstreams.map(\.configValue), to: .apiUpstreams)
-        try add(configuration.routes.map(\.configValue), to: .apiRoutes)
+        add(try configuration.upstreams.map { try EncodedDocument($0.configValue) }, to: .apiUpstreams)
+        add(try configuration.routes.map { try EncodedDocument($0.configValue) }, to: .apiRoutes)
         for (list, key) in [(HistoryList.snapshotUpstreams, "upstreams"), (.snapshotRoutes, "routes")] {
             guard case .array(let items)? = snapshot.member(key) else { continue }
-            try add(items, to: list)
+            add(try items.map(EncodedDocument.init), to: list)
         }
     }
 
-    private mutating func add(_ values: [ConfigValue], to list: HistoryList) throws {
-        var hashes: [String] = []
-        hashes.reserveCapacity(values.count)
-        for value in values {
-            let text = try value.jsonText()
-            let hash = DocumentDigest.of(text)
-            documents[hash] = text
-            hashes.append(hash)
-        }
-        lists[list] = hashes
+    /// Sets `list` to `encoded`, in order.
+    mutating func add(_ encoded: [EncodedDocument], to list: HistoryList) {
+        lists[list] = (encoded.map(\.digest), encoded.map(\.text))
     }
 
-    /// The documents of `list`, in order.
-    func hashes(in list: HistoryList) -> [String] { lists[list] ?? [] }
+    /// How many routes and upstreams the whole snapshot has.
+    var counts: (routes: Int, upstreams: Int) { (hashes(in: .snapshotRoutes).count, hashes(in: .snapshotUpstreams).count) }
+
+    /// The hashes of `list`'s documents, in order.
+    func hashes(in list: HistoryList) -> [String] { lists[list]?.hashes ?? [] }
+
+    /// The texts of `list`'s documents, in order.
+    func texts(in list: HistoryList) -> [String] { lists[list]?.texts ?? [] }
 }
 
 /// The members a new version closes (they were open in the version before it) and opens.
 struct HistoryMemberChange: Equatable, Sendable {
     var closed: [HistoryMember] = []
     var opened: [HistoryMember] = []
+    /// The documents the opened members name, by hash (a store keeps each once).
+    var documents: [String: String] = [:]
 
     /// Room left between neighbours when ordinals are given out afresh.
     static let spacing: Int64 = 1 << 20
@@ -85,11 +87,11 @@ struct HistoryMemberChange: Equatable, Sendable {
         let openByList = Dictionary(grouping: open, by: \.list)
         for list in HistoryList.allCases {
             let old = (openByList[list] ?? []).sorted { $0.ordinal < $1.ordinal }
-            change(list, from: old, to: entry.hashes(in: list))
+            change(list, from: old, to: entry.hashes(in: list), texts: entry.texts(in: list))
         }
     }
 
-    private mutating func change(_ list: HistoryList, from old: [HistoryMember], to new: [String]) {
+    private mutating func change(_ list: HistoryList, from old: [HistoryMember], to new: [String], texts: [String]) {
         var prefix = 0
         while prefix < old.count, prefix < new.count, old[prefix].hash == new[prefix] { prefix += 1 }
         var suffix = 0
@@ -105,10 +107,16 @@ struct HistoryMemberChange: Equatable, Sendable {
             // No room between the neighbours: the list starts again from its first ordinal.
             closed += old
             opened += new.enumerated().map { HistoryMember(list: list, ordinal: Int64($0.offset) * Self.spacing, hash: $0.element) }
+            addDocuments(new.indices, of: new, texts: texts)
             return
         }
         closed += old[prefix..<(old.count - suffix)]
         opened += zip(ordinals, inserted).map { HistoryMember(list: list, ordinal: $0, hash: $1) }
+        addDocuments(prefix..<(new.count - suffix), of: new, texts: texts)
+    }
+
+    private mutating func addDocuments(_ range: Range<Int>, of hashes: [String], texts: [String]) {
+        for index in range where index < texts.count { documents[hashes[index]] = texts[index] }
     }
 
     /// `count` increasing ordinals strictly between `lower` and `upper` (either may be open),

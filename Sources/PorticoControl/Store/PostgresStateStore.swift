@@ -197,10 +197,9 @@ public final class PostgresStateStore: StateStore {
         }
     }
 
-    public func save(_ configuration: StoredConfiguration, snapshot: ConfigValue, source: ChangeSource) async throws {
+    public func save(_ configuration: StoredConfiguration, history entry: HistoryEntry, source: ChangeSource) async throws {
         let version = Int64(configuration.version)
-        let entry = try HistoryEntry(configuration: configuration, snapshot: snapshot)
-        let counts = VersionRecord.counts(of: snapshot)
+        let counts = entry.counts
         let history = HistoryRow(source: source.rawValue, routes: counts.routes, upstreams: counts.upstreams)
         let createdAt = RFC3339.format(secondsSince1970: Date().timeIntervalSince1970)
         do {
@@ -231,12 +230,12 @@ public final class PostgresStateStore: StateStore {
                 if let list = HistoryList(rawValue: list) { open.append(HistoryMember(list: list, ordinal: ordinal, hash: hash)) }
             }
             let change = HistoryMemberChange(from: open, to: entry)
-            let documents = Set(change.opened.map(\.hash)).map { ($0, entry.documents[$0] ?? "") }
+            let documents = Array(change.documents)
             if !documents.isEmpty {
                 try await connection.query(
                     """
                     INSERT INTO config_documents (hash, document)
-                    SELECT * FROM UNNEST(\(documents.map(\.0))::text[], \(documents.map(\.1))::text[])
+                    SELECT * FROM UNNEST(\(documents.map(\.key))::text[], \(documents.map(\.value))::text[])
                     ON CONFLICT (hash) DO NOTHING
                     """, logger: self.logger)
             }

@@ -115,9 +115,8 @@ public actor SQLiteStateStore: StateStore {
         }
     }
 
-    public func save(_ configuration: StoredConfiguration, snapshot: ConfigValue, source: ChangeSource) async throws {
-        let entry = try HistoryEntry(configuration: configuration, snapshot: snapshot)
-        let counts = VersionRecord.counts(of: snapshot)
+    public func save(_ configuration: StoredConfiguration, history entry: HistoryEntry, source: ChangeSource) async throws {
+        let counts = entry.counts
         let version = Int(configuration.version)
         let createdAt = RFC3339.format(secondsSince1970: Date().timeIntervalSince1970)
         try await gate.run {
@@ -128,7 +127,7 @@ public actor SQLiteStateStore: StateStore {
                 // holding the same version, the second finds it taken.
                 guard try await self.readVersion() + 1 == configuration.version else { throw StateStoreError.versionTaken }
                 let change = HistoryMemberChange(from: try await self.openMembers(), to: entry)
-                try await self.record(change, of: entry, version: version)
+                try await self.record(change, version: version)
                 _ = try await self.connection.query(
                     """
                     INSERT INTO config_history (version, created_at, snapshot, source, routes, upstreams, members)
@@ -156,16 +155,15 @@ public actor SQLiteStateStore: StateStore {
 
     /// Writes `change`: new documents once, closed members ended at `version`, opened ones
     /// begun there; statements carry up to 200 rows each.
-    private func record(_ change: HistoryMemberChange, of entry: HistoryEntry, version: Int) async throws {
+    private func record(_ change: HistoryMemberChange, version: Int) async throws {
         // A version that left the API part empty has nothing in api_definitions either; the
         // table is only read for stores written before members (and emptied on the first save).
         _ = try await connection.query("DELETE FROM api_definitions")
-        let opened = Set(change.opened.map(\.hash))
-        for batch in Array(opened).chunks(of: 200) {
+        for batch in Array(change.documents).chunks(of: 200) {
             _ = try await connection.query(
                 "INSERT OR IGNORE INTO config_documents (hash, document) VALUES "
                     + Array(repeating: "(?, ?)", count: batch.count).joined(separator: ", "),
-                batch.flatMap { [SQLiteData.text($0), .text(entry.documents[$0] ?? "")] })
+                batch.flatMap { [SQLiteData.text($0.key), .text($0.value)] })
         }
         for batch in change.closed.chunks(of: 200) {
             _ = try await connection.query(

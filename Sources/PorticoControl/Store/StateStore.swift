@@ -21,11 +21,11 @@ public struct StoredConfiguration: Hashable, Sendable {
 public protocol StateStore: Sendable {
     /// Reads what was saved last.
     func load() async throws -> StoredConfiguration
-    /// Saves a new version: the API-managed definitions, and for history the whole snapshot,
-    /// what made it and the API-managed part on its own.
+    /// Saves a new version: the API-managed definitions, and for history the whole snapshot
+    /// and the API-managed part on its own, both in `history`, and what made it.
     /// `configuration.version` must follow the store's last version by one; when another
     /// writer got there first (a replica sharing the store), throws ``StateStoreError/versionTaken``.
-    func save(_ configuration: StoredConfiguration, snapshot: ConfigValue, source: ChangeSource) async throws
+    func save(_ configuration: StoredConfiguration, history: HistoryEntry, source: ChangeSource) async throws
     /// The snapshot of an earlier version, if the history still holds it.
     func snapshot(version: UInt64) async throws -> ConfigValue?
     /// The kept versions, newest first.
@@ -99,6 +99,14 @@ public struct VersionRecord: Hashable, Sendable {
             return 0
         }
         return (count("routes"), count("upstreams"))
+    }
+}
+
+extension StateStore {
+    /// Saves a new version whose whole table is `snapshot` (``RouteController/document(of:)``),
+    /// encoding every definition (``DefinitionEncoder`` encodes only what changed).
+    public func save(_ configuration: StoredConfiguration, snapshot: ConfigValue, source: ChangeSource) async throws {
+        try await save(configuration, history: try HistoryEntry(configuration: configuration, snapshot: snapshot), source: source)
     }
 }
 

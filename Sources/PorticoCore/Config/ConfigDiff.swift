@@ -75,6 +75,7 @@ extension ConfigValue {
         switch (self, other) {
         case (.object(let a), .object(let b)):
             guard a.count == b.count else { return false }
+            if ConfigValue.sharesStorage(a, b) { return true }
             return a.allSatisfy { pair in b.first { $0.key == pair.key }.map { pair.value.sameDefinition(as: $0.value) } ?? false }
         case (.array(let a), .array(let b)):
             return a.count == b.count && zip(a, b).allSatisfy { $0.sameDefinition(as: $1) }

@@ -34,7 +34,8 @@ extension ConfigValue {
             bytes.append(UInt8(ascii: "]"))
         case .object(let pairs):
             bytes.append(UInt8(ascii: "{"))
-            let ordered = sortedKeys ? pairs.sorted { $0.key < $1.key } : pairs
+            // Sorted only when not already: documents read by `JSONReader` come sorted.
+            let ordered = sortedKeys && !pairs.isSortedByKey ? pairs.sorted { $0.key < $1.key } : pairs
             for (index, pair) in ordered.enumerated() {
                 if index > 0 { bytes.append(UInt8(ascii: ",")) }
                 Self.writeString(pair.key, into: &bytes)
@@ -50,5 +51,11 @@ extension ConfigValue {
         bytes.append(UInt8(ascii: "\""))
         TextBytes.appendJSONEscaped(text, to: &bytes)
         bytes.append(UInt8(ascii: "\""))
+    }
+}
+
+extension [(key: String, value: ConfigValue)] {
+    fileprivate var isSortedByKey: Bool {
+        indices.dropFirst().allSatisfy { self[$0 - 1].key < self[$0].key }
     }
 }

@@ -26,9 +26,15 @@ public indirect enum ConfigValue: Hashable, Sendable {
         case (.string(let a), .string(let b)): return a == b
         case (.array(let a), .array(let b)): return a == b
         case (.object(let a), .object(let b)):
-            return a.count == b.count && zip(a, b).allSatisfy { $0.key == $1.key && $0.value == $1.value }
+            return a.count == b.count && (sharesStorage(a, b) || zip(a, b).allSatisfy { $0.key == $1.key && $0.value == $1.value })
         default: return false
         }
+    }
+
+    /// Whether two members lists are one and the same array (as `Array`'s `==` checks first):
+    /// a document kept from the version before compares without a walk.
+    static func sharesStorage(_ a: [(key: String, value: ConfigValue)], _ b: [(key: String, value: ConfigValue)]) -> Bool {
+        a.withUnsafeBufferPointer { a in b.withUnsafeBufferPointer { b in a.baseAddress == b.baseAddress } }
     }
 
     public func hash(into hasher: inout Hasher) {

@@ -14,7 +14,19 @@ public struct RouteFileDecoder {
 
     /// Decodes a whole document with optional `upstreams` and `routes` lists.
     public static func decodeDocument(_ value: ConfigValue, file: String?) throws(ConfigurationError) -> RouteSet {
+        var known = DecodedDefinitions()
+        return try decodeDocument(value, file: file, reusing: &known)
+    }
+
+    /// Decodes a whole document as ``decodeDocument(_:file:)`` does, taking each route and
+    /// upstream whose document is in `known` from there instead of decoding it again (what
+    /// makes a `PUT /v1/config` of a large table cost what changed). On success `known`
+    /// becomes this document's definitions; on failure it is left as it was.
+    public static func decodeDocument(_ value: ConfigValue, file: String?, reusing known: inout DecodedDefinitions)
+        throws(ConfigurationError) -> RouteSet
+    {
         var decoder = RouteFileDecoder(file: file)
+        var decoded = DecodedDefinitions()
         let source: DefinitionSource = file.map { .file($0) } ?? .api
         var set = RouteSet()
         if case .null = value { return set }  // an empty file is a valid, empty document
@@ -23,8 +35,11 @@ public struct RouteFileDecoder {
         }
         if let list = fields["upstreams"] {
             if let items = decoder.array(list, at: "upstreams") {
+                decoded.reserveCapacity(upstreams: items.count)
                 for (index, item) in items.enumerated() {
-                    if let upstream = decoder.upstream(item, at: "upstreams[\(index)]") {
+                    if let upstream = decoded.keepUpstream(decodedFrom: item, in: known)
+                        ?? decoder.upstream(item, at: "upstreams[\(index)]").map({ decoded.add($0, decodedFrom: item) })
+                    {
                         set.upstreams.append((upstream, source))
                     } else {
                         set.omissions.upstreams.insert(.init(source: source, index: index))
@@ -36,8 +51,12 @@ public struct RouteFileDecoder {
             }
         }
         if let list = fields["routes"], let items = decoder.array(list, at: "routes") {
+            decoded.reserveCapacity(routes: items.count)
+            set.routes.reserveCapacity(items.count)
             for (index, item) in items.enumerated() {
-                if let route = decoder.route(item, at: "routes[\(index)]") {
+                if let route = decoded.keepRoute(decodedFrom: item, in: known)
+                    ?? decoder.route(item, at: "routes[\(index)]").map({ decoded.add($0, decodedFrom: item) })
+                {
                     set.routes.append((route, source))
                 } else {
                     set.omissions.routes.insert(.init(source: source, index: index))
@@ -45,6 +64,7 @@ public struct RouteFileDecoder {
             }
         }
         guard decoder.problems.isEmpty else { throw ConfigurationError(problems: decoder.problems, decoded: set) }
+        known = decoded
         return set
     }
 

@@ -17,7 +17,7 @@ actor MemoryStore: StateStore {
 
     private(set) var sources: [ChangeSource] = []
 
-    func save(_ configuration: StoredConfiguration, snapshot: ConfigValue, source: ChangeSource) async throws {
+    func save(_ configuration: StoredConfiguration, history: HistoryEntry, source: ChangeSource) async throws {
         if failing { throw StateStoreError("disk full") }
         guard configuration.version > (saved.last?.version ?? 0) else { throw StateStoreError.versionTaken }
         saved.append(configuration)

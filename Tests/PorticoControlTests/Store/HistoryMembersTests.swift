@@ -41,7 +41,7 @@ import Testing
         #expect(change.closed.isEmpty)
         // Three routes, each in the API part and in the snapshot; one document each.
         #expect(change.opened.count == 6)
-        #expect(first.documents.count == 3)
+        #expect(change.documents.count == 3)
         let ordinals = change.opened.filter { $0.list == .apiRoutes }.map(\.ordinal)
         #expect(ordinals == [0, HistoryMemberChange.spacing, 2 * HistoryMemberChange.spacing])
     }
@@ -53,9 +53,10 @@ import Testing
         var changed = ids
         changed[500] = 5000
         let change = HistoryMemberChange(from: table.open, to: try entry(changed))
-        // One per list the route is in (the API part and the snapshot).
+        // One per list the route is in (the API part and the snapshot), and one new document.
         #expect(change.closed.count == 2)
         #expect(change.opened.count == 2)
+        #expect(change.documents.count == 1)
         table.apply(change, version: 2)
         let neighbours = table.open.filter { $0.list == .apiRoutes }.sorted { $0.ordinal < $1.ordinal }
         #expect(neighbours.count == 1000)
