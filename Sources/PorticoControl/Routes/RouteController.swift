@@ -86,7 +86,9 @@ public actor RouteController {
     private func recordInitialSnapshotAlone() async throws {
         for _ in 0..<Self.maxAttempts {
             do {
-                try await store.save(api, history: try encoder.encode(table, api: api).history, source: .start)
+                let encoded = try encoder.encode(table, api: api)
+                try await store.save(api, history: encoded.history, source: .start)
+                activeSnapshot = (table, encoded.snapshot)
                 return
             } catch let error as StateStoreError where error.isVersionTaken {
                 let stored = try await store.load()

@@ -95,8 +95,8 @@ public actor SQLiteStateStore: StateStore {
             _ = try await self.connection.query("BEGIN")
             do {
                 configuration.version = try await self.readVersion()
-                if try await self.isKeptAsMembers(version: configuration.version) {
-                    let rows = try await self.memberDocuments(of: HistoryList.apiLists, at: nil)
+                if let number = Int(exactly: configuration.version), try await self.isKeptAsMembers(version: number) {
+                    let rows = try await self.memberDocuments(of: HistoryList.apiLists, at: number)
                     _ = try await self.connection.query("COMMIT")
                     return try HistoryList.apiConfiguration(version: configuration.version, rows: rows)
                 }
@@ -196,32 +196,23 @@ public actor SQLiteStateStore: StateStore {
     }
 
     /// Whether `version` was recorded as members (the caller holds the gate).
-    private func isKeptAsMembers(version: UInt64) async throws -> Bool {
-        guard let number = Int(exactly: version), number > 0 else { return false }
-        let rows = try await connection.query("SELECT members FROM config_history WHERE version = ?", [.integer(number)])
+    private func isKeptAsMembers(version: Int) async throws -> Bool {
+        guard version > 0 else { return false }
+        let rows = try await connection.query("SELECT members FROM config_history WHERE version = ?", [.integer(version)])
         return rows.first?.column("members")?.integer == 1
     }
 
-    /// The documents of `lists` at `version` (`nil`: the last recorded one), in order within
-    /// each list (the caller holds the gate).
-    private func memberDocuments(of lists: [HistoryList], at version: Int?) async throws -> [(list: HistoryList, document: String)] {
+    /// The documents of `lists` at `version`, in order within each list (the caller holds
+    /// the gate).
+    private func memberDocuments(of lists: [HistoryList], at version: Int) async throws -> [(list: HistoryList, document: String)] {
         let names = lists.map { SQLiteData.text($0.rawValue) }
         let marks = Array(repeating: "?", count: lists.count).joined(separator: ", ")
-        let rows: [SQLiteRow]
-        if let version {
-            rows = try await connection.query(
-                """
-                SELECT m.list, d.document FROM config_members m JOIN config_documents d ON d.hash = m.hash
-                WHERE m.list IN (\(marks)) AND m.from_version <= ? AND (m.until_version IS NULL OR m.until_version > ?)
-                ORDER BY m.list, m.ordinal
-                """, names + [.integer(version), .integer(version)])
-        } else {
-            rows = try await connection.query(
-                """
-                SELECT m.list, d.document FROM config_members m JOIN config_documents d ON d.hash = m.hash
-                WHERE m.list IN (\(marks)) AND m.until_version IS NULL ORDER BY m.list, m.ordinal
-                """, names)
-        }
+        let rows = try await connection.query(
+            """
+            SELECT m.list, d.document FROM config_members m JOIN config_documents d ON d.hash = m.hash
+            WHERE m.list IN (\(marks)) AND m.from_version <= ? AND (m.until_version IS NULL OR m.until_version > ?)
+            ORDER BY m.list, m.ordinal
+            """, names + [.integer(version), .integer(version)])
         return try rows.map { row in
             guard let list = row.column("list")?.string.flatMap(HistoryList.init(rawValue:)),
                 let document = row.column("document")?.string
