@@ -143,6 +143,34 @@ struct HistoryMemberChange: Equatable, Sendable {
     }
 }
 
+/// A version as a store's history holds it.
+enum KeptVersion {
+    case notKept
+    /// Recorded before members: the whole snapshot and API document as text.
+    case text(snapshot: String, apiDocument: String?)
+    /// Recorded as members: the documents of the lists asked for, in order within each list.
+    case members([(list: HistoryList, document: String)])
+
+    /// The snapshot `GET /v1/config?version=` shows (members read with the snapshot lists).
+    func snapshot(version: UInt64) throws -> ConfigValue? {
+        switch self {
+        case .notKept: return nil
+        case .text(let snapshot, _): return try ConfigValue.decodeJSON(snapshot)
+        case .members(let rows): return try HistoryList.snapshot(version: version, rows: rows)
+        }
+    }
+
+    /// The API-managed part (members read with the API lists); `nil` for a version recorded
+    /// before the store kept it.
+    func apiConfiguration(version: UInt64) throws -> StoredConfiguration? {
+        switch self {
+        case .notKept, .text(_, nil): return nil
+        case .text(_, let apiDocument?): return try StoredConfiguration.fromAPIDocument(apiDocument, version: version)
+        case .members(let rows): return try HistoryList.apiConfiguration(version: version, rows: rows)
+        }
+    }
+}
+
 extension HistoryList {
     /// A version's snapshot read back from its members' documents (each row: the list and
     /// the document, in ordinal order within a list), as `GET /v1/config?version=` shows it.

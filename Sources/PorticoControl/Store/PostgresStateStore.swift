@@ -287,14 +287,6 @@ public final class PostgresStateStore: StateStore {
         let upstreams: Int
     }
 
-    /// A version as history holds it.
-    private enum KeptVersion {
-        case notKept
-        /// Recorded before members: the whole snapshot and API document as text.
-        case text(snapshot: String, apiDocument: String?)
-        case members([(list: HistoryList, document: String)])
-    }
-
     /// `version`'s row and, when it is kept as members, the documents of `lists`; run inside
     /// a transaction that reads one snapshot of the database.
     private func history(of version: Int64, lists: [HistoryList], on connection: PostgresConnection) async throws -> KeptVersion {
@@ -350,21 +342,13 @@ public final class PostgresStateStore: StateStore {
 
     public func apiConfiguration(version: UInt64) async throws -> StoredConfiguration? {
         guard let number = Int64(exactly: version) else { return nil }
-        switch try await history(of: number, lists: HistoryList.apiLists) {
-        case .notKept, .text(_, nil): return nil
-        case .text(_, let apiDocument?): return try StoredConfiguration.fromAPIDocument(apiDocument, version: version)
-        case .members(let rows): return try HistoryList.apiConfiguration(version: version, rows: rows)
-        }
+        return try await history(of: number, lists: HistoryList.apiLists).apiConfiguration(version: version)
     }
 
     public func snapshot(version: UInt64) async throws -> ConfigValue? {
         // `?version=` of the admin API: a number no version can have is simply not kept.
         guard let number = Int64(exactly: version) else { return nil }
-        switch try await history(of: number, lists: HistoryList.snapshotLists) {
-        case .notKept: return nil
-        case .text(let snapshot, _): return try ConfigValue.decodeJSON(snapshot)
-        case .members(let rows): return try HistoryList.snapshot(version: version, rows: rows)
-        }
+        return try await history(of: number, lists: HistoryList.snapshotLists).snapshot(version: version)
     }
 
     /// Versions recorded by any replica, as `NOTIFY` announces them; the stream ends with

@@ -95,8 +95,9 @@ public actor SQLiteStateStore: StateStore {
             _ = try await self.connection.query("BEGIN")
             do {
                 configuration.version = try await self.readVersion()
-                if let number = Int(exactly: configuration.version), try await self.isKeptAsMembers(version: number) {
-                    let rows = try await self.memberDocuments(of: HistoryList.apiLists, at: number)
+                if let number = Int(exactly: configuration.version),
+                    case .members(let rows) = try await self.history(of: number, lists: HistoryList.apiLists)
+                {
                     _ = try await self.connection.query("COMMIT")
                     return try HistoryList.apiConfiguration(version: configuration.version, rows: rows)
                 }
@@ -195,11 +196,16 @@ public actor SQLiteStateStore: StateStore {
             """)
     }
 
-    /// Whether `version` was recorded as members (the caller holds the gate).
-    private func isKeptAsMembers(version: Int) async throws -> Bool {
-        guard version > 0 else { return false }
-        let rows = try await connection.query("SELECT members FROM config_history WHERE version = ?", [.integer(version)])
-        return rows.first?.column("members")?.integer == 1
+    /// `version`'s row and, when it is kept as members, the documents of `lists` (the caller
+    /// holds the gate).
+    private func history(of version: Int, lists: [HistoryList]) async throws -> KeptVersion {
+        let rows = try await connection.query(
+            "SELECT snapshot, api_document, members FROM config_history WHERE version = ?", [.integer(version)])
+        guard let row = rows.first else { return .notKept }
+        guard row.column("members")?.integer == 1 else {
+            return .text(snapshot: row.column("snapshot")?.string ?? "", apiDocument: row.column("api_document")?.string)
+        }
+        return .members(try await memberDocuments(of: lists, at: version))
     }
 
     /// The documents of `lists` at `version`, in order within each list (the caller holds
@@ -245,29 +251,14 @@ public actor SQLiteStateStore: StateStore {
     public func apiConfiguration(version: UInt64) async throws -> StoredConfiguration? {
         guard let number = Int(exactly: version) else { return nil }
         return try await gate.run {
-            let rows = try await self.connection.query(
-                "SELECT api_document, members FROM config_history WHERE version = ?", [.integer(number)])
-            guard let row = rows.first else { return nil }
-            if row.column("members")?.integer == 1 {
-                return try HistoryList.apiConfiguration(
-                    version: version, rows: try await self.memberDocuments(of: HistoryList.apiLists, at: number))
-            }
-            guard let text = row.column("api_document")?.string else { return nil }
-            return try StoredConfiguration.fromAPIDocument(text, version: version)
+            try await self.history(of: number, lists: HistoryList.apiLists).apiConfiguration(version: version)
         }
     }
 
     public func snapshot(version: UInt64) async throws -> ConfigValue? {
         guard let number = Int(exactly: version) else { return nil }
         return try await gate.run {
-            let rows = try await self.connection.query(
-                "SELECT snapshot, members FROM config_history WHERE version = ?", [.integer(number)])
-            guard let row = rows.first else { return nil }
-            if row.column("members")?.integer == 1 {
-                return try HistoryList.snapshot(
-                    version: version, rows: try await self.memberDocuments(of: HistoryList.snapshotLists, at: number))
-            }
-            return try row.column("snapshot")?.string.map(ConfigValue.decodeJSON)
+            try await self.history(of: number, lists: HistoryList.snapshotLists).snapshot(version: version)
         }
     }
 
