@@ -28,6 +28,12 @@ final class EventLoopState {
         Int(nextRandom() % UInt64(bound))
     }
 
+    /// ``roll(_:)`` and ``nextRandom()`` as the router takes them, made once per loop rather
+    /// than on every connection. They are this state's own and called only while a request
+    /// of its loop runs, so they cannot outlive it: no reference count is taken per call.
+    private(set) lazy var rollFunction: (Int) -> Int = { [unowned(unsafe) self] in self.roll($0) }
+    private(set) lazy var randomFunction: () -> UInt64 = { [unowned(unsafe) self] in self.nextRandom() }
+
     /// The dice's next 64 bits (trace and span ids, sampling).
     func nextRandom() -> UInt64 {
         randomState &+= 0x9E37_79B9_7F4A_7C15

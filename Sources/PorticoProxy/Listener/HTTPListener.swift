@@ -45,6 +45,9 @@ public final class HTTPListener: Sendable {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.maxMessagesPerRead, value: 16)
+            // Each connection keeps its receive buffer while idle: start at 1 KiB, as nginx's
+            // client_header_buffer_size, rather than NIO's 2 KiB; it grows when reads fill it.
+            .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 1024, maximum: 65536))
             .childChannelInitializer { channel in
                 let configure = { (channel: Channel, peer: String?) throws in
                     if let certificates {
@@ -91,9 +94,7 @@ private struct PipelineFactory: Sendable {
 
     init(dataPlane: DataPlane, tls: Bool) {
         self.dataPlane = dataPlane
-        var environment = dataPlane.environment
-        environment.scheme = tls ? "https" : "http"
-        self.environment = environment
+        environment = dataPlane.environment.serving(scheme: tls ? "https" : "http")
         var limits = NIOHTTPDecoderLimitConfiguration()
         limits.maxHeaderListSize = environment.configuration.maxHeaderBytes
         limits.maxHeaderFieldSize = environment.configuration.maxHeaderBytes

@@ -31,16 +31,39 @@ public struct ProxyConfiguration: Sendable {
 }
 
 /// What every downstream connection of a listener shares: loggers, metrics and settings
-/// (the snapshot it serves by is its event loop's, ``EventLoopState``).
-struct ProxyEnvironment: Sendable {
+/// (the snapshot it serves by is its event loop's, ``EventLoopState``). A class, so that a
+/// connection holds a reference rather than its own copy.
+final class ProxyEnvironment: Sendable {
     let configuration: ProxyConfiguration
     /// `http` or `https`: how requests reach the listener, sent upstream as `X-Forwarded-Proto`.
-    var scheme = "http"
+    let scheme: String
     let metrics: GatewayMetrics
     let accessLogger: Logger
     let requestIDs: RequestIDGenerator
     /// Where sampled spans go for export; nil when no OTLP endpoint is set.
-    var spans: SpanQueue?
+    let spans: SpanQueue?
+    /// ``requestIDs``' next value, as the router takes it (made once, not per request).
+    let makeRequestID: @Sendable () -> String
+
+    init(
+        configuration: ProxyConfiguration, scheme: String = "http", metrics: GatewayMetrics, accessLogger: Logger,
+        requestIDs: RequestIDGenerator, spans: SpanQueue? = nil
+    ) {
+        self.configuration = configuration
+        self.scheme = scheme
+        self.metrics = metrics
+        self.accessLogger = accessLogger
+        self.requestIDs = requestIDs
+        self.spans = spans
+        makeRequestID = { [requestIDs] in requestIDs.next() }
+    }
+
+    /// The same environment for a listener reached with `scheme`.
+    func serving(scheme: String) -> ProxyEnvironment {
+        ProxyEnvironment(
+            configuration: configuration, scheme: scheme, metrics: metrics, accessLogger: accessLogger, requestIDs: requestIDs,
+            spans: spans)
+    }
 }
 
 /// Makes `X-Request-Id` values for requests that arrive without one: a random per-process

@@ -21,9 +21,6 @@ final class HTTPProxyHandler: ChannelDuplexHandler, DrainableConnection {
     /// An HTTP/2 stream is a request, not a connection: its connection is counted elsewhere.
     private let isHTTP2Stream: Bool
     private let router: RequestRouter
-    /// The event loop's dice, as the router takes them (made once, not per request).
-    private let roll: (Int) -> Int
-    private let random: () -> UInt64
     private let recorder: ExchangeRecorder
     var pool: UpstreamConnectionPool { state.pool }
     var context: ChannelHandlerContext?
@@ -34,7 +31,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, DrainableConnection {
     // before the next begins (a machine returns its action before the action runs): the
     // runtime's exclusivity check on each access, a thread-local lookup, is left out.
     @exclusivity(unchecked) var connection: DownstreamConnectionStateMachine
-    @exclusivity(unchecked) var exchange: Exchange?
+    @exclusivity(unchecked) var exchange: ExchangeBox?
     /// The exchange's upstream and the in-flight counter of its route, from its snapshot.
     @exclusivity(unchecked) var upstream: UpstreamState?
     @exclusivity(unchecked) var routeCounter: RouteCounter?
@@ -54,8 +51,6 @@ final class HTTPProxyHandler: ChannelDuplexHandler, DrainableConnection {
         self.state = state
         self.isHTTP2Stream = isHTTP2Stream
         router = RequestRouter(scheme: environment.scheme, httpsRedirectPort: environment.configuration.httpsRedirectPort)
-        roll = { [state] in state.roll($0) }
-        random = { [state] in state.nextRandom() }
         recorder = ExchangeRecorder(
             accessLogger: environment.accessLogger, accessLog: state.accessLog, metrics: state.metrics, spans: environment.spans)
         connection = DownstreamConnectionStateMachine(
@@ -87,24 +82,23 @@ final class HTTPProxyHandler: ChannelDuplexHandler, DrainableConnection {
     private func process(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
         switch part {
         case .head(let head): if exchange == nil { begin(head, context: context) }
-        case .body(let buffer): run(exchange?.requestBodyReceived(buffer), context: context)
-        case .end(let trailers): run(exchange?.requestEndReceived(trailers), context: context)
+        case .body(let buffer): run(exchange?.machine.requestBodyReceived(buffer), context: context)
+        case .end(let trailers): run(exchange?.machine.requestEndReceived(trailers), context: context)
         }
     }
 
     private func begin(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
         let now = context.eventLoop.now
         let snapshot = state.snapshot
-        let requestIDs = environment.requestIDs
         let routed = router.route(
             head,
             in: RequestRouter.Context(
                 table: snapshot.table, health: snapshot.health, peerAddress: clientAddress,
-                trustedProxies: environment.configuration.trustedProxies, makeRequestID: { requestIDs.next() }, roll: roll,
+                trustedProxies: environment.configuration.trustedProxies, makeRequestID: environment.makeRequestID, roll: state.rollFunction,
                 rateLimiters: snapshot.rateLimiters, now: Int64(clamping: now.uptimeNanoseconds),
-                traceSampleRate: environment.configuration.traceSampleRate, random: random))
+                traceSampleRate: environment.configuration.traceSampleRate, random: state.randomFunction))
         exchangeSerial += 1
-        exchange = Exchange(routed: routed, request: head, serial: exchangeSerial, now: now, isHTTP2Stream: isHTTP2Stream)
+        exchange = ExchangeBox(Exchange(routed: routed, request: head, serial: exchangeSerial, now: now, isHTTP2Stream: isHTTP2Stream))
         routeCounter = snapshot.counter(for: routed.route)
         routeCounter?.started()
         var selector: EndpointSelector?
@@ -119,7 +113,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, DrainableConnection {
         }
         let authorizer = snapshot.authorizer(for: routed.route)
         run(
-            exchange?.start(
+            exchange?.machine.start(
                 upstream: selector, authorizer: authorizer, now: now, epochSeconds: authorizer == nil ? 0 : Self.epochSeconds),
             context: context)
     }
@@ -142,7 +136,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, DrainableConnection {
     func channelInactive(context: ChannelHandlerContext) {
         _ = connection.startClosing()
         if exchange != nil {
-            exchange?.clientClosed()
+            exchange?.machine.clientClosed()
             lease.giveUp(in: pool)
             finish(context: context)
         }
@@ -154,7 +148,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, DrainableConnection {
         // HTTP/2 stream ends with its response anyway; its connection sends GOAWAY.
         guard event is ChannelShouldQuiesceEvent, !isHTTP2Stream else { return context.fireUserInboundEventTriggered(event) }
         if exchange == nil { return close(context) }
-        exchange?.closeAfterResponse()
+        exchange?.machine.closeAfterResponse()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
@@ -162,11 +156,11 @@ final class HTTPProxyHandler: ChannelDuplexHandler, DrainableConnection {
         if exchange == nil {
             let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: "")
             let routed = RoutedRequest(client: clientAddress, path: "", decision: .noRoute)
-            exchange = Exchange(routed: routed, request: head, serial: 0, now: context.eventLoop.now, isHTTP2Stream: isHTTP2Stream)
+            exchange = ExchangeBox(Exchange(routed: routed, request: head, serial: 0, now: context.eventLoop.now, isHTTP2Stream: isHTTP2Stream))
         }
         lease.giveUp(in: pool)
         let code: GatewayErrorCode = parserError == .headerOverflow ? .headersTooLarge : .badRequest
-        run(exchange?.malformedRequest(code, description: "\(parserError)"), context: context)
+        run(exchange?.machine.malformedRequest(code, description: "\(parserError)"), context: context)
     }
 
     // MARK: Actions
@@ -206,18 +200,18 @@ final class HTTPProxyHandler: ChannelDuplexHandler, DrainableConnection {
         case .forwardResponseHead(let head, let compress)?:
             if compress {
                 guard let stream = try? GzipStream(allocator: context.channel.allocator) else {
-                    return run(exchange?.responseBodyFailed("gzip: cannot start"), context: context)
+                    return run(exchange?.machine.responseBodyFailed("gzip: cannot start"), context: context)
                 }
                 gzip = stream
             }
             context.write(wrapOutboundOut(.head(head)), promise: nil)
         case .endResponse(let trailers, let reuse, let ending)?:
             if let stream = gzip, let tail = try? stream.finish(), tail.readableBytes > 0 {
-                exchange?.responseBodyWritten(bytes: tail.readableBytes)
+                exchange?.machine.responseBodyWritten(bytes: tail.readableBytes)
                 context.write(wrapOutboundOut(.body(.byteBuffer(tail))), promise: nil)
             }
             gzip = nil
-            let maxRequests = exchange?.route?.upstream?.definition.maxRequestsPerConnection
+            let maxRequests = exchange?.machine.route?.upstream?.definition.maxRequestsPerConnection
             lease.finish(in: pool, reusable: reuse, maxRequests: maxRequests)
             end(trailers, ending, context: context)
         case .beginUpgrade(let head)?:
@@ -251,16 +245,16 @@ final class HTTPProxyHandler: ChannelDuplexHandler, DrainableConnection {
     /// Ends the exchange: counts and logs it and, when the connection stays open, serves
     /// pipelined requests that waited for it.
     func finish(context: ChannelHandlerContext) {
-        guard let ended = exchange.take() else { return }  // moved out, not copied
+        guard let ended = exchange.take() else { return }  // read in its box, not copied out
         gzip = nil
         upstream = nil
         routeCounter?.ended()
         routeCounter = nil
-        ended.requestEnded()
+        ended.machine.requestEnded()
         let now = context.eventLoop.now
         connection.exchangeEnded(now: now)
         if !connection.isClosing { armIdleTimer(context: context, now: now) }
-        recorder.record(ended.record, now: now)
+        recorder.record(ended.machine.record, now: now)
         guard connection.startServingHeldParts() else { return }
         while let part = connection.nextHeldPart(exchangeTakesParts: exchangeTakesParts) { process(part, context: context) }
         if connection.stopServingHeldParts(exchangeHoldsReads: holdsReads) { context.read() }
@@ -277,10 +271,10 @@ final class HTTPProxyHandler: ChannelDuplexHandler, DrainableConnection {
 
     /// Whether a part read now goes to the running exchange (or starts one): not while an
     /// exchange whose request is complete still answers.
-    private var exchangeTakesParts: Bool { !(exchange?.requestComplete ?? false) }
+    private var exchangeTakesParts: Bool { !(exchange?.machine.requestComplete ?? false) }
 
     private var holdsReads: Bool {
-        switch exchange?.readGate {
+        switch exchange?.machine.readGate {
         case nil, .open?: return false
         case .held?: return true
         case .whileUpstreamBusy?: return lease.connection.map { !$0.channel.isWritable } ?? false
@@ -289,5 +283,16 @@ final class HTTPProxyHandler: ChannelDuplexHandler, DrainableConnection {
 
     func resumeReadsIfPossible(context: ChannelHandlerContext) {
         if connection.resumeReading(exchangeHoldsReads: holdsReads) { context.read() }
+    }
+}
+
+/// The running exchange's machine in a box of its own: an idle connection then holds one
+/// reference rather than the machine's 600 bytes. (Only its connection's event loop touches
+/// it, one access at a time, as the handler's own state.)
+final class ExchangeBox {
+    @exclusivity(unchecked) var machine: ExchangeStateMachine
+
+    init(_ machine: ExchangeStateMachine) {
+        self.machine = machine
     }
 }
