@@ -94,7 +94,8 @@ final class HTTPProxyHandler: ChannelDuplexHandler, DrainableConnection {
             head,
             in: RequestRouter.Context(
                 table: snapshot.table, health: snapshot.health, peerAddress: clientAddress,
-                trustedProxies: environment.configuration.trustedProxies, makeRequestID: environment.makeRequestID, roll: state.rollFunction,
+                trustedProxies: environment.configuration.trustedProxies, makeRequestID: environment.makeRequestID,
+                roll: state.rollFunction,
                 rateLimiters: snapshot.rateLimiters, now: Int64(clamping: now.uptimeNanoseconds),
                 traceSampleRate: environment.configuration.traceSampleRate, random: state.randomFunction))
         exchangeSerial += 1
@@ -156,7 +157,8 @@ final class HTTPProxyHandler: ChannelDuplexHandler, DrainableConnection {
         if exchange == nil {
             let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: "")
             let routed = RoutedRequest(client: clientAddress, path: "", decision: .noRoute)
-            exchange = ExchangeBox(Exchange(routed: routed, request: head, serial: 0, now: context.eventLoop.now, isHTTP2Stream: isHTTP2Stream))
+            exchange = ExchangeBox(
+                Exchange(routed: routed, request: head, serial: 0, now: context.eventLoop.now, isHTTP2Stream: isHTTP2Stream))
         }
         lease.giveUp(in: pool)
         let code: GatewayErrorCode = parserError == .headerOverflow ? .headersTooLarge : .badRequest
