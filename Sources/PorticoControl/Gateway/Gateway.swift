@@ -131,9 +131,10 @@ private struct Setup {
         } catch {
             throw GatewayStartupError(problems: ["\(storeDescription): cannot read the tenants: \(error)"])
         }
+        let heapTrimmer = HeapTrimmer()
         let controller = RouteController(
             dataPlane: dataPlane, store: store, files: files, stored: stored, drainTimeout: settings.drainTimeout,
-            tenants: tenants, logger: logger)
+            tenants: tenants, heapTrimmer: heapTrimmer, logger: logger)
         try await controller.recordInitialSnapshot()
         logger.info(
             "route table active",
@@ -174,6 +175,7 @@ private struct Setup {
         ]
         let health = HealthChecker(dataPlane: dataPlane, group: group, logger: logger)
         services.append(PeriodicService { await health.run() })
+        services.append(PeriodicService { await heapTrimmer.run() })
         if let shared = store as? PostgresStateStore {
             let follower = SharedStoreFollower(store: shared, controller: controller, ports: ports, logger: logger)
             services.append(PeriodicService { await follower.run() })

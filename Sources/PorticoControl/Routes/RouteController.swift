@@ -40,14 +40,17 @@ public actor RouteController {
     private var encoder = DefinitionEncoder()
     /// The active table's snapshot document, once written (``activeDocument()``).
     private var activeSnapshot: (table: RouteTable, document: ConfigValue)?
+    /// Told of every published table, so that the heap's free pages go back after a change.
+    private let heapTrimmer: HeapTrimmer?
 
     /// Takes over from a data plane already serving `initialTable`, made by
     /// ``initialTable(files:stored:recorded:)``.
     public init(
         dataPlane: DataPlane, store: any StateStore, files: RouteSet, stored: StoredConfiguration, drainTimeout: Duration,
-        tenants: TenantDirectory? = nil, logger: Logger
+        tenants: TenantDirectory? = nil, heapTrimmer: HeapTrimmer? = nil, logger: Logger
     ) {
         self.tenants = tenants
+        self.heapTrimmer = heapTrimmer
         self.dataPlane = dataPlane
         self.store = store
         self.files = files
@@ -428,6 +431,7 @@ public actor RouteController {
     /// Publishes a table; the data plane drains what it retires.
     private func publish(_ newTable: RouteTable) async {
         await dataPlane.publish(newTable, drainTimeout: drainTimeout)
+        heapTrimmer?.changed()
         logger.info(
             "route table active",
             metadata: [
