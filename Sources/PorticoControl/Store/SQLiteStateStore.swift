@@ -39,6 +39,9 @@ public actor SQLiteStateStore: StateStore {
     private func migrate() async throws {
         for statement in [
             "PRAGMA journal_mode=WAL",
+            // Statement journals (every multi-row INSERT has one) in memory rather than temporary
+            // files: a PUT of 10,000 new routes took 650–710 ms, and takes 550–600.
+            "PRAGMA temp_store=MEMORY",
             """
             CREATE TABLE IF NOT EXISTS api_definitions (
                 kind TEXT NOT NULL, name TEXT NOT NULL, position INTEGER NOT NULL, document TEXT NOT NULL,
