@@ -12,12 +12,12 @@ extension HTTPProxyHandler {
     func refreshKeys(_ source: JWKSSource, context: ChannelHandlerContext) {
         let serial = currentSerial
         guard let loaded = source.refresh(on: context.eventLoop) else {
-            return run(exchange?.machine.keysRefreshed(serial: serial, now: context.eventLoop.now, epochSeconds: Self.epochSeconds), context: context)
+            return run(exchange?.machine?.keysRefreshed(serial: serial, now: context.eventLoop.now, epochSeconds: Self.epochSeconds), context: context)
         }
         loaded.assumeIsolated().whenComplete { [weak self] _ in
             guard let self, let context = self.context else { return }
             self.run(
-                self.exchange?.machine.keysRefreshed(serial: serial, now: context.eventLoop.now, epochSeconds: Self.epochSeconds),
+                self.exchange?.machine?.keysRefreshed(serial: serial, now: context.eventLoop.now, epochSeconds: Self.epochSeconds),
                 context: context)
         }
     }
@@ -28,12 +28,12 @@ extension HTTPProxyHandler {
         let call = ForwardAuthCall(definition, request: exchange.request, client: exchange.record.client, scheme: environment.scheme)
         guard let http = client.client else {
             return run(
-                self.exchange?.machine.forwardAuthAnswered(serial: serial, .unavailable(reason: "auth.forward: shutting down"), now: context.eventLoop.now),
+                self.exchange?.machine?.forwardAuthAnswered(serial: serial, .unavailable(reason: "auth.forward: shutting down"), now: context.eventLoop.now),
                 context: context)
         }
         call.perform(with: http, on: context.eventLoop).assumeIsolated().whenSuccess { [weak self] outcome in
             guard let self, let context = self.context else { return }
-            self.run(self.exchange?.machine.forwardAuthAnswered(serial: serial, outcome, now: context.eventLoop.now), context: context)
+            self.run(self.exchange?.machine?.forwardAuthAnswered(serial: serial, outcome, now: context.eventLoop.now), context: context)
         }
     }
 }

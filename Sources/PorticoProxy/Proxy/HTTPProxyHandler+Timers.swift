@@ -8,17 +8,17 @@ extension HTTPProxyHandler {
     /// Other transitions only clear deadlines or end the exchange, and a timer firing early
     /// re-arms for what is still due.
     func armExchangeTimer(context: ChannelHandlerContext) {
-        if let deadline = exchange?.machine.nextDeadline { timer.arm(at: deadline, on: context.eventLoop) }
+        if let deadline = exchange?.machine?.nextDeadline { timer.arm(at: deadline, on: context.eventLoop) }
     }
 
     /// The connection timer fired: the exchange ends what expired, or the idle timeout applies.
     func timerFired() {
         guard let context, !connection.isClosing else { return }
         let now = context.eventLoop.now
-        if exchange?.machine.nextDeadline != nil {
-            run(exchange?.machine.timerFired(now: now), context: context)
+        if exchange?.machine?.nextDeadline != nil {
+            run(exchange?.machine?.timerFired(now: now), context: context)
             // Whatever is still due (a route timeout after a per-try one that passed unused).
-            if let deadline = exchange?.machine.nextDeadline { timer.arm(at: deadline, on: context.eventLoop) }
+            if let deadline = exchange?.machine?.nextDeadline { timer.arm(at: deadline, on: context.eventLoop) }
         } else {
             armIdleTimer(context: context, now: now)  // between requests, or a body trickling in after an answer
         }
@@ -34,7 +34,7 @@ extension HTTPProxyHandler {
     /// A new snapshot was published: if it retires the running exchange (its route, or its
     /// endpoint), the exchange may run until `deadline` on its old definition, then it is ended.
     func drain(_ retirement: RouteRetirement, deadline: NIODeadline) {
-        guard let context, exchange?.machine.drain(retirement, deadline: deadline) == true else { return }
+        guard let context, exchange?.machine?.drain(retirement, deadline: deadline) == true else { return }
         timer.arm(at: deadline, on: context.eventLoop)
     }
 }

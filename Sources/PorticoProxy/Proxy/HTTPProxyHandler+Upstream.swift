@@ -15,7 +15,7 @@ extension HTTPProxyHandler: UpstreamConnectionDelegate {
             return {
                 bound.eventLoop.execute {
                     let handler = bound.value
-                    guard let context = handler.context, let action = handler.exchange?.machine.connectionSlotGranted(toTry: next.id),
+                    guard let context = handler.context, let action = handler.exchange?.machine?.connectionSlotGranted(toTry: next.id),
                         case .openConnection = action
                     else { return limiter.release() }
                     handler.run(action, context: context)
@@ -25,10 +25,10 @@ extension HTTPProxyHandler: UpstreamConnectionDelegate {
         switch acquisition {
         case .pooled(let idle): attach(idle, to: next, context: context)
         case .open: open(next, context: context)
-        case .queued: exchange?.machine.connectionSlotQueued(forTry: next.id)
+        case .queued: exchange?.machine?.connectionSlotQueued(forTry: next.id)
         case .overflow(let reason):
             state.metrics.recordOverflow(upstream: upstream.target.name, kind: "pending")
-            run(exchange?.machine.connectionOverflowed(reason: reason), context: context)
+            run(exchange?.machine?.connectionOverflowed(reason: reason), context: context)
         }
     }
 
@@ -45,13 +45,13 @@ extension HTTPProxyHandler: UpstreamConnectionDelegate {
                 switch result {
                 case .success(let connection): self.attach(connection, to: next, context: context)
                 case .failure(let error):
-                    self.run(self.exchange?.machine.connectFailed(forTry: next.id, error: "\(error)", now: context.eventLoop.now), context: context)
+                    self.run(self.exchange?.machine?.connectFailed(forTry: next.id, error: "\(error)", now: context.eventLoop.now), context: context)
                 }
             }
     }
 
     func attach(_ upstream: UpstreamConnection, to next: Exchange.Try, context: ChannelHandlerContext) {
-        guard let action = exchange?.machine.connectionReady(forTry: next.id), case .sendRequest = action else {
+        guard let action = exchange?.machine?.connectionReady(forTry: next.id), case .sendRequest = action else {
             return pool.release(upstream)  // the try was abandoned while connecting: keep the connection
         }
         lease.hold(upstream, for: self)
@@ -63,16 +63,16 @@ extension HTTPProxyHandler: UpstreamConnectionDelegate {
     func upstreamReceived(_ part: HTTPClientResponsePart) {
         guard let context else { return }
         switch part {
-        case .head(let head): run(exchange?.machine.responseHeadReceived(head, now: context.eventLoop.now), context: context)
+        case .head(let head): run(exchange?.machine?.responseHeadReceived(head, now: context.eventLoop.now), context: context)
         case .body(var buffer):
             if let gzip {
-                guard exchange?.machine.forwardsResponseBody == true else { return }
-                do { buffer = try gzip.compress(buffer) } catch { return run(exchange?.machine.responseBodyFailed("gzip: \(error)"), context: context) }
+                guard exchange?.machine?.forwardsResponseBody == true else { return }
+                do { buffer = try gzip.compress(buffer) } catch { return run(exchange?.machine?.responseBodyFailed("gzip: \(error)"), context: context) }
                 if buffer.readableBytes == 0 { return }
             }
-            guard exchange?.machine.responseBodyForwarded(bytes: buffer.readableBytes) == true else { return }
+            guard exchange?.machine?.responseBodyForwarded(bytes: buffer.readableBytes) == true else { return }
             context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
-        case .end(let trailers): run(exchange?.machine.responseEndReceived(trailers), context: context)
+        case .end(let trailers): run(exchange?.machine?.responseEndReceived(trailers), context: context)
         }
     }
 
@@ -84,14 +84,14 @@ extension HTTPProxyHandler: UpstreamConnectionDelegate {
 
     func upstreamClosed() {
         guard let context, let requestCount = lease.connectionClosed() else { return }
-        run(exchange?.machine.upstreamClosed(requestCount: requestCount, now: context.eventLoop.now), context: context)
+        run(exchange?.machine?.upstreamClosed(requestCount: requestCount, now: context.eventLoop.now), context: context)
     }
 
     /// Hands both connections to a ``Tunnel`` after a 101 (``UpgradeHandover``).
     func becomeTunnel(context: ChannelHandlerContext) {
-        let drainDeadline = exchange?.machine.drainDeadline
+        let drainDeadline = exchange?.machine?.drainDeadline
         guard let upstream = lease.connection, !connection.isClosing, upstream.channel.isActive,
-            let route = exchange?.machine.route, let counter = routeCounter, exchange?.machine.upgradeHandedOver() == true
+            let route = exchange?.machine?.route, let counter = routeCounter, exchange?.machine?.upgradeHandedOver() == true
         else {
             environment.accessLogger.warning("upgrade abandoned", metadata: ["closing": "\(connection.isClosing)"])
             lease.giveUp(in: pool)
@@ -102,7 +102,7 @@ extension HTTPProxyHandler: UpstreamConnectionDelegate {
         // The pipe counts on its route before the exchange stops counting, so a drain never
         // misses it; a drain that reached the exchange carries over to the pipe.
         let tunnel = Tunnel(
-            route: route, counter: counter, endpoint: exchange?.machine.record.endpoint, downstream: context.channel,
+            route: route, counter: counter, endpoint: exchange?.machine?.record.endpoint, downstream: context.channel,
             upstream: upstream.channel, state: state)
         tunnel.start()
         if let drainDeadline { tunnel.drain(at: drainDeadline) }

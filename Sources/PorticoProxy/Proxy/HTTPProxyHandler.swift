@@ -82,8 +82,8 @@ final class HTTPProxyHandler: ChannelDuplexHandler, DrainableConnection {
     private func process(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
         switch part {
         case .head(let head): if exchange == nil { begin(head, context: context) }
-        case .body(let buffer): run(exchange?.machine.requestBodyReceived(buffer), context: context)
-        case .end(let trailers): run(exchange?.machine.requestEndReceived(trailers), context: context)
+        case .body(let buffer): run(exchange?.machine?.requestBodyReceived(buffer), context: context)
+        case .end(let trailers): run(exchange?.machine?.requestEndReceived(trailers), context: context)
         }
     }
 
@@ -99,7 +99,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, DrainableConnection {
                 rateLimiters: snapshot.rateLimiters, now: Int64(clamping: now.uptimeNanoseconds),
                 traceSampleRate: environment.configuration.traceSampleRate, random: state.randomFunction))
         exchangeSerial += 1
-        exchange = ExchangeBox(Exchange(routed: routed, request: head, serial: exchangeSerial, now: now, isHTTP2Stream: isHTTP2Stream))
+        exchange = ExchangeBox(routed: routed, request: head, serial: exchangeSerial, now: now, isHTTP2Stream: isHTTP2Stream)
         routeCounter = snapshot.counter(for: routed.route)
         routeCounter?.started()
         var selector: EndpointSelector?
@@ -114,7 +114,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, DrainableConnection {
         }
         let authorizer = snapshot.authorizer(for: routed.route)
         run(
-            exchange?.machine.start(
+            exchange?.machine?.start(
                 upstream: selector, authorizer: authorizer, now: now, epochSeconds: authorizer == nil ? 0 : Self.epochSeconds),
             context: context)
     }
@@ -137,7 +137,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, DrainableConnection {
     func channelInactive(context: ChannelHandlerContext) {
         _ = connection.startClosing()
         if exchange != nil {
-            exchange?.machine.clientClosed()
+            exchange?.machine?.clientClosed()
             lease.giveUp(in: pool)
             finish(context: context)
         }
@@ -149,7 +149,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, DrainableConnection {
         // HTTP/2 stream ends with its response anyway; its connection sends GOAWAY.
         guard event is ChannelShouldQuiesceEvent, !isHTTP2Stream else { return context.fireUserInboundEventTriggered(event) }
         if exchange == nil { return close(context) }
-        exchange?.machine.closeAfterResponse()
+        exchange?.machine?.closeAfterResponse()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
@@ -158,11 +158,11 @@ final class HTTPProxyHandler: ChannelDuplexHandler, DrainableConnection {
             let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: "")
             let routed = RoutedRequest(client: clientAddress, path: "", decision: .noRoute)
             exchange = ExchangeBox(
-                Exchange(routed: routed, request: head, serial: 0, now: context.eventLoop.now, isHTTP2Stream: isHTTP2Stream))
+                routed: routed, request: head, serial: 0, now: context.eventLoop.now, isHTTP2Stream: isHTTP2Stream)
         }
         lease.giveUp(in: pool)
         let code: GatewayErrorCode = parserError == .headerOverflow ? .headersTooLarge : .badRequest
-        run(exchange?.machine.malformedRequest(code, description: "\(parserError)"), context: context)
+        run(exchange?.machine?.malformedRequest(code, description: "\(parserError)"), context: context)
     }
 
     // MARK: Actions
@@ -202,18 +202,18 @@ final class HTTPProxyHandler: ChannelDuplexHandler, DrainableConnection {
         case .forwardResponseHead(let head, let compress)?:
             if compress {
                 guard let stream = try? GzipStream(allocator: context.channel.allocator) else {
-                    return run(exchange?.machine.responseBodyFailed("gzip: cannot start"), context: context)
+                    return run(exchange?.machine?.responseBodyFailed("gzip: cannot start"), context: context)
                 }
                 gzip = stream
             }
             context.write(wrapOutboundOut(.head(head)), promise: nil)
         case .endResponse(let trailers, let reuse, let ending)?:
             if let stream = gzip, let tail = try? stream.finish(), tail.readableBytes > 0 {
-                exchange?.machine.responseBodyWritten(bytes: tail.readableBytes)
+                exchange?.machine?.responseBodyWritten(bytes: tail.readableBytes)
                 context.write(wrapOutboundOut(.body(.byteBuffer(tail))), promise: nil)
             }
             gzip = nil
-            let maxRequests = exchange?.machine.route?.upstream?.definition.maxRequestsPerConnection
+            let maxRequests = exchange?.machine?.route?.upstream?.definition.maxRequestsPerConnection
             lease.finish(in: pool, reusable: reuse, maxRequests: maxRequests)
             end(trailers, ending, context: context)
         case .beginUpgrade(let head)?:
@@ -247,16 +247,17 @@ final class HTTPProxyHandler: ChannelDuplexHandler, DrainableConnection {
     /// Ends the exchange: counts and logs it and, when the connection stays open, serves
     /// pipelined requests that waited for it.
     func finish(context: ChannelHandlerContext) {
-        guard let ended = exchange.take() else { return }  // read in its box, not copied out
+        // Moved out of its box, not copied: a call on a class's stored struct copies it first.
+        guard let ended = exchange.take()?.machine.take() else { return }
         gzip = nil
         upstream = nil
         routeCounter?.ended()
         routeCounter = nil
-        ended.machine.requestEnded()
+        ended.requestEnded()
         let now = context.eventLoop.now
         connection.exchangeEnded(now: now)
         if !connection.isClosing { armIdleTimer(context: context, now: now) }
-        recorder.record(ended.machine.record, now: now)
+        recorder.record(ended.record, now: now)
         guard connection.startServingHeldParts() else { return }
         while let part = connection.nextHeldPart(exchangeTakesParts: exchangeTakesParts) { process(part, context: context) }
         if connection.stopServingHeldParts(exchangeHoldsReads: holdsReads) { context.read() }
@@ -273,10 +274,10 @@ final class HTTPProxyHandler: ChannelDuplexHandler, DrainableConnection {
 
     /// Whether a part read now goes to the running exchange (or starts one): not while an
     /// exchange whose request is complete still answers.
-    private var exchangeTakesParts: Bool { !(exchange?.machine.requestComplete ?? false) }
+    private var exchangeTakesParts: Bool { !(exchange?.machine?.requestComplete ?? false) }
 
     private var holdsReads: Bool {
-        switch exchange?.machine.readGate {
+        switch exchange?.machine?.readGate {
         case nil, .open?: return false
         case .held?: return true
         case .whileUpstreamBusy?: return lease.connection.map { !$0.channel.isWritable } ?? false
@@ -292,9 +293,11 @@ final class HTTPProxyHandler: ChannelDuplexHandler, DrainableConnection {
 /// reference rather than the machine's 600 bytes. (Only its connection's event loop touches
 /// it, one access at a time, as the handler's own state.)
 final class ExchangeBox {
-    @exclusivity(unchecked) var machine: ExchangeStateMachine
+    /// Nil only once ``HTTPProxyHandler/finish(context:)`` has moved it out.
+    @exclusivity(unchecked) var machine: ExchangeStateMachine?
 
-    init(_ machine: ExchangeStateMachine) {
-        self.machine = machine
+    /// Makes the machine in place (passed in made, it would be copied into the box).
+    init(routed: RoutedRequest, request: HTTPRequestHead, serial: UInt64, now: NIODeadline, isHTTP2Stream: Bool) {
+        machine = ExchangeStateMachine(routed: routed, request: request, serial: serial, now: now, isHTTP2Stream: isHTTP2Stream)
     }
 }
