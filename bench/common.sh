@@ -34,7 +34,6 @@ http {
 }
 CONF
 }
-peak_kib() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
 # User plus system CPU time a process has used, in clock ticks (fields 14 and 15 of
 # /proc/PID/stat, counted after the command name, which may hold spaces).
 cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }

@@ -12,9 +12,9 @@
 # Load cases (wrk, one thread): requests/s, p50/p99 latency, and CPU time per request — user
 # plus system time of the proxy's whole process tree, from /proc, so it still compares when
 # wrk's core is the limit. The 1 MiB case's requests/s is its MiB/s.
-# Memory: RSS of the fresh process tree before any request, then the RSS a proxy adds per
-# idle keep-alive connection and per idle TLS connection (HOLD connections, one request each,
-# then held open by bench/hold-connections.py; measured after the load cases).
+# Memory, measured first while every process is fresh: RSS of the process tree before any
+# request, then the RSS a proxy adds per idle keep-alive connection and per idle TLS
+# connection (HOLD connections, one request each, then held open by bench/hold-connections.py).
 #
 # Usage: swift build -c release && bench/proxy-vs-nginx.sh [seconds per run, default 10]
 #        ACCESS_LOG=on bench/proxy-vs-nginx.sh    (Portico with its access log)
@@ -50,6 +50,8 @@ CIPHERS="ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-A
 tree_pids() { echo "$1" $(pgrep -P "$1" || true); }
 tree_ticks() { local sum=0 p; for p in $(tree_pids "$1"); do sum=$((sum + $(cpu_ticks "$p"))); done; echo $sum; }
 tree_rss_kib() { local sum=0 p; for p in $(tree_pids "$1"); do sum=$((sum + $(awk '/VmRSS/ {print $2}' "/proc/$p/status"))); done; echo $sum; }
+# port_of PROXY SCHEME -> the proxy's listening port for http or https.
+port_of() { if [ "$2" = https ]; then echo "${TLS_PORT[$1]}"; else echo "${PLAIN_PORT[$1]}"; fi; }
 
 nginx_conf backend "types { application/json json; } server { listen 127.0.0.1:$BACKEND_PORT; keepalive_requests 1000000; location / { root $WORK/www; } }"
 nginx_conf proxy "upstream backend { server 127.0.0.1:$BACKEND_PORT; keepalive 64; keepalive_requests 1000000; }
@@ -110,8 +112,8 @@ for proxy in "${PROXIES[@]}"; do
     IDLE_RSS[$proxy]=$(tree_rss_kib "${PID[$proxy]}")
     before=${IDLE_RSS[$proxy]} holders=""
     for scheme in http https; do
-        port=${PLAIN_PORT[$proxy]} flag=""
-        [ "$scheme" = https ] && port=${TLS_PORT[$proxy]} && flag=--tls
+        port=$(port_of "$proxy" "$scheme") flag=""
+        [ "$scheme" = https ] && flag=--tls
         mkfifo "$WORK/hold-$scheme"
         taskset -c "$LOAD_CPU" python3 bench/hold-connections.py "$port" "$HOLD" /small $flag <"$WORK/hold-$scheme" >"$WORK/held-$scheme" &
         holders+=" $!"
@@ -142,8 +144,7 @@ print_memory() {
 sleep 1
 for proxy in "${PROXIES[@]}"; do
     for scheme in http https; do
-        port=${PLAIN_PORT[$proxy]}
-        [ "$scheme" = https ] && port=${TLS_PORT[$proxy]}
+        port=$(port_of "$proxy" "$scheme")
         status=$(curl -sk -o /dev/null -w '%{http_code}' "$scheme://127.0.0.1:$port/small")
         [ "$status" = 200 ] || { echo "$proxy $scheme answered $status"; cat "$WORK"/*.log; exit 1; }
         taskset -c "$LOAD_CPU" wrk -t1 -c16 -d2s "$scheme://127.0.0.1:$port/small" >/dev/null
@@ -163,8 +164,7 @@ for spec in "small-body-64c:http:/small:64:" "small-body-tls-64c:https:/small:64
     IFS=: read -r name scheme path conns header <<<"$spec"
     header=${header//@/:}
     for proxy in "${PROXIES[@]}"; do
-        port=${PLAIN_PORT[$proxy]}
-        [ "$scheme" = https ] && port=${TLS_PORT[$proxy]}
+        port=$(port_of "$proxy" "$scheme")
         ticks=$(tree_ticks "${PID[$proxy]}")
         read -r rps p50 p99 requests < <(SCHEME=$scheme run "$proxy" "$port" "$path" "$conns" "$header")
         cpu=$(cpu_us_per_request $(( $(tree_ticks "${PID[$proxy]}") - ticks )) "$requests")

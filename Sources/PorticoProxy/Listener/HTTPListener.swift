@@ -47,7 +47,8 @@ public final class HTTPListener: Sendable {
             .childChannelOption(.maxMessagesPerRead, value: 16)
             // Each connection keeps its receive buffer while idle: start at 1 KiB, as nginx's
             // client_header_buffer_size, rather than NIO's 2 KiB; it grows when reads fill it.
-            .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 1024, maximum: 65536))
+            .childChannelOption(
+                .recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 1024, maximum: 65536))
             .childChannelInitializer { channel in
                 let configure = { (channel: Channel, peer: String?) throws in
                     if let certificates {

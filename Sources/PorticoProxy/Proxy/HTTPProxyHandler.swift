@@ -296,7 +296,7 @@ final class ExchangeBox {
     /// Nil only once ``HTTPProxyHandler/finish(context:)`` has moved it out.
     @exclusivity(unchecked) var machine: ExchangeStateMachine?
 
-    /// Makes the machine in place (passed in made, it would be copied into the box).
+    /// Makes the machine in the box: one made outside would be copied in.
     init(routed: RoutedRequest, request: HTTPRequestHead, serial: UInt64, now: NIODeadline, isHTTP2Stream: Bool) {
         machine = ExchangeStateMachine(routed: routed, request: request, serial: serial, now: now, isHTTP2Stream: isHTTP2Stream)
     }
