@@ -50,13 +50,20 @@ public enum ProxyHeaderRules {
 
     /// Whether every token of a `Connection` value names a header that is hop-by-hop anyway
     /// (`keep-alive`, `upgrade`), so that the value asks nothing more to be removed.
+    /// Scans the value in place: splitting it made an array per response.
     public static func namesOnlyHopByHop(connection value: String) -> Bool {
-        value.utf8.split(separator: UInt8(ascii: ","), omittingEmptySubsequences: true).allSatisfy { token in
+        let bytes = value.utf8
+        var rest = bytes[...]
+        while !rest.isEmpty {
+            let comma = rest.firstIndex(of: UInt8(ascii: ",")) ?? rest.endIndex
+            let token = rest[..<comma]
+            rest = comma == rest.endIndex ? rest[comma...] : rest[bytes.index(after: comma)...]
             guard let start = token.firstIndex(where: { $0 != 0x20 && $0 != 0x09 }),
                 let end = token.lastIndex(where: { $0 != 0x20 && $0 != 0x09 })
-            else { return true }
-            return hopByHopIndex(token[start...end]) != nil
+            else { continue }
+            if hopByHopIndex(token[start...end]) == nil { return false }
         }
+        return true
     }
 
     /// Compares ASCII case-insensitively against a lower-case name.

@@ -63,6 +63,7 @@ public struct RequestTarget: Hashable, Sendable {
 
     /// Normalizes an origin-form path; `nil` on a bad character or percent escape.
     public static func normalizePath(_ raw: Substring) -> String? {
+        if isNormal(raw.utf8) { return String(raw) }
         var decoded: [UInt8] = []
         decoded.reserveCapacity(raw.utf8.count)
         var bytes = raw.utf8.makeIterator()
@@ -88,6 +89,20 @@ public struct RequestTarget: Hashable, Sendable {
         }
         if decoded.first != UInt8(ascii: "/") { decoded.insert(UInt8(ascii: "/"), at: 0) }
         return removeDotSegments(decoded)
+    }
+
+    /// Whether a path is normal already, as most are: it starts with `/` and has only allowed
+    /// bytes, no percent escape, and no segment that is empty or starts with a dot. Then it
+    /// is its own normal form, without the byte-by-byte copy.
+    private static func isNormal(_ path: Substring.UTF8View) -> Bool {
+        guard path.first == UInt8(ascii: "/") else { return false }
+        var previous: UInt8 = 0
+        for byte in path {
+            guard isAllowedTargetByte(byte), byte != UInt8(ascii: "%") else { return false }
+            if previous == UInt8(ascii: "/"), byte == UInt8(ascii: "/") || byte == UInt8(ascii: ".") { return false }
+            previous = byte
+        }
+        return true
     }
 
     /// RFC 3986 §5.2.4 on a path that starts with `/` and has no empty segments.

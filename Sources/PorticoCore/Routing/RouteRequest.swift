@@ -1,3 +1,25 @@
+/// A request's header block as route conditions read it.
+public protocol RouteRequestHeaders {
+    /// The first value of a lower-cased header name.
+    func first(_ name: String) -> String?
+    /// Every `Cookie` header value joined with `; ` (HTTP/2 sends cookies as crumbs).
+    var cookieHeader: String? { get }
+}
+
+/// Headers looked up through closures.
+private struct HeaderLookup: RouteRequestHeaders {
+    let header: (String) -> String?
+    let cookies: () -> String?
+
+    init(header: @escaping (String) -> String?, cookieHeader: @escaping () -> String?) {
+        self.header = header
+        cookies = cookieHeader
+    }
+
+    func first(_ name: String) -> String? { header(name) }
+    var cookieHeader: String? { cookies() }
+}
+
 /// What a route's conditions read of a request besides its host and path (SPEC §4, §12):
 /// its method, headers, cookies and query, looked up only when a route asks.
 public struct RouteRequest {
@@ -5,20 +27,31 @@ public struct RouteRequest {
     public var method: String
     /// The raw query, without its `?`.
     public var query: Substring
-    /// The first value of a lower-cased header name.
-    public var header: (String) -> String?
-    /// Every `Cookie` header value joined with `; ` (HTTP/2 sends cookies as crumbs).
-    public var cookieHeader: () -> String?
+    /// Where header and cookie conditions look. An existential rather than closures: a
+    /// header block fits in its inline storage, where each closure's context was an
+    /// allocation per request.
+    public var headers: any RouteRequestHeaders
 
+    public init(method: String, query: Substring = "", headers: some RouteRequestHeaders) {
+        self.method = method
+        self.query = query
+        self.headers = headers
+    }
+
+    /// `header` gives the first value of a lower-cased header name; `cookieHeader`, when
+    /// given, every `Cookie` value joined (else `header("cookie")`).
     public init(
         method: String, query: Substring = "", header: @escaping (String) -> String?,
         cookieHeader: (() -> String?)? = nil
     ) {
-        self.method = method
-        self.query = query
-        self.header = header
-        self.cookieHeader = cookieHeader ?? { header("cookie") }
+        self.init(method: method, query: query, headers: HeaderLookup(header: header, cookieHeader: cookieHeader ?? { header("cookie") }))
     }
+
+    /// The first value of a lower-cased header name.
+    public func header(_ name: String) -> String? { headers.first(name) }
+
+    /// Every `Cookie` header value joined with `; ` (HTTP/2 sends cookies as crumbs).
+    public func cookieHeader() -> String? { headers.cookieHeader }
 
     /// The value of the first cookie named exactly `name` in a `Cookie` header (RFC 6265
     /// §5.4: `a=1; b=2`), without the double quotes a value may stand in.

@@ -51,18 +51,24 @@ final class EndpointSelector: ExchangeUpstream {
     func endpoint(excluding tried: [Endpoint]?, retrying: Bool) -> Endpoint? {
         let name = definition.name
         let unhealthy = self.unhealthy
-        let available = { (endpoint: Endpoint) in
-            !(tried?.contains(endpoint) ?? false) && !unhealthy.contains(upstream: name, endpoint: endpoint)
-        }
         let balancer = upstream.balancer
+        // Closures written at the calls, not kept in a local: a closure held in a constant
+        // and captured by another had its context allocated on every request.
         if definition.outlierDetection != nil {
             let now = ContinuousClock.now
             let outliers = upstream.runtime.outliers
-            if let endpoint = balancer.nextEndpoint(skipping: { !available($0) || outliers.isEjected($0, now: now) }, advancing: !retrying) {
-                return endpoint
-            }
+            let endpoint = balancer.nextEndpoint(
+                skipping: { Self.isUnavailable($0, tried: tried, unhealthy: unhealthy, upstream: name) || outliers.isEjected($0, now: now) },
+                advancing: !retrying)
+            if let endpoint { return endpoint }
         }
-        return balancer.nextEndpoint(skipping: { !available($0) }, advancing: !retrying)
+        return balancer.nextEndpoint(
+            skipping: { Self.isUnavailable($0, tried: tried, unhealthy: unhealthy, upstream: name) }, advancing: !retrying)
+    }
+
+    /// Tried already by this request, or out of rotation by health checks.
+    private static func isUnavailable(_ endpoint: Endpoint, tried: [Endpoint]?, unhealthy: UnhealthyEndpoints, upstream: String) -> Bool {
+        (tried?.contains(endpoint) ?? false) || unhealthy.contains(upstream: upstream, endpoint: endpoint)
     }
 
     func admitRetry() -> Bool {

@@ -112,9 +112,9 @@ struct RequestRouter {
         case .success(let parsed): target = parsed
         case .failure(let failure): return refuse("request target: \(failure)")
         }
-        let hostHeaders = head.headers["host"]
-        guard hostHeaders.count <= 1 else { return refuse("more than one Host header") }
-        let authority = target.authority ?? hostHeaders.first
+        let hostHeader = ProxyHeaders.soleValue(of: "host", in: head.headers)
+        guard !hostHeader.repeated else { return refuse("more than one Host header") }
+        let authority = target.authority ?? hostHeader.value
         var host: String?
         if let authority {
             guard let normalized = RequestHost.normalize(Substring(authority)) else { return refuse("invalid host") }
@@ -211,13 +211,19 @@ struct RequestRouter {
 
     /// What a route's method, header, cookie and query conditions read of a request.
     static func conditions(of head: HTTPRequestHead, query: String) -> RouteRequest {
-        let headers = head.headers
-        return RouteRequest(
-            method: head.method.rawValue, query: query.dropFirst(), header: { headers.first(name: $0) },
-            cookieHeader: {
-                let cookies = headers["cookie"]
-                return cookies.count > 1 ? cookies.joined(separator: "; ") : cookies.first
-            })
+        RouteRequest(method: head.method.rawValue, query: query.dropFirst(), headers: RequestHeaders(headers: head.headers))
+    }
+
+    /// A request's header block for route conditions.
+    private struct RequestHeaders: RouteRequestHeaders {
+        let headers: HTTPHeaders
+
+        func first(_ name: String) -> String? { headers.first(name: name) }
+
+        var cookieHeader: String? {
+            let cookies = headers["cookie"]
+            return cookies.count > 1 ? cookies.joined(separator: "; ") : cookies.first
+        }
     }
 
     /// The seconds until a token when the route's `rateLimit` has none for this request.

@@ -79,8 +79,27 @@ final class RequestIDGenerator: Sendable {
         prefix = String(repeating: "0", count: 16 - hex.count) + hex
     }
 
+    /// A generator whose next value is `prefix-(last + 1)` (for tests).
+    init(prefix: String, last: UInt64) {
+        self.prefix = prefix
+        counter.store(last, ordering: .relaxed)
+    }
+
+    /// `prefix-counter`, the counter in lower-case hex: written into one string (joining
+    /// three made two).
     func next() -> String {
         let value = counter.wrappingAdd(1, ordering: .relaxed).newValue
-        return prefix + "-" + String(value, radix: 16)
+        let digits = value == 0 ? 1 : (UInt64.bitWidth - value.leadingZeroBitCount + 3) / 4
+        return String(unsafeUninitializedCapacity: prefix.utf8.count + 1 + digits) { bytes in
+            var end = bytes.initialize(fromContentsOf: prefix.utf8)
+            bytes[end] = UInt8(ascii: "-")
+            end += 1
+            for shift in stride(from: (digits - 1) * 4, through: 0, by: -4) {
+                let digit = UInt8(truncatingIfNeeded: value >> UInt64(shift)) & 0xF
+                bytes[end] = digit < 10 ? UInt8(ascii: "0") + digit : UInt8(ascii: "a") + digit - 10
+                end += 1
+            }
+            return end
+        }
     }
 }

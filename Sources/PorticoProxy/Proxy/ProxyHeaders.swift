@@ -92,17 +92,26 @@ enum ProxyHeaders {
         if chunked {
             headers.add(name: "transfer-encoding", value: "chunked")
         }
-        return HTTPRequestHead(version: .http1_1, method: head.method, uri: uri, headers: headers)
+        // A copy of `head` keeps the method, target and version in the storage it shares with
+        // it when none of them changes.
+        var upstream = head
+        upstream.headers = headers
+        if upstream.uri != uri { upstream.uri = uri }
+        if upstream.version != .http1_1 { upstream.version = .http1_1 }
+        return upstream
     }
 
     /// The head sent downstream for an upstream response.
+    /// Changes a copy of `head` rather than making a new one, so that the status and version
+    /// stay in the storage they share with it unless the version changes.
     static func downstreamResponseHead(for head: HTTPResponseHead, close: Bool) -> HTTPResponseHead {
-        var headers = head.headers
-        removeHopByHop(&headers)
+        var downstream = head
+        removeHopByHop(&downstream.headers)
         if close {
-            headers.add(name: "connection", value: "close")
+            downstream.headers.add(name: "connection", value: "close")
         }
-        return HTTPResponseHead(version: .http1_1, status: head.status, headers: headers)
+        if downstream.version != .http1_1 { downstream.version = .http1_1 }
+        return downstream
     }
 
     /// Applies a route's `requestHeaders` or `responseHeaders` (SPEC §12): `set` replaces
@@ -140,6 +149,17 @@ enum ProxyHeaders {
 
     /// Whether a request head breaks the framing or header rules of SPEC §8 and must be
     /// refused with 400 and a closed connection.
+    /// The first value of a header that should appear at most once (a lower-case `name`),
+    /// and whether it appears again, without the array `headers[name]` makes.
+    static func soleValue(of name: String, in headers: HTTPHeaders) -> (value: String?, repeated: Bool) {
+        var found: String?
+        for (headerName, value) in headers where ProxyHeaderRules.equalsIgnoringASCIICase(headerName, name) {
+            if found != nil { return (found, true) }
+            found = value
+        }
+        return (found, false)
+    }
+
     static func framingProblem(in head: HTTPRequestHead) -> String? {
         let headers = head.headers
         if headers.contains(name: "content-length"), headers.contains(name: "transfer-encoding") {

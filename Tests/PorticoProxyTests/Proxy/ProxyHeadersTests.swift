@@ -37,4 +37,33 @@ import Testing
     @Test func surroundingWhitespaceIsTrimmed() {
         #expect(forwarded([("Server", "name "), ("Connection", "keep-alive"), ("X-A", "\t1")]) == ["Server: name", "X-A: 1"])
     }
+
+    @Test func aSoleHeaderIsFoundInAnyCaseAndARepeatIsTold() {
+        let sole = ProxyHeaders.soleValue(of: "host", in: HTTPHeaders([("X-A", "1"), ("HOST", "a.example")]))
+        #expect(sole.value == "a.example" && !sole.repeated)
+        let repeated = ProxyHeaders.soleValue(of: "host", in: HTTPHeaders([("Host", "a"), ("X-A", "1"), ("host", "b")]))
+        #expect(repeated.value == "a" && repeated.repeated)
+        let absent = ProxyHeaders.soleValue(of: "host", in: HTTPHeaders([("X-Host", "a"), ("hosts", "b")]))
+        #expect(absent.value == nil && !absent.repeated)
+    }
+
+    /// The heads are changed copies, not new ones: what is not rewritten stays as it came.
+    @Test func forwardedHeadsKeepWhatIsNotRewritten() {
+        let response = HTTPResponseHead(
+            version: .http1_0, status: .created, headers: HTTPHeaders([("Connection", "keep-alive"), ("X-A", "1")]))
+        let downstream = ProxyHeaders.downstreamResponseHead(for: response, close: true)
+        #expect(downstream.version == .http1_1 && downstream.status == .created)
+        #expect(downstream.headers.map { "\($0.name): \($0.value)" } == ["X-A: 1", "connection: close"])
+        #expect(response.headers.count == 2 && response.version == .http1_0)
+
+        let request = HTTPRequestHead(version: .http1_1, method: .PATCH, uri: "/a?b", headers: HTTPHeaders([("Host", "h"), ("TE", "x")]))
+        for uri in ["/a?b", "/c"] {
+            let upstream = ProxyHeaders.upstreamRequestHead(
+                for: request, uri: uri, host: nil, forwardedHost: "h", peer: "192.0.2.1", client: "192.0.2.1", scheme: "http",
+                requestID: "r", chunked: false)
+            #expect(upstream.method == .PATCH && upstream.uri == uri && upstream.version == .http1_1)
+            #expect(upstream.headers["te"].isEmpty && upstream.headers.first(name: "x-request-id") == "r")
+        }
+        #expect(request.uri == "/a?b" && request.headers.count == 2)
+    }
 }
