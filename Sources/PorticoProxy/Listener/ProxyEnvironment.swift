@@ -95,8 +95,7 @@ final class RequestIDGenerator: Sendable {
             bytes[end] = UInt8(ascii: "-")
             end += 1
             for shift in stride(from: (digits - 1) * 4, through: 0, by: -4) {
-                let digit = UInt8(truncatingIfNeeded: value >> UInt64(shift)) & 0xF
-                bytes[end] = digit < 10 ? UInt8(ascii: "0") + digit : UInt8(ascii: "a") + digit - 10
+                bytes[end] = TextBytes.hexDigits[Int(truncatingIfNeeded: value >> UInt64(shift)) & 0xF]
                 end += 1
             }
             return end

@@ -147,8 +147,6 @@ enum ProxyHeaders {
             && head.headers[canonicalForm: "connection"].contains { $0.lowercased() == "upgrade" }
     }
 
-    /// Whether a request head breaks the framing or header rules of SPEC §8 and must be
-    /// refused with 400 and a closed connection.
     /// The first value of a header that should appear at most once (a lower-case `name`),
     /// and whether it appears again, without the array `headers[name]` makes.
     static func soleValue(of name: String, in headers: HTTPHeaders) -> (value: String?, repeated: Bool) {
@@ -160,6 +158,8 @@ enum ProxyHeaders {
         return (found, false)
     }
 
+    /// Whether a request head breaks the framing or header rules of SPEC §8 and must be
+    /// refused with 400 and a closed connection.
     static func framingProblem(in head: HTTPRequestHead) -> String? {
         let headers = head.headers
         if headers.contains(name: "content-length"), headers.contains(name: "transfer-encoding") {
