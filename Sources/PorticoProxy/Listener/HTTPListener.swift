@@ -43,12 +43,6 @@ public final class HTTPListener: Sendable {
             }
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            .childChannelOption(.maxMessagesPerRead, value: 16)
-            // Each connection keeps its receive buffer while idle: start at 1 KiB, as nginx's
-            // client_header_buffer_size, rather than NIO's 2 KiB; it grows when reads fill it.
-            .childChannelOption(
-                .recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 1024, maximum: 65536))
             .childChannelInitializer { channel in
                 let configure = { (channel: Channel, peer: String?) throws in
                     if let certificates {
@@ -58,6 +52,7 @@ public final class HTTPListener: Sendable {
                     }
                 }
                 return channel.eventLoop.makeCompletedFuture {
+                    try setConnectionOptions(channel)
                     if pipelines.environment.configuration.proxyProtocol {
                         try channel.pipeline.syncOperations.addHandler(ProxyProtocolHandler(configure: configure))
                     } else {
@@ -67,6 +62,18 @@ public final class HTTPListener: Sendable {
             }
         let channel = try await bootstrap.bind(host: host, port: port).get()
         return HTTPListener(channel: channel, quiescing: quiescing)
+    }
+
+    /// The options of an accepted connection, set in place. Set through the bootstrap, each
+    /// was a chain of futures and closures per connection. TCP_NODELAY needs no call at all:
+    /// an accepted socket inherits it from the listening one, where NIO sets it.
+    private static func setConnectionOptions(_ channel: Channel) throws {
+        guard let options = channel.syncOptions else { return }
+        try options.setOption(.maxMessagesPerRead, value: 16)
+        // Each connection keeps its receive buffer while idle: start at 1 KiB, as nginx's
+        // client_header_buffer_size, rather than NIO's 2 KiB; it grows when reads fill it.
+        try options.setOption(
+            .recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 1024, maximum: 65536))
     }
 
     /// Stops accepting connections.

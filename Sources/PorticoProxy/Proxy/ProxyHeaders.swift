@@ -11,18 +11,25 @@ enum ProxyHeaders {
     /// fail the whole stream. The HTTP/1 parser keeps trailing whitespace (`Server: name `,
     /// as Python's `http.server` sends), so it is removed here, for both directions.
     static func removeHopByHop(_ headers: inout HTTPHeaders) {
-        // One scan to find out. Most heads carry no hop-by-hop header or only
-        // `Connection: keep-alive`: those lose their few fields in place.
+        // One scan to find out. Most heads carry no hop-by-hop header, or only
+        // `Connection: keep-alive` or `close`: those lose their few fields in place.
         var present: UInt32 = 0  // bit i: ProxyHeaderRules.hopByHopNames[i] is there
         var copy = false  // a value to trim, or a `Connection` naming other headers
+        var connection = false
+        var closeHeader = false  // a header named `Close`, which `Connection: close` names
         for (name, value) in headers {
             if let index = ProxyHeaderRules.hopByHopIndex(name.utf8) {
                 present |= 1 << index
-                if ProxyHeaderRules.hopByHopNames[index] == "connection", !ProxyHeaderRules.namesOnlyHopByHop(connection: value) { copy = true }
-            } else if ProxyHeaderRules.hasSurroundingWhitespace(value) {
-                copy = true
+                if ProxyHeaderRules.hopByHopNames[index] == "connection" {
+                    connection = true
+                    if !ProxyHeaderRules.namesOnlyHopByHop(connection: value) { copy = true }
+                }
+            } else {
+                if ProxyHeaderRules.hasSurroundingWhitespace(value) { copy = true }
+                if ProxyHeaderRules.equalsIgnoringASCIICase(name, "close") { closeHeader = true }
             }
         }
+        if closeHeader, connection { copy = true }
         guard copy else {
             for (index, name) in ProxyHeaderRules.hopByHopNames.enumerated() where present & (1 << index) != 0 {
                 headers.remove(name: name)

@@ -22,7 +22,8 @@ import Testing
 
     @Test(arguments: [
         ("keep-alive", true), ("Keep-Alive", true), (" keep-alive , Upgrade ", true), ("", true), (",", true),
-        ("close", false), ("keep-alive, X-Secret", false), ("x-foo", false),
+        ("close", true), ("Close, keep-alive", true), ("closed", false), ("clos", false),
+        ("keep-alive, X-Secret", false), ("x-foo", false),
         ("keep-alive,,upgrade", true), (" , \t,", true), ("te,", true), ("x-foo,", false), (",x-foo", false),
         ("upgrade, keep-alive,x", false), ("keep alive", false),
     ])

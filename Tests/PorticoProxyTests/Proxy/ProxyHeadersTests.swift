@@ -34,6 +34,14 @@ import Testing
         #expect(forwarded(fields) == ["X-Other: 2"])
     }
 
+    @Test func connectionCloseIsRemovedInPlaceAndRemovesACloseHeader() {
+        #expect(forwarded([("Host", "a"), ("Connection", "close"), ("X-A", "1")]) == ["Host: a", "X-A: 1"])
+        #expect(forwarded([("Connection", "Close"), ("close", "x"), ("X-A", "1")]) == ["X-A: 1"])
+        #expect(forwarded([("CLOSE", "x"), ("connection", "keep-alive, close")]) == [])
+        // Without a `Connection` naming it, a header called Close is an ordinary header.
+        #expect(forwarded([("Close", "x"), ("X-A", "1")]) == ["Close: x", "X-A: 1"])
+    }
+
     @Test func surroundingWhitespaceIsTrimmed() {
         #expect(forwarded([("Server", "name "), ("Connection", "keep-alive"), ("X-A", "\t1")]) == ["Server: name", "X-A: 1"])
     }
