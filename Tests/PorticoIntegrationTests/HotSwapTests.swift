@@ -106,18 +106,27 @@ import Testing
     @Test func sigtermLetsARunningRequestFinishAndExitsZero() async throws {
         let upstream = try await TestUpstream.start()
         let gateway = try await ServingGateway.start(routes: catchAllRoutes(upstreamPort: upstream.port))
+        // The upstream holds the request until released: the drain lasts as long as the test
+        // needs, however loaded the machine. (With a fixed 1.5 s answer, a loaded CI run once
+        // asked for readiness after the drain had ended and the admin API had stopped.)
         async let reply = RawSocketClient.send(
-            "GET /slow?ms=1500 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", port: gateway.port, timeout: .seconds(10))
-        // SIGTERM once the request is running (it reached the upstream), however loaded the machine.
+            "GET /held HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", port: gateway.port, timeout: .seconds(30))
+        // SIGTERM once the request is running (it reached the upstream).
         await upstream.waitForRequests(1)
         let health = AdminClient(port: gateway.adminPort, token: nil)
         #expect(try await health.send(.GET, "/health/ready").status == 200)
         gateway.process.signal(SIGTERM)
-        // While the request drains, the gateway tells load balancers it is not ready.
-        try await Task.sleep(for: .milliseconds(200))
-        let during = try await health.send(.GET, "/health/ready")
+        // While the request drains, the gateway tells load balancers it is not ready (once the
+        // signal has been handled: asked again for up to 10 s).
+        var during = try await health.send(.GET, "/health/ready")
+        let signalHandledBy = ContinuousClock.now + .seconds(10)
+        while during.status == 200, ContinuousClock.now < signalHandledBy {
+            try await Task.sleep(for: .milliseconds(20))
+            during = try await health.send(.GET, "/health/ready")
+        }
         #expect(during.status == 503)
         #expect(during.json["status"] as? String == "not_ready")
+        upstream.releaseHeld()
         #expect(try await reply.status == 200)
         #expect(try await gateway.process.waitForExit() == 0)
         await gateway.stop()
