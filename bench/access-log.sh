@@ -6,7 +6,7 @@
 # 100-byte bodies over 64 keep-alive connections. Prints requests/s, p99 and CPU
 # µs/request of each run and the ratios on/off (issue 16's aim: at most 10 % cost).
 #
-# Usage: swift build -c release && bench/access-log.sh [seconds per run, default 8] [rounds, default 3]
+# Usage: bench/build-release.sh && bench/access-log.sh [seconds per run, default 8] [rounds, default 3]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION="${1:-8}"

@@ -4,7 +4,7 @@
 # bodies over 64 keep-alive connections. Prints requests/s, p99 and CPU µs/request (user +
 # system from /proc) of each run; the order flips every round.
 #
-# Usage: swift build -c release && OTHER=/path/to/other/.build/release/portico bench/build-vs-build.sh [seconds] [rounds]
+# Usage: bench/build-release.sh && OTHER=/path/to/other/.build/release/portico bench/build-vs-build.sh [seconds] [rounds]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION="${1:-8}"

@@ -6,7 +6,7 @@ if ! need nginx || ! need wrk; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light wrk >/dev/null
 fi
 BIN="${PORTICO_BIN:-.build/release/portico}"  # PORTICO_BIN=… compares another build
-[ -x "$BIN" ] || swift build -c release --product portico
+[ -x "$BIN" ] || bench/build-release.sh --product portico
 
 WORK=$(mktemp -d /tmp/portico-bench.XXXXXX)
 cleanup() {
@@ -37,6 +37,8 @@ CONF
 # User plus system CPU time a process has used, in clock ticks (fields 14 and 15 of
 # /proc/PID/stat, counted after the command name, which may hold spaces).
 cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
+# User CPU time alone (field 14): what the process spends outside the kernel.
+user_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12}'; }
 # cpu_us_per_request TICKS REQUESTS -> CPU microseconds per request
 cpu_us_per_request() { awk -v t="$1" -v n="$2" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.1f", (n > 0 ? t / hz * 1e6 / n : 0) }'; }
 # run NAME PORT PATH CONNECTIONS [HEADER] -> "rps p50_ms p99_ms requests"

@@ -8,7 +8,7 @@
 # µs/request of each run, then each route's ratio to the plain one (means, and the median of
 # the rounds' ratios).
 #
-# Usage: swift build -c release && bench/edge-protection.sh [seconds per run, default 8] [rounds, default 3]
+# Usage: bench/build-release.sh && bench/edge-protection.sh [seconds per run, default 8] [rounds, default 3]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION="${1:-8}"

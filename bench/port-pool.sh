@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 SIZE="${1:-5000}"
 START=20000
 END=$((START + SIZE - 1))
-swift build -c release --product portico >/dev/null
+bench/build-release.sh --product portico >/dev/null
 WORK=$(mktemp -d /tmp/portico-ports-bench.XXXXXX)
 trap 'kill $(jobs -p) 2>/dev/null || true; sleep 0.3; rm -rf "$WORK"' EXIT
 mkdir -p "$WORK/routes"

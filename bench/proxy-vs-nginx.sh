@@ -11,12 +11,14 @@
 #
 # Load cases (wrk, one thread): requests/s, p50/p99 latency, and CPU time per request — user
 # plus system time of the proxy's whole process tree, from /proc, so it still compares when
-# wrk's core is the limit. The 1 MiB case's requests/s is its MiB/s.
+# wrk's core is the limit — and the user time alone: the kernel's share (the same reads,
+# writes and epoll calls for every proxy) is the floor under any proxy's total. The 1 MiB
+# case's requests/s is its MiB/s.
 # Memory, measured first while every process is fresh: RSS of the process tree before any
 # request, then the RSS a proxy adds per idle keep-alive connection and per idle TLS
 # connection (HOLD connections, one request each, then held open by bench/hold-connections.py).
 #
-# Usage: swift build -c release && bench/proxy-vs-nginx.sh [seconds per run, default 10]
+# Usage: bench/build-release.sh && bench/proxy-vs-nginx.sh [seconds per run, default 10]
 #        ACCESS_LOG=on bench/proxy-vs-nginx.sh    (Portico with its access log)
 #        MEMORY_ONLY=1 bench/proxy-vs-nginx.sh    (only the memory rows)
 #        PORTICO_BIN=/other/checkout/.build/release/portico bench/proxy-vs-nginx.sh
@@ -48,7 +50,8 @@ CIPHERS="ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-A
 
 # The process tree of a PID: itself and its children (nginx's master and worker).
 tree_pids() { echo "$1" $(pgrep -P "$1" || true); }
-tree_ticks() { local sum=0 p; for p in $(tree_pids "$1"); do sum=$((sum + $(cpu_ticks "$p"))); done; echo $sum; }
+# tree_ticks PID [cpu_ticks|user_ticks] -> the CPU ticks of the process tree.
+tree_ticks() { local sum=0 p; for p in $(tree_pids "$1"); do sum=$((sum + $(${2:-cpu_ticks} "$p"))); done; echo $sum; }
 tree_rss_kib() { local sum=0 p; for p in $(tree_pids "$1"); do sum=$((sum + $(awk '/VmRSS/ {print $2}' "/proc/$p/status"))); done; echo $sum; }
 # port_of PROXY SCHEME -> the proxy's listening port for http or https.
 port_of() { if [ "$2" = https ]; then echo "${TLS_PORT[$1]}"; else echo "${PLAIN_PORT[$1]}"; fi; }
@@ -156,7 +159,7 @@ for port in "${TLS_PORT[@]}"; do
 done
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
-printf '%-28s %12s %10s %10s %12s\n' "case" "requests/s" "p50 ms" "p99 ms" "CPU us/req"
+printf '%-28s %12s %10s %10s %12s %12s\n' "case" "requests/s" "p50 ms" "p99 ms" "CPU us/req" "user us/req"
 declare -A RESULT
 for spec in "small-body-64c:http:/small:64:" "small-body-tls-64c:https:/small:64:" "16KiB-body-64c:http:/16k:64:" \
     "1MiB-body-64c:http:/big:64:" "16KiB-json-gzip-64c:http:/data.json:64:Accept-Encoding@ gzip" \
@@ -166,16 +169,18 @@ for spec in "small-body-64c:http:/small:64:" "small-body-tls-64c:https:/small:64
     for proxy in "${PROXIES[@]}"; do
         port=$(port_of "$proxy" "$scheme")
         ticks=$(tree_ticks "${PID[$proxy]}")
+        user=$(tree_ticks "${PID[$proxy]}" user_ticks)
         read -r rps p50 p99 requests < <(SCHEME=$scheme run "$proxy" "$port" "$path" "$conns" "$header")
         cpu=$(cpu_us_per_request $(( $(tree_ticks "${PID[$proxy]}") - ticks )) "$requests")
-        RESULT[$name.$proxy]="$rps $p99 $cpu"
-        printf '%-28s %12s %10s %10s %12s\n' "$name $proxy" "$rps" "$p50" "$p99" "$cpu"
+        user=$(cpu_us_per_request $(( $(tree_ticks "${PID[$proxy]}" user_ticks) - user )) "$requests")
+        RESULT[$name.$proxy]="$rps $p99 $cpu $user"
+        printf '%-28s %12s %10s %10s %12s %12s\n' "$name $proxy" "$rps" "$p50" "$p99" "$cpu" "$user"
     done
-    read -r pr p99 pcpu <<<"${RESULT[$name.portico]}"
+    read -r pr p99 pcpu puser <<<"${RESULT[$name.portico]}"
     for other in nginx haproxy; do
-        read -r r o99 ocpu <<<"${RESULT[$name.$other]}"
-        printf '%-28s %12s %10s %10s %12s   (Portico/%s)\n' "$name ratio" "$(ratio "$pr" "$r")" "" \
-            "$(ratio "$p99" "$o99")" "$(ratio "$pcpu" "$ocpu")" "$other"
+        read -r r o99 ocpu ouser <<<"${RESULT[$name.$other]}"
+        printf '%-28s %12s %10s %10s %12s %12s   (Portico/%s)\n' "$name ratio" "$(ratio "$pr" "$r")" "" \
+            "$(ratio "$p99" "$o99")" "$(ratio "$pcpu" "$ocpu")" "$(ratio "$puser" "$ouser")" "$other"
     done
 done
 print_memory

@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION="${1:-10}"
 command -v wrk >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
-swift build -c release --product route-table-benchmark >/dev/null && swift build -c release --product portico >/dev/null
+bench/build-release.sh --product route-table-benchmark >/dev/null && bench/build-release.sh --product portico >/dev/null
 .build/release/route-table-benchmark
 
 WORK=$(mktemp -d /tmp/portico-swap-bench.XXXXXX)

@@ -8,7 +8,7 @@
 # Prints requests/s, p99 and CPU µs/request of each run, the ratios on/off, and the spans
 # the exporting process exported and dropped.
 #
-# Usage: swift build -c release && bench/tracing.sh [seconds per run, default 8] [rounds, default 3]
+# Usage: bench/build-release.sh && bench/tracing.sh [seconds per run, default 8] [rounds, default 3]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION="${1:-8}"

@@ -6,7 +6,7 @@
 # requests/s, p99 and CPU µs/request of each run, then traffic/plain ratios of the means and
 # the median of each round's ratio.
 #
-# Usage: swift build -c release && bench/traffic-split.sh [seconds per run, default 8] [rounds, default 3]
+# Usage: bench/build-release.sh && bench/traffic-split.sh [seconds per run, default 8] [rounds, default 3]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION="${1:-8}"

@@ -31,7 +31,7 @@ extension AdminAPI {
                 let report = try await controller.rollback(to: UInt64(number), ifMatch: try ifMatch(request), dryRun: dryRun)
                 if dryRun { return dryRunAnswer(report) }
                 let active = await controller.activeDocument()
-                return json(adding(report.warnings, to: active.document), etag: active.version)
+                return json(active.document, warnings: report.warnings, etag: active.version)
             }
         }
         v1.get("config/diff") { request, _ in

@@ -72,7 +72,7 @@ public enum AdminAPI {
                     ifMatch: try ifMatch(request), dryRun: dryRun)
                 if dryRun { return dryRunAnswer(report) }
                 let active = await controller.activeDocument()
-                return json(adding(report.warnings, to: active.document), etag: active.version)
+                return json(active.document, warnings: report.warnings, etag: active.version)
             }
         }
 
@@ -260,7 +260,16 @@ public enum AdminAPI {
     }
 
     static func json(_ value: ConfigValue, status: HTTPResponse.Status = .ok, etag: UInt64? = nil) -> Response {
-        let data = (try? value.jsonBytes(sortedKeys: true)) ?? Array("{}".utf8)
+        json((try? value.jsonBytes(sortedKeys: true)) ?? Array("{}".utf8), status: status, etag: etag)
+    }
+
+    /// The snapshot document's answer, with `warnings` when given (``adding(_:to:)``).
+    static func json(_ document: SnapshotDocument, warnings: [RouteWarning]? = nil, etag: UInt64) -> Response {
+        json((try? document.json(warnings: warnings.map(warningsValue))) ?? Array("{}".utf8), etag: etag)
+    }
+
+    /// An answer of JSON bytes already written.
+    static func json(_ data: [UInt8], status: HTTPResponse.Status = .ok, etag: UInt64? = nil) -> Response {
         var headers: HTTPFields = [.contentType: "application/json"]
         if let etag { headers[.eTag] = "\"\(etag)\"" }
         return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))

@@ -39,7 +39,7 @@ public actor RouteController {
     /// it changed.
     private var encoder = DefinitionEncoder()
     /// The active table's snapshot document, once written (``activeDocument()``).
-    private var activeSnapshot: (table: RouteTable, document: ConfigValue)?
+    private var activeSnapshot: (table: RouteTable, document: SnapshotDocument)?
     /// Told of every published table, so that the heap's free pages go back after a change.
     private let heapTrimmer: HeapTrimmer?
 
@@ -66,10 +66,10 @@ public actor RouteController {
 
     /// The active table's version and snapshot document (``document(of:)``), written once
     /// per table.
-    public func activeDocument() -> (version: UInt64, document: ConfigValue) {
+    func activeDocument() -> (version: UInt64, document: SnapshotDocument) {
         let table = self.table
         if let activeSnapshot, activeSnapshot.table === table { return (table.version, activeSnapshot.document) }
-        let document = Self.document(of: table)
+        let document = SnapshotDocument(Self.document(of: table))
         activeSnapshot = (table, document)
         return (table.version, document)
     }
@@ -313,7 +313,7 @@ public actor RouteController {
 
     /// A stored snapshot of an earlier (or the active) version.
     public func snapshot(version: UInt64) async throws -> ConfigValue? {
-        if version == table.version { return activeDocument().document }
+        if version == table.version { return activeDocument().document.value }
         return try await store.snapshot(version: version)
     }
 
@@ -396,7 +396,7 @@ public actor RouteController {
         }
         var recorded = newAPI
         recorded.version = version
-        let encoded: (snapshot: ConfigValue, history: HistoryEntry)
+        let encoded: (snapshot: SnapshotDocument, history: HistoryEntry)
         do {
             encoded = try encoder.encode(newTable, api: recorded)
         } catch {
@@ -404,7 +404,7 @@ public actor RouteController {
         }
         let report = ChangeReport(
             version: dryRun ? table.version : version,
-            diff: ConfigDiff(from: activeDocument().document, to: encoded.snapshot), warnings: newTable.shadowedRoutes)
+            diff: ConfigDiff(from: activeDocument().document.value, to: encoded.snapshot.value), warnings: newTable.shadowedRoutes)
         if dryRun { return report }
         do {
             // Recorded before it is published: an API answer of success means the change

@@ -1,16 +1,75 @@
 import PorticoCore
 
 /// A route's or upstream's document as history keeps it: the value, its JSON text and the
-/// text's digest (``DocumentDigest``).
+/// text's digest (``DocumentDigest``), and the JSON the admin API answers with.
 struct EncodedDocument: Sendable {
     var value: ConfigValue
     var text: String
     var digest: String
+    /// The value's JSON with each object's keys sorted, as the admin API writes it.
+    var answer: [UInt8]
 
     init(_ value: ConfigValue) throws {
         self.value = value
         self.text = try value.jsonText()
         self.digest = DocumentDigest.of(text)
+        self.answer = try value.jsonBytes(sortedKeys: true)
+    }
+}
+
+/// A table's snapshot document (``RouteController/document(of:)``) and its JSON answer. When
+/// ``DefinitionEncoder`` wrote it, the answer is put together from each definition's kept
+/// JSON: a `PUT /v1/config` of 10,000 routes with one changed writes one route's JSON for
+/// its answer, not 10,000.
+struct SnapshotDocument: Sendable {
+    let value: ConfigValue
+    private let parts: (version: UInt64, upstreams: [EncodedDocument], routes: [EncodedDocument])?
+
+    /// A document written whole: its answer is written whole too.
+    init(_ value: ConfigValue) {
+        self.value = value
+        parts = nil
+    }
+
+    fileprivate init(version: UInt64, upstreams: [EncodedDocument], routes: [EncodedDocument]) {
+        value = [
+            "version": .integer(Int(version)),
+            "upstreams": .array(upstreams.map(\.value)),
+            "routes": .array(routes.map(\.value)),
+        ]
+        parts = (version, upstreams, routes)
+    }
+
+    /// The bytes of `value.jsonBytes(sortedKeys: true)`, with `warnings` last when given
+    /// (the key sorts after the others).
+    func json(warnings: ConfigValue? = nil) throws -> [UInt8] {
+        guard let parts else {
+            guard let warnings, case .object(var pairs) = value else { return try value.jsonBytes(sortedKeys: true) }
+            pairs.append(("warnings", warnings))
+            return try ConfigValue.object(pairs).jsonBytes(sortedKeys: true)
+        }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity((parts.upstreams + parts.routes).reduce(64) { $0 + $1.answer.count + 1 })
+        func append(_ key: String, _ documents: [EncodedDocument]) {
+            bytes.append(contentsOf: #""\#(key)":["#.utf8)
+            for (index, document) in documents.enumerated() {
+                if index > 0 { bytes.append(UInt8(ascii: ",")) }
+                bytes.append(contentsOf: document.answer)
+            }
+            bytes.append(UInt8(ascii: "]"))
+        }
+        bytes.append(UInt8(ascii: "{"))
+        append("routes", parts.routes)
+        bytes.append(UInt8(ascii: ","))
+        append("upstreams", parts.upstreams)
+        bytes.append(contentsOf: #","version":"#.utf8)
+        TextBytes.appendDecimal(Int(parts.version), to: &bytes)
+        if let warnings {
+            bytes.append(contentsOf: #","warnings":"#.utf8)
+            bytes.append(contentsOf: try warnings.jsonBytes(sortedKeys: true))
+        }
+        bytes.append(UInt8(ascii: "}"))
+        return bytes
     }
 }
 
@@ -23,7 +82,7 @@ struct DefinitionEncoder: Sendable {
 
     /// `table`'s snapshot document (``RouteController/document(of:)``) and history entry,
     /// whose API-managed part is `api`. Afterwards the encoder keeps `table`'s definitions.
-    mutating func encode(_ table: RouteTable, api: StoredConfiguration) throws -> (snapshot: ConfigValue, history: HistoryEntry) {
+    mutating func encode(_ table: RouteTable, api: StoredConfiguration) throws -> (snapshot: SnapshotDocument, history: HistoryEntry) {
         let tableUpstreams = try upstreams.replace(with: UpstreamDefinition.all(in: table))
         let tableRoutes = try routes.replace(with: RouteDefinition.all(in: table))
         var history = HistoryEntry()
@@ -31,12 +90,7 @@ struct DefinitionEncoder: Sendable {
         history.add(try routes.encoded(api.routes), to: .apiRoutes)
         history.add(tableUpstreams, to: .snapshotUpstreams)
         history.add(tableRoutes, to: .snapshotRoutes)
-        let snapshot: ConfigValue = [
-            "version": .integer(Int(table.version)),
-            "upstreams": .array(tableUpstreams.map(\.value)),
-            "routes": .array(tableRoutes.map(\.value)),
-        ]
-        return (snapshot, history)
+        return (SnapshotDocument(version: table.version, upstreams: tableUpstreams, routes: tableRoutes), history)
     }
 }
 

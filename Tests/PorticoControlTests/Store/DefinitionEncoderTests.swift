@@ -1,8 +1,8 @@
-import PorticoCore
 import PorticoTestSupport
 import Testing
 
 @testable import PorticoControl
+@testable import PorticoCore
 
 /// The encoder that keeps the last table's documents writes, for every table, exactly the
 /// snapshot `RouteController.document(of:)` writes and the history entry a store would
@@ -24,7 +24,19 @@ import Testing
         let table = try RouteTable.build(version: api.version, from: set)
         let encoded = try encoder.encode(table, api: api)
         let snapshot = RouteController.document(of: table)
-        #expect(encoded.snapshot == snapshot, sourceLocation: sourceLocation)
+        #expect(encoded.snapshot.value == snapshot, sourceLocation: sourceLocation)
+        // The answer put together from kept documents is the one written whole, warnings
+        // added as the admin API adds them.
+        let warning = RouteWarning(route: "r1", code: "shadowed", by: "r0", message: "never chosen")
+        #expect(try encoded.snapshot.json() == snapshot.jsonBytes(sortedKeys: true), sourceLocation: sourceLocation)
+        #expect(
+            try encoded.snapshot.json(warnings: AdminAPI.warningsValue([warning]))
+                == AdminAPI.adding([warning], to: snapshot).jsonBytes(sortedKeys: true),
+            sourceLocation: sourceLocation)
+        #expect(
+            try SnapshotDocument(snapshot).json(warnings: AdminAPI.warningsValue([warning]))
+                == AdminAPI.adding([warning], to: snapshot).jsonBytes(sortedKeys: true),
+            sourceLocation: sourceLocation)
         let fresh = try HistoryEntry(configuration: api, snapshot: snapshot)
         for list in HistoryList.allCases {
             #expect(encoded.history.hashes(in: list) == fresh.hashes(in: list), "\(list)", sourceLocation: sourceLocation)
