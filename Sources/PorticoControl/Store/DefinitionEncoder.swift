@@ -96,30 +96,42 @@ struct DefinitionEncoder: Sendable {
 
 /// One kind's definitions with their documents, by name.
 private struct EncodedDefinitions<Definition: APIManagedDefinition & Equatable>: Sendable {
-    private var byName: [String: (definition: Definition, encoded: EncodedDocument)] = [:]
+    private var byName: [String: KeptDocument<Definition>] = [:]
 
     /// The documents of `definitions`, in order: kept ones where a definition is unchanged.
     func encoded(_ definitions: [Definition]) throws -> [EncodedDocument] {
-        try definitions.map { try kept($0) ?? EncodedDocument($0.configValue) }
+        try definitions.map { try kept($0)?.encoded ?? EncodedDocument($0.configValue) }
     }
 
     /// The documents of `definitions`, which from now on are the ones kept. The kept ones
     /// are gathered afresh, not added to and then filtered: a table of 10,000 new routes
     /// left 20,000 to filter.
     mutating func replace(with definitions: [Definition]) throws -> [EncodedDocument] {
-        var next: [String: (definition: Definition, encoded: EncodedDocument)] = [:]
+        var next: [String: KeptDocument<Definition>] = [:]
         next.reserveCapacity(definitions.count)
         let documents = try definitions.map { definition in
-            let document = try kept(definition) ?? EncodedDocument(definition.configValue)
-            next[definition.name] = (definition, document)
-            return document
+            let entry = try kept(definition) ?? KeptDocument(definition, try EncodedDocument(definition.configValue))
+            next[definition.name] = entry
+            return entry.encoded
         }
         byName = next
         return documents
     }
 
-    private func kept(_ definition: Definition) -> EncodedDocument? {
+    private func kept(_ definition: Definition) -> KeptDocument<Definition>? {
         guard let known = byName[definition.name], known.definition == definition else { return nil }
-        return known.encoded
+        return known
+    }
+}
+
+/// A definition with its document, in a box: looking one up copies a reference, not every
+/// field of the definition (a route has dozens).
+private final class KeptDocument<Definition: Sendable>: Sendable {
+    let definition: Definition
+    let encoded: EncodedDocument
+
+    init(_ definition: Definition, _ encoded: EncodedDocument) {
+        self.definition = definition
+        self.encoded = encoded
     }
 }
