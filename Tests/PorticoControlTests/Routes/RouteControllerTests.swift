@@ -73,6 +73,26 @@ private let respondRoute = RouteDefinition(name: "r", action: .respond(StaticRes
         #expect(await store.saved.map(\.version) == [2, 3])
     }
 
+    /// Nothing the controller or the data plane keeps (the encoder's documents, the route
+    /// counters, the drains) holds on to a table once a later one replaced it.
+    @Test func aReplacedTableIsFreed() async throws {
+        let (controller, dataPlane) = try makeController(store: MemoryStore())
+        let routes = (0..<50).map { RouteDefinition(name: "r\($0)", action: .respond(StaticResponse(status: 200))) }
+        weak var first: RouteTable?
+        weak var firstRoute: CompiledRoute?
+        for round in 0..<6 {
+            var changed = routes
+            changed[0] = RouteDefinition(name: "r0", action: .respond(StaticResponse(status: 200 + round % 2)))
+            try await controller.replaceAPIConfiguration(upstreams: [], routes: changed, ifMatch: nil)
+            if round == 0 {
+                first = dataPlane.routeTables.current
+                firstRoute = dataPlane.routeTables.current.routes.last
+            }
+        }
+        #expect(first == nil)
+        #expect(firstRoute == nil)
+    }
+
     @Test func aStoreFailureLeavesTheActiveTableAnd503() async throws {
         let store = MemoryStore()
         let (controller, dataPlane) = try makeController(store: store)
