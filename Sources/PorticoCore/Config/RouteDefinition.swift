@@ -142,9 +142,9 @@ public struct RouteDefinition: Hashable, Sendable {
     /// Allow gzip of responses.
     public var compression: Bool
     /// Optional CORS policy.
-    public var cors: CORSDefinition?
+    @Boxed public var cors: CORSDefinition?
     /// Optional retry policy; without one, ``RetryPolicyDefinition/default`` applies.
-    public var retries: RetryPolicyDefinition?
+    @Boxed public var retries: RetryPolicyDefinition?
     /// Replaces the whole path (Gateway API `ReplaceFullPath`); exclusive with `rewritePrefix`.
     public var rewritePath: String?
     /// The `Host` the upstream gets.
@@ -160,9 +160,9 @@ public struct RouteDefinition: Hashable, Sendable {
     /// Clients refused; wins over `allowFrom`.
     public var denyFrom: [AddressRange] = []
     /// Requests per key and time (SPEC §13).
-    public var rateLimit: RateLimitDefinition?
+    @Boxed public var rateLimit: RateLimitDefinition?
     /// JWT and forward-auth checks before the upstream (SPEC §13).
-    public var auth: AuthDefinition?
+    @Boxed public var auth: AuthDefinition?
     /// The tenant it belongs to (SPEC §15); `nil`: the operator's.
     public var tenant: String?
 
