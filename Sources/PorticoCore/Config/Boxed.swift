@@ -3,7 +3,7 @@
 /// which is copied for the table, the route's counter, the history encoder and the decoder's
 /// memory: a route without auth, CORS, retries or a rate limit is 210 bytes smaller.
 @propertyWrapper
-public struct Boxed<Wrapped: Hashable & Sendable>: Hashable, Sendable {
+public struct Boxed<Wrapped: Hashable & Sendable>: Hashable, Sendable, CustomDebugStringConvertible {
     private final class Box: Sendable {
         let value: Wrapped
         init(_ value: Wrapped) { self.value = value }
@@ -26,4 +26,7 @@ public struct Boxed<Wrapped: Hashable & Sendable>: Hashable, Sendable {
     public func hash(into hasher: inout Hasher) {
         hasher.combine(wrappedValue)
     }
+
+    /// The value's, so that a definition prints as it did before its members were boxed.
+    public var debugDescription: String { String(reflecting: wrappedValue) }
 }
