@@ -49,7 +49,8 @@ struct SnapshotDocument: Sendable {
             return try ConfigValue.object(pairs).jsonBytes(sortedKeys: true)
         }
         var bytes: [UInt8] = []
-        bytes.reserveCapacity((parts.upstreams + parts.routes).reduce(64) { $0 + $1.answer.count + 1 })
+        let size = { (documents: [EncodedDocument]) in documents.reduce(0) { $0 + $1.answer.count + 1 } }
+        bytes.reserveCapacity(64 + size(parts.upstreams) + size(parts.routes))
         func append(_ key: String, _ documents: [EncodedDocument]) {
             bytes.append(contentsOf: #""\#(key)":["#.utf8)
             for (index, document) in documents.enumerated() {
