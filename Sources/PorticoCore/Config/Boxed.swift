@@ -1,7 +1,8 @@
 /// An optional member stored out of line: `nil` costs one pointer and no allocation, a value
 /// one shared, immutable box. For the large and seldom set members of ``RouteDefinition``,
 /// which is copied for the table, the route's counter, the history encoder and the decoder's
-/// memory: a route without auth, CORS, retries or a rate limit is 210 bytes smaller.
+/// memory: with auth, CORS, retries and the rate limit boxed, a route is 360 bytes instead of
+/// 584, and one that sets none of them allocates nothing for them.
 @propertyWrapper
 public struct Boxed<Wrapped: Hashable & Sendable>: Hashable, Sendable, CustomDebugStringConvertible {
     private final class Box: Sendable {
